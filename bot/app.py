@@ -1,0 +1,126 @@
+"""Wiring: ``build_app(config, ...)`` builds the whole service; tests call the same function.
+
+The result holds the services, the router, the core, the channel registry and the aiohttp
+application (web chat, webhooks, dashboard, /healthz) ready to be served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.channels.base import Channel
+from bot.channels.web import WebChannel
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.core import BotCore
+from bot.notify import Notifier
+from bot.router import Router
+from bot.services import Services
+from handlers import build_router
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+APP_KEY = web.AppKey("tthc_app", object)
+
+
+@dataclass
+class App:
+    config: Config
+    services: Services
+    router: Router
+    core: BotCore
+    web: web.Application
+    web_channel: WebChannel
+    _startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def add_channel(self, channel: Channel) -> None:
+        self.services.channels.add(channel)
+        routes = getattr(channel, "routes", None)
+        if routes is not None and channel is not self.web_channel:
+            self.web.add_routes(routes())
+
+    def on_startup(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._startup.append(fn)
+
+    def on_shutdown(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._shutdown.append(fn)
+
+    async def start(self) -> None:
+        for fn in self._startup:
+            await fn()
+        await self.services.channels.start_all()
+
+    async def stop(self) -> None:
+        """Stop channels and background work, then close the database. Safe to call twice."""
+        await self.services.channels.stop_all()
+        for fn in reversed(self._shutdown):
+            try:
+                await fn()
+            except Exception:
+                log.exception("shutdown step failed")
+        self._shutdown.clear()
+        await self.services.db.dispose()
+
+
+def build_app(config: Config, *, clock: Clock | None = None, db: Database | None = None) -> App:
+    db = db or Database(config.database.url, echo=config.database.echo,
+                        pool_size=config.database.pool_size)
+    services = Services(config=config, db=db, clock=clock or SystemClock())
+    services.notifier = Notifier(db, services.channels, services.clock)
+    router = build_router()
+    core = BotCore(services, router)
+
+    webapp = web.Application(client_max_size=config.web.max_body_bytes,
+                             middlewares=[_error_middleware])
+    web_channel = WebChannel(core.handle, db, config, services.clock)
+    app = App(config=config, services=services, router=router, core=core, web=webapp,
+              web_channel=web_channel)
+    webapp[APP_KEY] = app
+    services.channels.add(web_channel)
+    webapp.add_routes(web_channel.routes())
+    webapp.add_routes([web.get("/healthz", _healthz)])
+
+    async def _on_startup(_app: web.Application) -> None:
+        await app.start()
+
+    async def _on_cleanup(_app: web.Application) -> None:
+        await app.stop()
+
+    webapp.on_startup.append(_on_startup)
+    webapp.on_cleanup.append(_on_cleanup)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    app: App = request.app[APP_KEY]  # type: ignore[assignment]
+    try:
+        await asyncio.wait_for(app.db.ping(), timeout=2)
+    except Exception as exc:  # the check must answer, whatever the failure
+        log.warning("health check failed", extra={"error": type(exc).__name__})
+        return web.json_response({"status": "error", "database": "unavailable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok",
+                              "channels": app.services.channels.names()})
+
+
+@web.middleware
+async def _error_middleware(request: web.Request, handler):
+    """Never a traceback to the client: unexpected errors become a polite 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("request failed", extra={"path": request.path, "method": request.method})
+        return web.json_response(
+            {"error": "Hệ thống đang gặp sự cố, vui lòng thử lại sau ít phút."}, status=500)

@@ -1,0 +1,171 @@
+"""The ``tthc-bot`` command.
+
+Core commands live here; a capability adds its commands in its own module with a
+``register(subparsers)`` function and lists the module in ``COMMAND_MODULES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from typing import Callable, Sequence
+
+from bot.config import Config, ConfigError, load_config
+from bot.logs import setup_logging
+
+log = logging.getLogger("tthc-bot")
+
+COMMAND_MODULES: list[str] = []
+
+
+def _secrets(cfg: Config) -> tuple[str, ...]:
+    """Values that must never reach a log line."""
+    out = []
+    from sqlalchemy.engine import make_url
+
+    try:
+        pw = make_url(cfg.database.url).password
+        if pw:
+            out.append(str(pw))
+    except Exception:
+        pass
+    for section in vars(cfg).values():
+        for name, value in getattr(section, "__dict__", {}).items():
+            if isinstance(value, str) and any(w in name for w in ("token", "secret", "password", "key")) \
+                    and name not in ("api_key_header",):
+                out.append(value)
+    return tuple(v for v in out if v)
+
+
+def load(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config)
+    if getattr(args, "db", None):
+        cfg = cfg.with_database(args.db)
+        from bot.config import validate
+
+        validate(cfg)
+    setup_logging(cfg.logging.level, as_json=cfg.logging.json, secrets=_secrets(cfg))
+    return cfg
+
+
+# -- core commands -------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import build_app
+    from storage.migrate import is_current
+
+    cfg = load(args)
+    host = args.host or cfg.web.host
+    port = args.port or cfg.web.port
+    if not is_current(cfg.database.url):
+        print("error: the database schema is not up to date; run `tthc-bot db upgrade` first",
+              file=sys.stderr)
+        return 2
+    app = build_app(cfg)
+    log.info("starting", extra={"url": f"http://{host}:{port}/", "database": app.db.safe_url,
+                                "config": cfg.source})
+    web.run_app(app.web, host=host, port=port, shutdown_timeout=10, access_log=None,
+                print=lambda *_: print(f"tthc-bot: serving on http://{host}:{port}/ (Ctrl+C to stop)",
+                                       file=sys.stderr),
+                handle_signals=True)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.app import build_app
+    from bot.channels.console import ConsoleChannel
+    from storage.migrate import upgrade
+
+    cfg = load(args)
+    upgrade(cfg.database.url)
+
+    async def main() -> None:
+        app = build_app(cfg)
+        console = ConsoleChannel(app.core.handle, user=args.user)
+        app.add_channel(console)
+        await app.start()
+        try:
+            await console.run()
+        finally:
+            await app.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    cfg = load(args)
+    upgrade(cfg.database.url)
+    from storage.db import Database
+
+    print(f"database is up to date: {Database(cfg.database.url).safe_url}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from storage.migrate import current
+
+    cfg = load(args)
+    current(cfg.database.url)
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    print(f"configuration is valid ({cfg.source})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tthc-bot", description="Chatbot thủ tục hành chính")
+    parser.add_argument("--config", help="config file (default: $TTHC_CONFIG or ./config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="start the service (web chat and every enabled channel)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("chat", help="chat with the bot in this terminal")
+    p.add_argument("--user", help="user name for the conversation (default: your login)")
+    p.set_defaults(func=cmd_chat)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("upgrade", help="apply the migrations")
+    p.add_argument("--db", help="database URL (default: from the config)")
+    p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser("current", help="show the schema revision")
+    p.add_argument("--db", help="database URL (default: from the config)")
+    p.set_defaults(func=cmd_db_current)
+
+    cfg = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
+    cfg.add_parser("check", help="validate the configuration").set_defaults(func=cmd_config_check)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args) or 0
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

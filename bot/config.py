@@ -1,0 +1,296 @@
+"""Configuration: loaded once into one typed object.
+
+Sources, later ones winning:
+1. the defaults written in the dataclasses below (the embedded default: SQLite under
+   ``var/``, the bundled knowledge base, web chat on 127.0.0.1:8080);
+2. a TOML file (``--config PATH``, else ``$TTHC_CONFIG``, else ``./config.toml`` if it
+   exists) — see ``config.example.toml`` for every key;
+3. environment variables: ``TTHC__SECTION__KEY`` for any key (e.g.
+   ``TTHC__TELEGRAM__TOKEN``), plus the short ``TTHC_DATABASE_URL``.
+
+Any problem stops start-up with a :class:`ConfigError` whose message is one line naming
+the key and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_PREFIX = "TTHC__"
+
+
+class ConfigError(Exception):
+    """A bad or missing configuration value; ``str(err)`` is the line shown to the operator."""
+
+
+# --------------------------------------------------------------------------------------
+# Sections. A field without a default is required whenever a config file is used.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProvinceConfig:
+    name: str = "Tỉnh mẫu"  # required in a config file: the province's name as citizens know it
+    bot_name: str = "Trợ lý thủ tục hành chính"
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+@dataclass(frozen=True)
+class ContactConfig:
+    hotline: str = "1022"
+    hotline_label: str = "Tổng đài dịch vụ công"
+    email: str = ""
+    address: str = ""
+    office_hours: str = "Sáng 7h30–11h30, chiều 13h30–17h00, từ thứ Hai đến thứ Sáu"
+    portal_url: str = "https://dichvucong.gov.vn"
+    privacy_notice_url: str = ""
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///var/tthc-bot.sqlite3"
+    echo: bool = False
+    pool_size: int = 10
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # the address citizens and platforms reach us at (for links, webhooks)
+    max_message_chars: int = 2000
+    max_body_bytes: int = 65536
+    cookie_secure: bool = False  # set true behind HTTPS
+    poll_interval_seconds: int = 5
+
+
+@dataclass(frozen=True)
+class ConversationConfig:
+    idle_timeout_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    province: ProvinceConfig = field(default_factory=ProvinceConfig)
+    contact: ContactConfig = field(default_factory=ContactConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: str = "embedded defaults"  # where it was loaded from (not a TOML key)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.province.timezone)
+
+    def with_database(self, url: str) -> "Config":
+        return replace(self, database=replace(self.database, url=url))
+
+
+# Keys a config *file* must set (the embedded defaults are for trying the bot out only).
+REQUIRED_IN_FILE = ("province.name",)
+
+_SKIP = {"source"}
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path | None:
+    env = os.environ if env is None else env
+    if env.get("TTHC_CONFIG"):
+        return Path(env["TTHC_CONFIG"])
+    local = Path("config.toml")
+    return local if local.exists() else None
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate the configuration; raises ConfigError with one clear line."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    source = "embedded defaults"
+    if path is None:
+        path = default_config_path(env)
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: config file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+        for dotted in REQUIRED_IN_FILE:
+            section, key = dotted.split(".")
+            if not isinstance(data.get(section), dict) or key not in data[section]:
+                raise ConfigError(f"{p}: {dotted}: required key is missing")
+    _apply_env(data, env)
+    try:
+        cfg = _build(Config, data, prefix="")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    cfg = replace(cfg, source=source)
+    try:
+        validate(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return cfg
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    if env.get("TTHC_DATABASE_URL"):
+        data.setdefault("database", {})["url"] = env["TTHC_DATABASE_URL"]
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        if len(parts) < 2:
+            continue
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[parts[-1]] = _EnvValue(value, name)
+
+
+@dataclass(frozen=True)
+class _EnvValue:
+    """A string from the environment, converted to the field's type when the schema is known."""
+
+    raw: str
+    name: str
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.name not in _SKIP}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown key")
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in _SKIP or f.name not in data:
+            if f.default is MISSING and f.default_factory is MISSING and f.name not in _SKIP:
+                raise ConfigError(f"{prefix}{f.name}: required key is missing")
+            continue
+        kwargs[f.name] = _convert(hints[f.name], data[f.name], f"{prefix}{f.name}")
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    if is_dataclass(tp):
+        if isinstance(value, _EnvValue):
+            raise ConfigError(f"{key}: is a table, cannot be set from {value.name}")
+        return _build(tp, value, prefix=f"{key}.")
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        if value is None or (isinstance(value, _EnvValue) and value.raw == ""):
+            return None
+        return _convert(non_none[0], value, key)
+    if origin in (list, tuple):
+        item = args[0] if args else str
+        if isinstance(value, _EnvValue):
+            value = [v.strip() for v in value.raw.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {_show(value)}")
+        out = [_convert(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if isinstance(value, _EnvValue):
+        return _from_env(tp, value, key)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {_show(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {_show(value)}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {_show(value)}")
+        return value
+    raise ConfigError(f"{key}: unsupported setting type {tp!r}")  # pragma: no cover
+
+
+def _from_env(tp: Any, value: _EnvValue, key: str) -> Any:
+    raw = value.raw.strip()
+    try:
+        if tp is bool:
+            low = raw.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if tp is int:
+            return int(raw)
+        if tp is float:
+            return float(raw)
+    except ValueError:
+        kind = {bool: "true or false", int: "an integer", float: "a number"}[tp]
+        raise ConfigError(f"{key}: expected {kind} in {value.name}, got {raw!r}") from None
+    return value.raw
+
+
+def _show(value: Any) -> str:
+    kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{kind} {text}" if not isinstance(value, (list, dict)) else kind
+
+
+# --------------------------------------------------------------------------------------
+# Validation of values (beyond types)
+# --------------------------------------------------------------------------------------
+
+
+def validate(cfg: Config) -> None:
+    from storage.db import InvalidDatabaseURL, normalize_url
+
+    if not cfg.province.name.strip():
+        raise ConfigError("province.name: must not be empty")
+    try:
+        ZoneInfo(cfg.province.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"province.timezone: unknown time zone {cfg.province.timezone!r}") from None
+    try:
+        normalize_url(cfg.database.url)
+    except InvalidDatabaseURL as exc:
+        raise ConfigError(f"database.url: {exc}") from None
+    if not 1 <= cfg.web.port <= 65535:
+        raise ConfigError(f"web.port: must be between 1 and 65535, got {cfg.web.port}")
+    if cfg.web.max_message_chars < 1:
+        raise ConfigError("web.max_message_chars: must be at least 1")
+    if cfg.web.max_body_bytes < 1024:
+        raise ConfigError("web.max_body_bytes: must be at least 1024")
+    if cfg.conversation.idle_timeout_minutes < 1:
+        raise ConfigError("conversation.idle_timeout_minutes: must be at least 1")
+    if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"logging.level: unknown level {cfg.logging.level!r}")

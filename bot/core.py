@@ -1,0 +1,256 @@
+"""The core: one incoming message in, replies out, in one database transaction.
+
+Pipeline for each :class:`Incoming` (``BotCore.handle``):
+1. per-conversation lock in this process (and a row lock on PostgreSQL), so messages of
+   one conversation are handled in order;
+2. de-duplication by the platform's update id (a re-delivered update is handled once);
+3. the citizen's identity (created on first contact) and the conversation state, reset
+   after the idle timeout;
+4. typed answers ("2", or a button's label) resolved to the offered button;
+5. global words ("Hủy", "Menu") from any state, then buttons (actions, menu entries),
+   then the handler for the current state, then free-text fallbacks;
+6. the new state, the offered buttons and both messages saved; commit; after-commit hooks.
+A handler error rolls back only the handler's work (a savepoint): the citizen gets a
+polite message and the error is logged with context, never shown as a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from datetime import timedelta
+from typing import Any
+
+from bot import texts
+from bot.errors import UserFacingError
+from bot.messages import Choice, Incoming, Kind, Reply
+from bot.router import CANCEL_PAYLOAD, IDLE, MENU_PAYLOAD, MENU_PREFIX, Context, Router
+from bot.services import Services
+from bot.text import fold
+
+log = logging.getLogger(__name__)
+
+CANCEL_WORDS = {"huy", "/huy", "/cancel", "huy bo", "thoat", "dung lai"}
+MENU_WORDS = {"menu", "/menu", "/start", "bat dau", "quay lai", "trang chu", "menu chinh"}
+START_EVENTS = {"start", "follow"}
+OFFERED_KEY = "_offered"
+
+
+class BotCore:
+    def __init__(self, services: Services, router: Router) -> None:
+        self.services = services
+        self.router = router
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    @property
+    def idle_timeout(self) -> timedelta:
+        return timedelta(minutes=self.services.config.conversation.idle_timeout_minutes)
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def handle(self, msg: Incoming) -> list[Reply]:
+        started = time.perf_counter()
+        lock = self._lock(str(msg.key))
+        async with lock:
+            try:
+                replies, hooks = await self._handle(msg)
+            except Exception:
+                log.exception("message failed before reaching a handler",
+                              extra={"channel": msg.channel, "update_id": msg.update_id,
+                                     "kind": msg.kind.value})
+                return [Reply(texts.BUSY)]
+        for hook in hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("after-commit hook failed", extra={"channel": msg.channel})
+        log.debug("handled", extra={"channel": msg.channel, "kind": msg.kind.value,
+                                    "ms": round((time.perf_counter() - started) * 1000, 2)})
+        return replies
+
+    async def _handle(self, msg: Incoming) -> tuple[list[Reply], list[Any]]:
+        now = self.services.clock.now()
+        async with self.services.db.unit_of_work() as uow:
+            if msg.update_id and not await uow.updates.claim(msg.channel, msg.update_id, now):
+                log.info("duplicate update ignored",
+                         extra={"channel": msg.channel, "update_id": msg.update_id})
+                return [], []
+            identity = await uow.citizens.resolve(msg.key, now, msg.display_name)
+            stored = await uow.states.load(msg.key)
+            state, data, expired = IDLE, {}, False
+            if stored is not None:
+                if now - stored.updated_at > self.idle_timeout:
+                    expired = stored.state != IDLE
+                else:
+                    state, data = stored.state, dict(stored.data)
+            offered = [Choice(label, payload) for label, payload in data.pop(OFFERED_KEY, [])]
+            msg = self._resolve_typed_choice(msg, offered)
+            await uow.messages.append(key=msg.key, citizen_id=identity.citizen_id, direction="in",
+                                      kind=msg.kind.value, text=msg.text or msg.choice,
+                                      payload=_inbound_payload(msg), now=now)
+            ctx = Context(key=msg.key, identity=identity, state=state, data=data, uow=uow,
+                          services=self.services, now=now, router=self.router)
+            if expired:
+                ctx.reply(texts.EXPIRED.format(minutes=self.services.config.conversation.idle_timeout_minutes))
+            try:
+                async with uow.session.begin_nested():
+                    await self._dispatch(ctx, msg, offered)
+            except UserFacingError as exc:
+                ctx = self._restart_ctx(ctx, state, data)
+                ctx.reply(exc.message, offered)
+            except Exception:
+                log.exception("handler failed", extra={
+                    "channel": msg.channel, "state": state, "kind": msg.kind.value,
+                    "citizen_id": identity.citizen_id, "update_id": msg.update_id})
+                ctx = self._restart_ctx(ctx, state, data)
+                ctx.reply(texts.ERROR, offered)
+            offered_now = [[c.label, c.payload] for r in ctx.replies for c in r.choices]
+            await uow.states.save(msg.key, ctx.next_state, {**ctx.data, OFFERED_KEY: offered_now}, now)
+            for reply in ctx.replies:
+                await uow.messages.append(key=msg.key, citizen_id=identity.citizen_id, direction="out",
+                                          kind="reply", text=reply.text, payload=reply_payload(reply),
+                                          now=now)
+        return ctx.replies, ctx._after_commit
+
+    def _restart_ctx(self, ctx: Context, state: str, data: dict[str, Any]) -> Context:
+        """A fresh context after a rolled-back handler: state and data as they were."""
+        return Context(key=ctx.key, identity=ctx.identity, state=state, data=data, uow=ctx.uow,
+                       services=self.services, now=ctx.now, router=self.router)
+
+    # -- typed answers -----------------------------------------------------------------
+    def _resolve_typed_choice(self, msg: Incoming, offered: list[Choice]) -> Incoming:
+        if msg.kind is not Kind.TEXT or not msg.text.strip():
+            return msg
+        typed = fold(msg.text).strip(" .)")
+        payload = ""
+        if offered:
+            if typed.isdigit() and 1 <= int(typed) <= len(offered):
+                payload = offered[int(typed) - 1].payload
+            else:
+                payload = _match_label(typed, offered)
+        if not payload:
+            payload = _match_label(typed, self.router.menu_choices())
+        if not payload:
+            return msg
+        return Incoming(key=msg.key, kind=Kind.CHOICE, text=msg.text, choice=payload,
+                        update_id=msg.update_id, display_name=msg.display_name,
+                        locale=msg.locale, received_at=msg.received_at)
+
+    # -- dispatch ------------------------------------------------------------------------
+    async def _dispatch(self, ctx: Context, msg: Incoming, offered: list[Choice]) -> None:
+        router = self.router
+        if msg.kind is Kind.EVENT:
+            if msg.event in START_EVENTS:
+                ctx.end()
+                greeting = (f"Xin chào! Tôi là {ctx.config.province.bot_name} của "
+                            f"{ctx.config.province.name}.")
+                ctx.show_menu(greeting + " " + texts.MENU_PROMPT)
+            elif msg.event == "unfollow":
+                await ctx.uow.citizens.mark_unreachable(msg.channel, msg.key.user_id, "unfollowed")
+            return
+        folded = fold(msg.text) if msg.kind is Kind.TEXT else ""
+        if msg.choice == CANCEL_PAYLOAD or folded in CANCEL_WORDS:
+            was_busy = ctx.state != IDLE
+            ctx.end()
+            ctx.show_menu(texts.CANCELLED + " " + texts.MENU_PROMPT if was_busy else texts.MENU_PROMPT)
+            return
+        if msg.choice == MENU_PAYLOAD or folded in MENU_WORDS:
+            ctx.end()
+            ctx.show_menu()
+            return
+        if msg.kind is Kind.CHOICE:
+            action = router.find_action(msg.choice)
+            if action is not None:
+                if msg.choice.startswith(MENU_PREFIX):
+                    ctx.end()  # a menu entry starts over
+                await action(ctx, msg)
+                return
+            if msg.choice not in {c.payload for c in offered}:
+                log.info("stale or unknown button", extra={"channel": msg.channel, "state": ctx.state})
+                ctx.reply(texts.STALE_CHOICE, offered or router.menu_choices())
+                return
+        if ctx.state != IDLE:
+            handler = router.states.get(ctx.state)
+            if handler is None:  # a state from an older version of the bot
+                ctx.end()
+                ctx.show_menu()
+                return
+            await handler(ctx, msg)
+            return
+        if msg.kind is Kind.TEXT and folded:
+            for _order, fallback in router.fallbacks:
+                if await fallback(ctx, msg):
+                    return
+            ctx.show_menu(texts.NOT_UNDERSTOOD)
+            return
+        if msg.kind is Kind.TEXT:
+            ctx.show_menu()
+            return
+        ctx.show_menu(texts.UNSUPPORTED_CONTENT)
+
+
+def _match_label(typed: str, choices: list[Choice] | tuple[Choice, ...]) -> str:
+    """The payload of the button whose label the citizen typed: the whole label, or the
+    start of it ("lien he" for "Liên hệ / đường dây nóng") when only one label fits."""
+    if not typed:
+        return ""
+    exact = [c.payload for c in choices if fold(c.label) == typed]
+    if exact:
+        return exact[0]
+    if len(typed) >= 4:
+        starts = [c.payload for c in choices if fold(c.label).startswith(typed + " ")]
+        if len(starts) == 1:
+            return starts[0]
+    return ""
+
+
+def _inbound_payload(msg: Incoming) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if msg.choice:
+        out["choice"] = msg.choice
+    if msg.attachments:
+        out["attachments"] = [
+            {"kind": a.kind, "ref": a.ref, "name": a.name, "mime_type": a.mime_type, "size": a.size,
+             "url": a.url} for a in msg.attachments]
+    if msg.location:
+        out["location"] = {"lat": msg.location.latitude, "lon": msg.location.longitude,
+                           "address": msg.location.address}
+    if msg.contact:
+        out["contact"] = {"phone": msg.contact.phone, "name": msg.contact.name}
+    if msg.event:
+        out["event"] = msg.event
+    if msg.update_id:
+        out["update_id"] = msg.update_id
+    return out
+
+
+def reply_payload(reply: Reply) -> dict[str, Any]:
+    """How a reply is kept in the message log (and read back by the web chat)."""
+    out: dict[str, Any] = {}
+    if reply.choices:
+        out["choices"] = [[c.label, c.payload] for c in reply.choices]
+    if reply.links:
+        out["links"] = [[link.label, link.url] for link in reply.links]
+    if reply.attachments:
+        out["attachments"] = [{"kind": a.kind, "url": a.url, "name": a.name, "caption": a.caption}
+                              for a in reply.attachments]
+    return out
+
+
+def reply_from_payload(text: str, payload: dict[str, Any]) -> Reply:
+    from bot.messages import Link, OutAttachment
+
+    return Reply(
+        text=text,
+        choices=tuple(Choice(label, p) for label, p in payload.get("choices", [])),
+        links=tuple(Link(label, url) for label, url in payload.get("links", [])),
+        attachments=tuple(OutAttachment(a["kind"], a["url"], a.get("name", ""), a.get("caption", ""))
+                          for a in payload.get("attachments", [])),
+    )

@@ -1,0 +1,83 @@
+"""Proactive messages to a citizen (staff answers, status changes, surveys).
+
+Sends through the channel the conversation lives on, logs what was sent in the message
+log, and records a channel that says the citizen cannot be reached (blocked the bot,
+window closed) so that callers can choose another way instead of retrying forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+from typing import Sequence
+
+from bot.channels.base import ChannelRegistry, Reachability, SendError
+from bot.clock import Clock
+from bot.core import reply_payload
+from bot.messages import ConversationKey, Reply
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class Delivery(str, Enum):
+    SENT = "sent"
+    UNREACHABLE = "unreachable"  # permanent: do not retry
+    FAILED = "failed"  # temporary: retry later (see retry_after)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: Delivery
+    detail: str = ""
+    retry_after: float | None = None
+    channel: str = ""
+
+
+class Notifier:
+    def __init__(self, db: Database, channels: ChannelRegistry, clock: Clock) -> None:
+        self.db = db
+        self.channels = channels
+        self.clock = clock
+
+    async def reachability(self, key: ConversationKey) -> Reachability:
+        channel = self.channels.get(key.channel)
+        if channel is None:
+            return Reachability.UNREACHABLE
+        return await channel.reachability(key)
+
+    async def send(self, key: ConversationKey, replies: Sequence[Reply], *, citizen_id: int | None = None) -> DeliveryResult:
+        """Send to one conversation; never raises for platform errors."""
+        try:
+            await self.channels.send(key, replies)
+        except SendError as exc:
+            if exc.permanent:
+                log.warning("citizen unreachable", extra={"channel": key.channel, "code": exc.code})
+                async with self.db.unit_of_work() as uow:
+                    await uow.citizens.mark_unreachable(key.channel, key.user_id, exc.code or str(exc))
+                return DeliveryResult(Delivery.UNREACHABLE, exc.code or str(exc), channel=key.channel)
+            log.warning("send failed, will retry", extra={"channel": key.channel, "code": exc.code,
+                                                          "retry_after": exc.retry_after})
+            return DeliveryResult(Delivery.FAILED, exc.code or str(exc), exc.retry_after, key.channel)
+        if key.channel != "web":  # the web channel's send *is* the message log
+            async with self.db.unit_of_work() as uow:
+                for reply in replies:
+                    await uow.messages.append(key=key, citizen_id=citizen_id, direction="out",
+                                              kind="push", text=reply.text,
+                                              payload=reply_payload(reply), now=self.clock.now())
+        return DeliveryResult(Delivery.SENT, channel=key.channel)
+
+    async def send_to_citizen(self, citizen_id: int, replies: Sequence[Reply]) -> DeliveryResult:
+        """Send on the citizen's most recently used reachable channel."""
+        async with self.db.unit_of_work() as uow:
+            identities = await uow.citizens.identities_of(citizen_id)
+        last: DeliveryResult = DeliveryResult(Delivery.UNREACHABLE, "no channel identity")
+        for ident in identities:
+            if not ident.reachable or ident.channel not in self.channels:
+                continue
+            key = ConversationKey(ident.channel, ident.chat_id, ident.user_id)
+            last = await self.send(key, replies, citizen_id=citizen_id)
+            if last.status is not Delivery.UNREACHABLE:
+                return last
+        return last

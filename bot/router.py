@@ -1,0 +1,181 @@
+"""Routing incoming messages to conversation handlers.
+
+Handlers are small async functions ``async def h(ctx: Context, msg: Incoming) -> None``
+registered on a :class:`Router`, one router per topic module in ``handlers/``:
+
+- ``@router.state("pakn.content")`` — handles messages while the conversation is in that
+  state (a flow's step);
+- ``@router.action("kb:open:")`` — handles a button whose payload starts with the prefix,
+  in any state (buttons that stay valid on older messages; the handler checks the rest);
+- ``@router.menu_entry("kb", "Tra cứu thủ tục", order=10)`` — an entry of the main menu
+  (payload ``m:kb``), also reachable by typing its label;
+- ``@router.fallback(order=50)`` — free text outside any flow; returns True when handled.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
+
+from bot import texts
+from bot.messages import Choice, ConversationKey, Incoming, Link, OutAttachment, Reply
+
+if TYPE_CHECKING:
+    from bot.services import Services
+    from storage.repos.core import Identity
+    from storage.uow import UnitOfWork
+
+Handler = Callable[["Context", Incoming], Awaitable[None]]
+Fallback = Callable[["Context", Incoming], Awaitable[bool]]
+
+IDLE = ""  # the state outside any flow
+CANCEL_PAYLOAD = "g:cancel"
+MENU_PAYLOAD = "g:menu"
+MENU_PREFIX = "m:"
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    key: str
+    label: str
+    order: int
+    handler: Handler
+
+    @property
+    def payload(self) -> str:
+        return MENU_PREFIX + self.key
+
+
+class Router:
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.states: dict[str, Handler] = {}
+        self.actions: dict[str, Handler] = {}
+        self.menu: list[MenuEntry] = []
+        self.fallbacks: list[tuple[int, Fallback]] = []
+
+    # -- registration ----------------------------------------------------------------
+    def state(self, *names: str) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            for name in names:
+                if not name or name in self.states:
+                    raise ValueError(f"state {name!r} is empty or registered twice")
+                self.states[name] = fn
+            return fn
+
+        return deco
+
+    def action(self, prefix: str) -> Callable[[Handler], Handler]:
+        if not prefix or prefix.startswith((MENU_PREFIX, "g:")):
+            raise ValueError(f"action prefix {prefix!r} is reserved")
+
+        def deco(fn: Handler) -> Handler:
+            if prefix in self.actions:
+                raise ValueError(f"action {prefix!r} registered twice")
+            self.actions[prefix] = fn
+            return fn
+
+        return deco
+
+    def menu_entry(self, key: str, label: str, order: int = 100) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            if any(e.key == key for e in self.menu):
+                raise ValueError(f"menu entry {key!r} registered twice")
+            self.menu.append(MenuEntry(key, label, order, fn))
+            self.menu.sort(key=lambda e: (e.order, e.key))
+            return fn
+
+        return deco
+
+    def fallback(self, order: int = 100) -> Callable[[Fallback], Fallback]:
+        def deco(fn: Fallback) -> Fallback:
+            self.fallbacks.append((order, fn))
+            self.fallbacks.sort(key=lambda pair: pair[0])
+            return fn
+
+        return deco
+
+    def include(self, other: "Router") -> "Router":
+        for name, fn in other.states.items():
+            self.state(name)(fn)
+        for prefix, fn in other.actions.items():
+            self.action(prefix)(fn)
+        for entry in other.menu:
+            self.menu_entry(entry.key, entry.label, entry.order)(entry.handler)
+        for order, fn in other.fallbacks:
+            self.fallback(order)(fn)
+        return self
+
+    # -- lookup ----------------------------------------------------------------------
+    def find_action(self, payload: str) -> Handler | None:
+        if payload.startswith(MENU_PREFIX):
+            key = payload[len(MENU_PREFIX):]
+            return next((e.handler for e in self.menu if e.key == key), None)
+        best = None
+        for prefix, fn in self.actions.items():
+            if payload.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+                best = (prefix, fn)
+        return best[1] if best else None
+
+    def menu_choices(self) -> tuple[Choice, ...]:
+        return tuple(Choice(e.label, e.payload) for e in self.menu)
+
+
+class Context:
+    """What a handler gets besides the message: who, where, the state, the database
+    (one transaction per incoming message), the services, and a place for replies."""
+
+    def __init__(self, *, key: ConversationKey, identity: "Identity", state: str,
+                 data: dict[str, Any], uow: "UnitOfWork", services: "Services",
+                 now: datetime, router: Router) -> None:
+        self.key = key
+        self.identity = identity
+        self.state = state
+        self.data = copy.deepcopy(data)
+        self.uow = uow
+        self.services = services
+        self.now = now
+        self.router = router
+        self.replies: list[Reply] = []
+        self.next_state = state
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def citizen_id(self) -> int:
+        return self.identity.citizen_id
+
+    @property
+    def config(self):
+        return self.services.config
+
+    # -- replies ---------------------------------------------------------------------
+    def reply(self, text: str, choices: Sequence[Choice] = (), links: Sequence[Link] = (),
+              attachments: Sequence[OutAttachment] = ()) -> None:
+        self.replies.append(Reply(text, tuple(choices), tuple(links), tuple(attachments)))
+
+    def show_menu(self, text: str = texts.MENU_PROMPT) -> None:
+        self.reply(text, self.router.menu_choices())
+
+    # -- state -----------------------------------------------------------------------
+    def goto(self, state: str, data: dict[str, Any] | None = None) -> None:
+        """Move to ``state`` (a flow step); ``data`` replaces the flow's data if given."""
+        if state != IDLE and state not in self.router.states:
+            raise ValueError(f"no handler for state {state!r}")
+        self.next_state = state
+        if data is not None:
+            self.data = dict(data)
+
+    def end(self) -> None:
+        """Leave the flow: back to the idle state, flow data dropped."""
+        self.next_state = IDLE
+        self.data = {}
+
+    def after_commit(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn`` once the transaction has committed (notifications, events)."""
+        self._after_commit.append(fn)
+
+
+CANCEL_CHOICE = Choice(texts.CANCEL_LABEL, CANCEL_PAYLOAD)
+MENU_CHOICE = Choice(texts.MENU_LABEL, MENU_PAYLOAD)

@@ -1,0 +1,129 @@
+"""Database access: one async engine, one unit of work (transaction) per use.
+
+SQLite is the embedded default (a file under ``var/``, WAL mode, ``BEGIN IMMEDIATE`` so
+concurrent writers queue instead of failing); PostgreSQL (asyncpg) by URL. Nothing
+outside ``storage/`` writes SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
+
+
+class InvalidDatabaseURL(ValueError):
+    pass
+
+
+def normalize_url(url: str) -> str:
+    """Map the URLs operators write to the async drivers we use.
+
+    ``sqlite:///var/x.sqlite3`` -> ``sqlite+aiosqlite:///var/x.sqlite3``;
+    ``postgresql://...`` / ``postgres://...`` -> ``postgresql+asyncpg://...``.
+    """
+    if not url or not url.strip():
+        raise InvalidDatabaseURL("must not be empty (e.g. sqlite:///var/tthc-bot.sqlite3)")
+    try:
+        u = make_url(url.strip())
+    except ArgumentError:
+        raise InvalidDatabaseURL(
+            f"cannot parse {url!r} (use sqlite:///PATH or postgresql://USER@HOST/DB)"
+        ) from None
+    backend = u.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        if u.drivername not in ("postgresql", "postgres", "postgresql+asyncpg"):
+            raise InvalidDatabaseURL(f"driver {u.drivername!r} is not supported; use postgresql://")
+        if not u.database:
+            raise InvalidDatabaseURL(f"{_safe(url)} names no database")
+        u = u.set(drivername="postgresql+asyncpg")
+    elif backend == "sqlite":
+        if u.drivername not in ("sqlite", "sqlite+aiosqlite"):
+            raise InvalidDatabaseURL(f"driver {u.drivername!r} is not supported; use sqlite:///PATH")
+        if not u.database or u.database == ":memory:":
+            raise InvalidDatabaseURL(
+                "an in-memory SQLite database loses everything on restart; give a file path"
+            )
+        u = u.set(drivername="sqlite+aiosqlite")
+    else:
+        raise InvalidDatabaseURL(
+            f"unsupported database {backend!r} (use sqlite:///PATH or postgresql://USER@HOST/DB)"
+        )
+    return u.render_as_string(hide_password=False)
+
+
+def _safe(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable>"
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.is_postgres = not self.is_sqlite
+        kwargs: dict = {"echo": echo, "pool_pre_ping": self.is_postgres}
+        if self.is_sqlite:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def safe_url(self) -> str:
+        return _safe(self.url)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A transaction: committed when the block ends, rolled back on an exception."""
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                yield session
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator["UnitOfWork"]:
+        from storage.uow import UnitOfWork
+
+        async with self.session() as session:
+            yield UnitOfWork(session, self)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        # Let us emit BEGIN ourselves (below); pysqlite's implicit BEGIN is deferred.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - exercised by every test
+        # Take the write lock up front: a deferred transaction that reads and then writes
+        # fails at once with "database is locked" when another one wrote meanwhile.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

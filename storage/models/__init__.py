@@ -1,0 +1,14 @@
+"""All models, imported so that ``Base.metadata`` knows every table (Alembic reads it).
+
+Each feature keeps its tables in its own module here and adds one import line below.
+"""
+
+from storage.models.base import Base, UTCDateTime, utcnow  # noqa: F401
+from storage.models.core import (  # noqa: F401
+    AuditEntry,
+    ChannelIdentity,
+    Citizen,
+    ConversationState,
+    MessageLog,
+    ProcessedUpdate,
+)
