@@ -1,0 +1,168 @@
+"""Shared fixtures: real databases (a SQLite file, a PostgreSQL database), the real app.
+
+- ``sqlite_url``: a fresh, migrated SQLite file per test (copied from a template migrated
+  once per run).
+- ``pg_url``: a PostgreSQL database of this test run (created from ``TEST_DATABASE_URL``,
+  migrated once, emptied before each test, dropped at the end); skipped with the reason
+  when ``TEST_DATABASE_URL`` is not set or the server cannot be reached.
+- ``db_url``: both, parametrized — the storage suites run on each backend.
+- ``clock``: a :class:`bot.clock.ManualClock`.
+- ``make_app``: ``build_app`` with a given database URL and the manual clock; stopped
+  after the test.
+- ``chat``: a :class:`bot.channels.memory.MemoryChannel` on an app over SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from bot.app import App, build_app
+from bot.channels.memory import MemoryChannel
+from bot.clock import ManualClock
+from bot.config import Config, load_config
+from storage.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_data(name: str) -> Path:
+    """A file of ``../shared/data``; skips the test with the reason when it is absent."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared procedure data is not beside this checkout)")
+    return path
+
+
+# -- databases -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "tthc.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+
+    async def run() -> None:
+        conn = await asyncpg.connect(host=u.host or "127.0.0.1", port=u.port or 5432,
+                                     user=u.username or "postgres", password=u.password,
+                                     database=u.database, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def pg_session_url() -> Any:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped "
+                    "(.ci/run sets it to the machine's PostgreSQL)")
+    from sqlalchemy.engine import make_url
+
+    name = f"tthc_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        _pg_admin(base, f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # server down, no rights, ...
+        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is not usable: {type(exc).__name__}: {exc}")
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_session_url: str) -> str:
+    from storage.models import Base
+
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    _pg_admin(pg_session_url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    return pg_session_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+# -- app -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+def make_config(url: str, **sections: dict[str, Any]) -> Config:
+    """The embedded defaults with ``url`` and section overrides (``web={"port": 0}``)."""
+    from dataclasses import replace
+
+    cfg = load_config(None, env={}).with_database(url)
+    for name, values in sections.items():
+        cfg = replace(cfg, **{name: replace(getattr(cfg, name), **values)})
+    return cfg
+
+
+@pytest.fixture
+async def make_app(clock: ManualClock) -> Any:
+    apps: list[App] = []
+
+    def factory(url: str, **sections: dict[str, Any]) -> App:
+        app = build_app(make_config(url, **sections), clock=clock)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        await app.stop()
+
+
+@pytest.fixture
+async def app(make_app: Callable[..., App], sqlite_url: str) -> App:
+    return make_app(sqlite_url)
+
+
+@pytest.fixture
+async def chat(app: App) -> MemoryChannel:
+    channel = MemoryChannel(app.core.handle)
+    app.add_channel(channel)
+    await app.start()
+    return channel
+
+
+def texts_of(replies: list[Any]) -> str:
+    """All reply texts joined, for assertions."""
+    return "\n".join(r.text for r in replies)
+
+
+def payloads_of(replies: list[Any]) -> list[str]:
+    return [c.payload for r in replies for c in r.choices]
+
+
+Runner = Callable[[], Awaitable[None]]
