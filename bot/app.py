@@ -7,6 +7,7 @@ application (web chat, webhooks, dashboard, /healthz) ready to be served.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
@@ -20,6 +21,7 @@ from bot.config import Config
 from bot.core import BotCore
 from bot.notify import Notifier
 from bot.router import Router
+from bot.scheduler import Scheduler
 from bot.services import Services
 from handlers import build_router
 from storage.db import Database
@@ -27,6 +29,10 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 APP_KEY = web.AppKey("tthc_app", object)
+
+# Capabilities wired after the core, in this order: each module has ``setup(app: App)``
+# that adds its services, channels, routes, scheduled jobs and start/stop steps.
+FEATURES: list[str] = []
 
 
 @dataclass
@@ -37,6 +43,7 @@ class App:
     core: BotCore
     web: web.Application
     web_channel: WebChannel
+    scheduler: Scheduler
     _startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -60,9 +67,11 @@ class App:
         for fn in self._startup:
             await fn()
         await self.services.channels.start_all()
+        self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop channels and background work, then close the database. Safe to call twice."""
+        self.scheduler.stop()
         await self.services.channels.stop_all()
         for fn in reversed(self._shutdown):
             try:
@@ -73,7 +82,10 @@ class App:
         await self.services.db.dispose()
 
 
-def build_app(config: Config, *, clock: Clock | None = None, db: Database | None = None) -> App:
+def build_app(config: Config, *, clock: Clock | None = None, db: Database | None = None,
+              scheduler: bool = True) -> App:
+    """The whole service. ``scheduler=False`` leaves the periodic jobs registered but not
+    started (tests run them by hand with a manual clock)."""
     db = db or Database(config.database.url, echo=config.database.echo,
                         pool_size=config.database.pool_size)
     services = Services(config=config, db=db, clock=clock or SystemClock())
@@ -85,7 +97,7 @@ def build_app(config: Config, *, clock: Clock | None = None, db: Database | None
                              middlewares=[_error_middleware])
     web_channel = WebChannel(core.handle, db, config, services.clock)
     app = App(config=config, services=services, router=router, core=core, web=webapp,
-              web_channel=web_channel)
+              web_channel=web_channel, scheduler=Scheduler(enabled=scheduler))
     webapp[APP_KEY] = app
     services.channels.add(web_channel)
     webapp.add_routes(web_channel.routes())
@@ -99,6 +111,8 @@ def build_app(config: Config, *, clock: Clock | None = None, db: Database | None
 
     webapp.on_startup.append(_on_startup)
     webapp.on_cleanup.append(_on_cleanup)
+    for name in FEATURES:
+        importlib.import_module(name).setup(app)
     return app
 
 

@@ -134,7 +134,7 @@ async def make_app(clock: ManualClock) -> Any:
     apps: list[App] = []
 
     def factory(url: str, **sections: dict[str, Any]) -> App:
-        app = build_app(make_config(url, **sections), clock=clock)
+        app = build_app(make_config(url, **sections), clock=clock, scheduler=False)
         apps.append(app)
         return app
 
