@@ -12,3 +12,4 @@ from storage.models.core import (  # noqa: F401
     MessageLog,
     ProcessedUpdate,
 )
+from storage.models.outbox import OutboxMessage  # noqa: F401
