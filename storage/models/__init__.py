@@ -12,3 +12,4 @@ from storage.models.core import (  # noqa: F401
     MessageLog,
     ProcessedUpdate,
 )
+from storage.models.channels import InboxUpdate, ZaloOAToken  # noqa: F401
