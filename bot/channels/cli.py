@@ -115,7 +115,8 @@ def cmd_zalo_oa_set_tokens(args: argparse.Namespace) -> int:
         print("error: a refresh token is needed", file=sys.stderr)
         return 2
     now = SystemClock().now()
-    pair = TokenPair(access.strip(), refresh.strip(), now + timedelta(hours=1) if access.strip() else now,
+    trust = timedelta(minutes=cfg.zalo_oa.refresh_early_minutes + 60)
+    pair = TokenPair(access.strip(), refresh.strip(), now + trust if access.strip() else now,
                      now + timedelta(days=cfg.zalo_oa.refresh_token_lifetime_days), 0)
 
     async def run() -> None:

@@ -110,6 +110,8 @@ class ZaloBotChannel(PlatformChannel):
                 status, body = await self.http.request(
                     "POST", self.url("getUpdates"), json_body={"timeout": str(self.cfg.poll_timeout_seconds)},
                     timeout=self.cfg.poll_timeout_seconds + 10)
+                if status == 408 or body.get("error_code") == 408:
+                    continue  # the long poll ended without an update
                 if status != 200 or body.get("ok") is False:
                     raise SendError(f"getUpdates answered {status}", code=f"http_{status}")
                 backoff = 1.0

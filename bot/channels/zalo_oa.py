@@ -101,6 +101,11 @@ class ZaloTokens:
         self._cached: TokenPair | None = None
 
     @property
+    def trust_given_token(self) -> timedelta:
+        """How long an access token typed in by an operator is used before refreshing."""
+        return timedelta(minutes=self._cfg.refresh_early_minutes + 60)
+
+    @property
     def app_id(self) -> str:
         return self._cfg.app_id
 
@@ -115,8 +120,8 @@ class ZaloTokens:
         if not self._cfg.refresh_token and not self._cfg.access_token:
             return False
         now = self._clock.now()
-        # A configured access token is of unknown age: trust it for an hour at most.
-        expires = now + timedelta(hours=1) if self._cfg.access_token else now
+        # A configured access token is of unknown age: used for an hour, then refreshed.
+        expires = now + self.trust_given_token if self._cfg.access_token else now
         pair = TokenPair(self._cfg.access_token, self._cfg.refresh_token, expires,
                          now + timedelta(days=self._cfg.refresh_token_lifetime_days), 0)
         async with self._db.unit_of_work() as uow:
