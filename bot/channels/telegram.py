@@ -25,12 +25,14 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import warnings
 from typing import Any, Sequence
 
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import MessageLimit
+from telegram.warnings import PTBDeprecationWarning
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
@@ -249,7 +251,9 @@ def _send_error(exc: TelegramError) -> SendError:
     if isinstance(exc, Forbidden):  # "bot was blocked by the user", "user is deactivated"
         return SendError(str(exc), permanent=True, code="blocked")
     if isinstance(exc, RetryAfter):
-        retry = exc.retry_after
+        with warnings.catch_warnings():  # v22.2+: the type moves to timedelta; accept both
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            retry = exc.retry_after
         seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
         return SendError("rate limited", retry_after=seconds, code="rate_limited")
     if isinstance(exc, InvalidToken):

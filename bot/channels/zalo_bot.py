@@ -145,6 +145,8 @@ class ZaloBotChannel(PlatformChannel):
             base["received_at"] = when
         text = message.get("text")
         if event in ("", "message.text.received") and isinstance(text, str):
+            if text.strip() == "/start":  # the platform has no start event; treat it as one
+                return Incoming(kind=Kind.EVENT, event="start", **base)
             return Incoming(kind=Kind.TEXT, text=text.strip(), **base)
         if event in MEDIA_EVENTS:
             kind = MEDIA_EVENTS[event]
