@@ -25,11 +25,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import warnings
 from typing import Any, Sequence
 
-from aiohttp import web
-from aiolimiter import AsyncLimiter
+# Opt in to PTB's coming behaviour (durations such as RetryAfter.retry_after as timedelta);
+# the code below reads both forms, and the opt-in silences the deprecation warnings.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from aiohttp import web  # noqa: E402
+from aiolimiter import AsyncLimiter  # noqa: E402
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import MessageLimit
 from telegram.warnings import PTBDeprecationWarning
