@@ -13,3 +13,4 @@ from storage.models.core import (  # noqa: F401
     ProcessedUpdate,
 )
 from storage.models.channels import InboxUpdate, ZaloOAToken  # noqa: F401
+from storage.models.outbox import OutboxMessage  # noqa: F401
