@@ -278,3 +278,38 @@ async def test_an_update_left_unhandled_is_handled_by_the_inbox_job(platforms, z
     clock.advance(minutes=3)
     await app.scheduler.run_once("zalo_oa.inbox")
     assert len(zoa.sent_texts(USER)) == 1
+
+
+async def test_webhook_answers_before_the_slow_work(platforms, zoa):
+    import time
+
+    app, client = platforms
+    zoa.send_delay = 1.0
+    started = time.monotonic()
+    resp = await post_event(client, text_event(USER, "menu", "slow-1"))
+    answered_in = time.monotonic() - started
+    assert resp.status == 200 and answered_in < 0.5
+    assert zoa.sends() == [] and await count(app, InboxUpdate, InboxUpdate.done_at.is_(None)) == 1
+    await channel(app, "zalo_oa").drain()
+    assert len(zoa.sent_texts(USER)) == 1
+
+
+async def test_outbox_uses_the_template_after_the_window(make_app, sqlite_url, zoa, clock, serve):
+    app = make_app(sqlite_url, **channel_sections(zoa=zoa, zalo_oa={"template_id": "tpl-ketqua"}),
+                   outbox={"quiet_start": "23:59", "quiet_end": "00:00"})
+    client = await serve(app)
+    await post_event(client, text_event(USER, "xin chào", "o-1"))
+    await channel(app, "zalo_oa").drain()
+    async with app.db.unit_of_work() as uow:
+        citizen_id = (await uow.citizens.identity("zalo_oa", USER)).citizen_id
+    clock.advance(days=10)
+    async with app.db.unit_of_work() as uow:
+        await app.services.outbox.enqueue(
+            uow, citizen_id=citizen_id, kind="status", now=clock.now(),
+            replies=[Reply("Hồ sơ của bạn đã có kết quả.")],
+            template={"template_id": "tpl-ketqua", "params": {"ma_ho_so": "H50-250101-0001"}})
+    await app.services.outbox.drain()
+    (call,) = zoa.calls_to("message/template")
+    assert call.params["template_id"] == "tpl-ketqua" and call.params["user_id"] == USER
+    assert call.params["template_data"] == {"ma_ho_so": "H50-250101-0001"}
+    assert "Hồ sơ của bạn đã có kết quả." not in zoa.sent_texts(USER)

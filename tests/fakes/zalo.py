@@ -38,6 +38,7 @@ class FakeZaloOA(FakeServer):
         self.used_refresh: list[str] = []
         self.expires_in = expires_in
         self.refresh_delay = refresh_delay  # widens the race window in concurrency tests
+        self.send_delay = 0.0  # a slow API (the webhook must not wait for it)
         self.user_errors: dict[str, int] = {}  # user id -> error code for every send to them
         self._next_errors: list[int] = []
         self._serial = itertools.count(1)
@@ -69,6 +70,8 @@ class FakeZaloOA(FakeServer):
 
     async def _send(self, request: web.Request) -> web.Response:
         params = await read_params(request)
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
         call = Call("message/cs", params, dict(request.headers))
         self.calls.append(call)
         return self._answer(call, request, lambda: {"message_id": f"mid{next(self._serial)}",
