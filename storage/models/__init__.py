@@ -12,3 +12,9 @@ from storage.models.core import (  # noqa: F401
     MessageLog,
     ProcessedUpdate,
 )
+from storage.models.dossiers import (  # noqa: F401
+    DossierOwnership,
+    DossierRateEvent,
+    DossierRecord,
+    DossierSubscription,
+)
