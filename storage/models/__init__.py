@@ -12,6 +12,7 @@ from storage.models.core import (  # noqa: F401
     MessageLog,
     ProcessedUpdate,
 )
+from storage.models.outbox import OutboxMessage  # noqa: F401
 from storage.models.dossiers import (  # noqa: F401
     DossierOwnership,
     DossierRateEvent,
