@@ -16,6 +16,7 @@ from bot.events import EventBus
 from storage.db import Database
 
 if TYPE_CHECKING:
+    from bot.dossiers.service import DossierService
     from bot.notify import Notifier
     from bot.outbox import Outbox
 
@@ -29,5 +30,6 @@ class Services:
     notifier: "Notifier | None" = None
     outbox: "Outbox | None" = None
     events: EventBus = field(default_factory=EventBus)
+    dossiers: "DossierService | None" = None  # dossier status (bot/dossiers), when enabled
     # Capabilities add theirs below.
     extras: dict[str, Any] = field(default_factory=dict)
