@@ -101,7 +101,7 @@ class DossiersConfig:
     """Dossier status (hồ sơ) from the province's one-stop system (Một cửa điện tử)."""
 
     enabled: bool = True
-    source: str = "local"  # "local": table fed by `tthc-bot dossiers import`; "http": the API
+    backend: str = "local"  # "local": table fed by `tthc-bot dossiers import`; "http": the API
     api_base_url: str = ""  # e.g. https://motcua.example.gov.vn/api/v1
     api_auth_header: str = "Authorization"
     api_token: str = ""  # secret: TTHC__DOSSIERS__API_TOKEN (sent as the header's value)
@@ -351,10 +351,10 @@ def validate(cfg: Config) -> None:
 
 
 def _validate_dossiers(d: DossiersConfig) -> None:
-    if d.source not in ("local", "http"):
-        raise ConfigError(f"dossiers.source: must be \"local\" or \"http\", got {d.source!r}")
-    if d.enabled and d.source == "http" and not d.api_base_url.startswith(("http://", "https://")):
-        raise ConfigError("dossiers.api_base_url: required (http:// or https://) when dossiers.source = \"http\"")
+    if d.backend not in ("local", "http"):
+        raise ConfigError(f"dossiers.backend: must be \"local\" or \"http\", got {d.backend!r}")
+    if d.enabled and d.backend == "http" and not d.api_base_url.startswith(("http://", "https://")):
+        raise ConfigError("dossiers.api_base_url: required (http:// or https://) when dossiers.backend = \"http\"")
     if not 0.5 <= d.lookup_deadline_seconds <= 10:
         raise ConfigError("dossiers.lookup_deadline_seconds: must be between 0.5 and 10")
     if not 0 < d.request_timeout_seconds <= d.lookup_deadline_seconds:

@@ -201,6 +201,6 @@ class HttpSource:
 
 
 def build_source(cfg: DossiersConfig, db: "Database", tz: ZoneInfo) -> DossierSource:
-    if cfg.source == "http":
+    if cfg.backend == "http":
         return HttpSource(cfg, tz)
     return LocalSource(db, tz)

@@ -101,7 +101,7 @@ async def onestop():
 
 
 def http_settings(fake: FakeOneStop, **over: Any) -> dict[str, Any]:
-    values = {"source": "http", "api_base_url": fake.url, "api_token": TOKEN,
+    values = {"backend": "http", "api_base_url": fake.url, "api_token": TOKEN,
               "api_auth_header": "Authorization"}
     values.update(over)
     return values

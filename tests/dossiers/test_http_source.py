@@ -26,7 +26,7 @@ class FakeTime:
 
 
 def source(fake, **over) -> HttpSource:
-    values = dict(source="http", api_base_url=fake.url, api_token=TOKEN, request_timeout_seconds=0.5,
+    values = dict(backend="http", api_base_url=fake.url, api_token=TOKEN, request_timeout_seconds=0.5,
                   max_attempts=2, retry_backoff_seconds=0.05, lookup_deadline_seconds=3.0,
                   breaker_failures=3, breaker_reset_seconds=30)
     values.update(over)
