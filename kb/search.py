@@ -31,8 +31,11 @@ How a query is scored
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
+from array import array
+from bisect import bisect_left
 import re
 from collections import Counter
 from dataclasses import dataclass, field as dc_field
@@ -77,8 +80,9 @@ class SearchConfig:
     b: float = 0.9
     bigram_weight: float = 1.6  # query weight of a word pair relative to its words
     fuzzy_weight: float = 0.8  # query weight of a typo-corrected word
-    candidate_postings: int = 25000  # postings gathered per query before only "checking" words
-    rerank: int = 60  # candidates re-scored with coverage and name similarity
+    candidate_postings: int = 4000  # postings gathered per query before only "checking" words
+    check_candidates: int = 300  # best candidates the commoner words are added to
+    rerank: int = 40  # candidates re-scored with coverage and name similarity
     w_bm25: float = 0.30
     w_coverage: float = 0.20
     w_name: float = 0.20
@@ -120,6 +124,7 @@ class SearchResult:
         return self.hits[0] if self.hits else None
 
 
+_PAIR_FIELDS = frozenset({"name", "keywords", "field"})  # fields indexed with word pairs too
 _LEVEL_WORDS = {"xa", "tinh", "bo", "huyen", "phuong", "trung", "uong"}
 _LEVEL_MENTION = re.compile(r"\bcap (xa|tinh|bo|huyen|trung uong)\b|\b(phuong|thi tran|trung uong)\b")
 _NAME_PREFIX = re.compile(r"^\s*thu tuc\s+")
@@ -142,7 +147,8 @@ class SearchIndex:
         self.config = SearchConfig()
         self.synonyms: Synonyms = load_synonyms()
         self.docs: list[Procedure] = []
-        self.postings: dict[str, dict[int, float]] = {}
+        # term -> (sorted doc ids, BM25F contributions); compact arrays keep 50k docs small
+        self.postings: dict[str, tuple[array, array]] = {}
         self.idf: dict[str, float] = {}
         self.by_code: dict[str, int] = {}
         self.vocab_by_len: dict[int, list[str]] = {}
@@ -166,6 +172,18 @@ class SearchIndex:
         synonyms: Synonyms | None = None,
     ) -> "SearchIndex":
         """Index ``procedures``. A code seen twice is merged (kb.importers.merge)."""
+        # millions of small objects: the cyclic GC would rescan them again and again
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._build(procedures, config=config, synonyms=synonyms)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    @classmethod
+    def _build(cls, procedures: Iterable[Procedure], *, config: SearchConfig | None,
+               synonyms: Synonyms | None) -> "SearchIndex":
         from .importers.merge import merge
 
         self = cls()
@@ -187,7 +205,17 @@ class SearchIndex:
 
         weights = dict(cfg.field_weights)
         # per doc, per field: term counts and length
-        field_terms: list[dict[str, tuple[Counter, int]]] = []
+        # Field texts repeat a lot (fields, agencies, subject lists): analyse each distinct text once.
+        folded: dict[str, str] = {}
+
+        def fold_c(text: str) -> str:
+            f = folded.get(text)
+            if f is None:
+                f = folded[text] = fold(text)
+            return f
+
+        memo: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], int]] = {}
+        field_terms: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
         lengths: dict[str, list[int]] = {f: [] for f in weights}
         for i, p in enumerate(docs):
             for lc in p.local_codes:
@@ -195,51 +223,65 @@ class SearchIndex:
             name_f = _NAME_PREFIX.sub("", fold(p.name))
             texts = {
                 "name": name_f,
-                "keywords": " ; ".join(fold(k) for k in p.keywords),
-                "field": fold(p.field),
-                "agency": fold(p.implementing_agency + " ; " + p.competent_agency),
-                "subjects": " ; ".join(fold(s) for s in p.subjects),
-                "level": fold(p.level),
+                "keywords": fold_c(" ; ".join(p.keywords)),
+                "field": fold_c(p.field),
+                "agency": fold_c(p.implementing_agency + " ; " + p.competent_agency),
+                "subjects": fold_c(" ; ".join(p.subjects)),
+                "level": fold_c(p.level),
             }
-            per: dict[str, tuple[Counter, int]] = {}
+            per = []
             for fname, text in texts.items():
-                if fname not in weights:
+                if fname not in weights or not text:
                     continue
-                toks = _split_phrases(text)
-                c: Counter = Counter()
-                length = 0
-                for part in toks:
-                    c.update(part)
-                    c.update(bigrams(part))
-                    length += len(part)
-                per[fname] = (c, length)
-                lengths[fname].append(length)
+                key = (fname, text)
+                got = memo.get(key)
+                if got is None:
+                    c: Counter = Counter()
+                    length = 0
+                    for part in _split_phrases(text):
+                        c.update(part)
+                        if fname in _PAIR_FIELDS:
+                            c.update(bigrams(part))
+                        length += len(part)
+                    got = (tuple(c.items()), length)
+                    if fname != "name":
+                        memo[key] = got
+                per.append((fname, got[0], got[1]))
+                lengths[fname].append(got[1])
             field_terms.append(per)
             self.fuzzy_names.append(_NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-"))
             self.name_len.append(len(name_f))
             self.level_rank.append(_citizen_level(p.level))
-            self.folded_level.append(fold(p.level))
-            self.folded_field.append(fold(p.field))
-            self.folded_agency.append(fold(p.implementing_agency + " ; " + p.competent_agency))
+            self.folded_level.append(texts["level"])
+            self.folded_field.append(texts["field"])
+            self.folded_agency.append(texts["agency"])
 
         avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
-        df: Counter = Counter()
-        tf_tilde: dict[str, dict[int, float]] = {}
+        tf_ids: dict[str, array] = {}
+        tf_vals: dict[str, list[float]] = {}
+        b = cfg.b
         for i, per in enumerate(field_terms):
             acc: dict[str, float] = {}
-            for fname, (c, length) in per.items():
+            for fname, items, length in per:
                 w = weights[fname]
-                norm = 1.0 - cfg.b + cfg.b * (length / avg[fname] if avg[fname] else 1.0)
-                for t, tf in c.items():
-                    acc[t] = acc.get(t, 0.0) + w * tf / norm
+                norm = 1.0 - b + b * (length / avg[fname])
+                wn = w / norm
+                for t, tf in items:
+                    acc[t] = acc.get(t, 0.0) + wn * tf
             for t, v in acc.items():
-                tf_tilde.setdefault(t, {})[i] = v
-                df[t] += 1
+                ids = tf_ids.get(t)
+                if ids is None:
+                    tf_ids[t] = array("i", (i,))
+                    tf_vals[t] = [v]
+                else:
+                    ids.append(i)
+                    tf_vals[t].append(v)
         k1 = cfg.k1
-        for t, plist in tf_tilde.items():
-            idf = math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5))
+        for t, ids in tf_ids.items():
+            dfreq = len(ids)
+            idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
             self.idf[t] = idf
-            self.postings[t] = {d: idf * v / (k1 + v) for d, v in plist.items()}
+            self.postings[t] = (ids, array("f", [idf * v / (k1 + v) for v in tf_vals[t]]))
         s = weights["name"]
         self._ideal_sat = s / (k1 + s)
         for t in self.postings:
@@ -384,6 +426,8 @@ class SearchIndex:
         idf = self.idf
         gmass = [max(sum(idf[t] for t in alt) for alt in g) for g in groups]
         gtotal = sum(gmass) or 1.0
+        gfull = [[(alt, sum(idf[t] for t in alt)) for alt in g] for g in groups]
+        uterms = {t for g in groups for alt in g for t in alt}
         ideal = sum(w * self.idf[t] * self._ideal_sat for t, w in weights.items()) or 1.0
         qstr = " ".join(dict.fromkeys(seq)) if seq else " ".join(t for t, _ in uni)
         proc_q = fuzz.token_set_ratio  # rapidfuzz scorers; cdist would need numpy
@@ -391,14 +435,16 @@ class SearchIndex:
         sims2 = [fuzz.token_sort_ratio(qstr, self.fuzzy_names[d]) for d in top]
         ranked = []
         for j, d in enumerate(top):
+            has = self._has
+            matched = {t for t in uterms if has(t, d)}
             cov = 0.0
-            for g, mass in zip(groups, gmass):
+            for g, mass in zip(gfull, gmass):
                 best = 0.0
-                for alt in g:
-                    tot = sum(idf[t] for t in alt)
-                    got = sum(idf[t] for t in alt if d in self.postings[t])
-                    if tot and got / tot > best:
-                        best = got / tot
+                for alt, tot in g:
+                    if tot:
+                        got = sum(idf[t] for t in alt if t in matched) / tot
+                        if got > best:
+                            best = got
                 cov += mass * best
             cov /= gtotal
             bm = min(1.0, scores[d] / ideal)
@@ -452,31 +498,43 @@ class SearchIndex:
             out += [Suggestion("level", v, c) for v, c in levels.most_common(3)]
         return tuple(out)
 
+    def _has(self, term: str, doc: int) -> bool:
+        ids = self.postings[term][0]
+        i = bisect_left(ids, doc)
+        return i < len(ids) and ids[i] == doc
+
     def _accumulate(self, weights: dict[str, float], allowed: frozenset[int] | None) -> dict[int, float]:
-        budget = self.config.candidate_postings
-        terms = sorted(weights, key=lambda t: len(self.postings[t]))
+        """Scores of candidate documents. Rarer words' postings are added in full (up to a budget);
+        commoner words are only added to the best candidates found so far."""
+        cfg = self.config
+        budget = cfg.candidate_postings
+        terms = sorted(weights, key=lambda t: len(self.postings[t][0]))
         scores: dict[int, float] = {}
         used = 0
         checkers = []
         for t in terms:
-            plist = self.postings[t]
-            if used and used + len(plist) > budget:
+            ids, vals = self.postings[t]
+            if used and used + len(ids) > budget:
                 checkers.append(t)
                 continue
-            used += len(plist)
+            used += len(ids)
             w = weights[t]
             get = scores.get
-            for d, v in plist.items():
+            for d, v in zip(ids, vals):
                 scores[d] = get(d, 0.0) + w * v
-        for t in checkers:
-            plist = self.postings[t]
-            w = weights[t]
-            for d in scores:
-                v = plist.get(d)
-                if v is not None:
-                    scores[d] += w * v
         if allowed is not None:
             scores = {d: s for d, s in scores.items() if d in allowed}
+        if checkers and scores:
+            keep = heapq.nlargest(cfg.check_candidates, scores, key=scores.__getitem__)
+            scores = {d: scores[d] for d in keep}
+            for t in checkers:
+                ids, vals = self.postings[t]
+                w = weights[t]
+                n = len(ids)
+                for d in keep:
+                    i = bisect_left(ids, d)
+                    if i < n and ids[i] == d:
+                        scores[d] += w * vals[i]
         return scores
 
     def _filter(self, level: str | None, field: str | None, agency: str | None) -> frozenset[int] | None:
@@ -511,7 +569,7 @@ def _correct(index: SearchIndex, tok: str) -> list[tuple[str, float]]:
         return []
     best = min(d for _, d, _ in found)
     out = []
-    for word, dist, _ in sorted(found, key=lambda x: (x[1], -len(index.postings[x[0]]))):
+    for word, dist, _ in sorted(found, key=lambda x: (x[1], -len(index.postings[x[0]][0]))):
         if dist == best:
             out.append((word, 1.0 - dist / (n + 1)))
     return out[:2]
