@@ -15,3 +15,9 @@ from storage.models.core import (  # noqa: F401
 from storage.models.channels import InboxUpdate, ZaloOAToken  # noqa: F401
 from storage.models.outbox import OutboxMessage  # noqa: F401
 from storage.models.kb import KbVersion, ProcedureRow  # noqa: F401
+from storage.models.dossiers import (  # noqa: F401
+    DossierOwnership,
+    DossierRateEvent,
+    DossierRecord,
+    DossierSubscription,
+)
