@@ -151,6 +151,11 @@ FILLER_PHRASES: tuple[tuple[str, ...], ...] = tuple(
             "thank you",
             "ok",
             "oke",
+            "ban la ai",
+            "ban ten gi",
+            "ban la bot",
+            "ban co khoe khong",
+            "co ai khong",
         },
         key=lambda s: -len(s.split()),
     )
@@ -163,6 +168,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     xin làm cho của tôi muốn cần gì nào thế ở đâu bao lâu như là và thì có không được mình em
     anh chị ạ ơi vậy nhé nha giúp hỏi về với để những các một này đó ai khi phải tại sao ra hay
     hoặc nếu rồi đang sẽ đã bị vào cũng còn nữa nhỉ hả ạ vâng dạ bạn ad admin
+    nhiều lắm quá rất
     """.split()
 )
 

@@ -84,18 +84,19 @@ class SearchConfig:
     candidate_postings: int = 4000  # postings gathered per query before only "checking" words
     check_candidates: int = 300  # best candidates the commoner words are added to
     rerank: int = 40  # candidates re-scored with coverage and name similarity
-    w_bm25: float = 0.30
+    w_bm25: float = 0.40
     w_coverage: float = 0.20
     w_name: float = 0.20
-    level_bonus: float = 0.015  # citizen-level variant when the query names no level
-    w_name_cover: float = 0.0  # share of the procedure name's information the query covers
-    citizen_bonus: float = 0.0  # procedures whose subjects include citizens (the bot's audience)
-    idf_power: float = 1.0  # <1 flattens idf: rare incidental words weigh less (coverage, BM25)
+    level_bonus: float = 0.05  # citizen-level variant when the query names no level
+    w_name_cover: float = 0.05  # share of the procedure name's information the query covers
+    name_full_bonus: float = 0.06  # every word of the procedure's name is in the query
+    citizen_bonus: float = 0.02  # procedures whose subjects include citizens (the bot's audience)
+    idf_power: float = 0.7  # <1 flattens idf: rare incidental words weigh less (coverage, BM25)
     unknown_mass: float = 0.6  # weight (x the idf of a word seen once) of a word matching nothing
-    typo_credit: float = 0.8  # coverage credit of a typo-corrected word
-    confident_score: float = 0.55
-    confident_coverage: float = 0.80
-    confident_margin: float = 0.02  # over the best hit with a different name
+    typo_credit: float = 0.6  # coverage credit of a typo-corrected word
+    confident_score: float = 0.62
+    confident_coverage: float = 0.55
+    confident_margin: float = 0.04  # over the best hit with a different name
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class SearchResult:
     suggestions: tuple[Suggestion, ...] = ()
     terms: tuple[str, ...] = ()  # the folded words actually searched (after expansion/correction)
     by_code: bool = False  # answered by an exact code lookup
+    margin: float = 0.0  # top score minus the best score of a procedure with another name (1.0: none)
 
     @property
     def top(self) -> SearchHit | None:
@@ -131,6 +133,7 @@ class SearchResult:
 
 
 _PAIR_FIELDS = frozenset({"name", "keywords", "field"})  # fields indexed with word pairs too
+_UWORD = re.compile(r"[^\W\d_]+")
 _CITIZEN = "cong dan"  # subject "Công dân Việt Nam"
 _LEVEL_WORDS = {"xa", "tinh", "bo", "huyen", "phuong", "trung", "uong"}
 _LEVEL_MENTION = re.compile(r"\bcap (xa|tinh|bo|huyen|trung uong)\b|\b(phuong|thi tran|trung uong)\b")
@@ -163,6 +166,7 @@ class SearchIndex:
         self.name_terms: list[tuple[str, ...]] = []  # distinct folded words of each name
         self.citizen: bytearray = bytearray()  # 1 where the subjects include citizens
         self._max_idf = 1.0
+        self.accented: dict[str, frozenset[str]] = {}  # folded word -> accented spellings in names
         self.name_len: list[int] = []
         self.level_rank: list[int] = []
         self.folded_level: list[str] = []
@@ -269,6 +273,14 @@ class SearchIndex:
             self.folded_field.append(texts["field"])
             self.folded_agency.append(texts["agency"])
 
+        spellings: set[str] = set()
+        for p in docs:
+            spellings.update(_UWORD.findall(p.name.lower()))
+        acc: dict[str, set[str]] = {}
+        for w in spellings:
+            acc.setdefault(fold(w), set()).add(w)
+        self.accented = {k: frozenset(v) for k, v in acc.items()}
+
         avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
         tf_ids: dict[str, array] = {}
         tf_vals: dict[str, list[float]] = {}
@@ -314,13 +326,15 @@ class SearchIndex:
         return self.docs[i] if i is not None else None
 
     # -- query analysis ---------------------------------------------------------------------
-    def _correct(self, tok: str) -> list[tuple[str, float]]:
+    def _correct(self, tok: str, typed: str = "") -> list[tuple[str, float]]:
+        """Corrections of the folded word ``tok``; ``typed`` is the word as typed (lower case)."""
+        key = typed if typed and typed != tok else tok
         cache = self._correct_cache
-        if tok not in cache:
+        if key not in cache:
             if len(cache) > 20000:
                 cache.clear()
-            cache[tok] = _correct(self, tok)
-        return cache[tok]
+            cache[key] = _correct(self, tok, typed)
+        return cache[key]
 
     def analyse(self, query: str) -> tuple[dict[str, float], list[str], bool]:
         """Query -> (term weights, content unigrams, level mentioned)."""
@@ -378,7 +392,7 @@ class SearchIndex:
             elif t.isdigit():
                 continue
             else:
-                corr = self._correct(t)
+                corr = self._correct(t, pairs[j][0])
                 if corr:
                     best = corr[0][0]
                     seq.append(best)
@@ -459,7 +473,7 @@ class SearchIndex:
         gfull = [[(alt, sum(idf[t] for t in alt), credit) for alt, credit in g] for g in groups]
         uterms = {t for g in groups for alt, _ in g for t in alt}
         qterms = {t for t in weights if "_" not in t}
-        w_cover = cfg.w_name_cover
+        w_cover, full_bonus = cfg.w_name_cover, cfg.name_full_bonus
         ideal = sum(w * self.idf[t] * self._ideal_sat for t, w in weights.items()) or 1.0
         qstr = " ".join(dict.fromkeys(seq)) if seq else " ".join(t for t, _ in uni)
         proc_q = fuzz.token_set_ratio  # rapidfuzz scorers; cdist would need numpy
@@ -482,8 +496,9 @@ class SearchIndex:
             bm = min(1.0, scores[d] / ideal)
             name_sim = (0.5 * sims[j] + 0.5 * sims2[j]) / 100.0
             s = cfg.w_bm25 * bm + cfg.w_coverage * cov + cfg.w_name * name_sim
-            if w_cover:
-                s += w_cover * _name_cover(self.name_terms[d], qterms, idf)
+            if w_cover or full_bonus:
+                nc = _name_cover(self.name_terms[d], qterms, idf)
+                s += w_cover * nc + (full_bonus if nc >= 0.999 else 0.0)
             if not level_mentioned and self.level_rank[d] == 0:
                 s += cfg.level_bonus
             if self.citizen[d]:
@@ -496,23 +511,23 @@ class SearchIndex:
             SearchHit(self.docs[d].code, self.docs[d].name, round(s, 4), self.docs[d], round(cov, 4))
             for s, cov, d in ranked[:limit]
         )
-        confident = self._confident(ranked)
+        margin = self._margin(ranked)
+        s0, cov0, _ = ranked[0]
+        confident = (s0 >= cfg.confident_score and cov0 >= cfg.confident_coverage
+                     and margin >= cfg.confident_margin)
         suggestions = () if confident else self._suggest(ranked)
-        return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)))
+        return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
+                            margin=round(margin, 4))
 
-    def _confident(self, ranked: Sequence[tuple[float, float, int]]) -> bool:
-        cfg = self.config
-        if not ranked:
-            return False
-        s0, cov0, d0 = ranked[0]
-        if s0 < cfg.confident_score or cov0 < cfg.confident_coverage:
-            return False
+    def _margin(self, ranked: Sequence[tuple[float, float, int]]) -> float:
+        """How far the top hit is ahead of the best hit with a different name (the same
+        procedure at another level is not a competitor); 1.0 when there is none."""
+        s0, _, d0 = ranked[0]
         name0 = self.fuzzy_names[d0]
         for s, _, d in ranked[1:]:
-            if self.fuzzy_names[d] == name0:
-                continue  # the same procedure at another level: not a competitor
-            return s0 - s >= cfg.confident_margin
-        return True
+            if self.fuzzy_names[d] != name0:
+                return s0 - s
+        return 1.0
 
     def _suggest(self, ranked: Sequence[tuple[float, float, int]]) -> tuple[Suggestion, ...]:
         if not ranked:
@@ -625,12 +640,14 @@ _CONFUSABLE_FIRST = {frozenset(p) for p in (("s", "x"), ("c", "t"), ("d", "g"), 
                                              ("l", "n"), ("c", "k"), ("v", "d"))}
 
 
-def _correct(index: SearchIndex, tok: str) -> list[tuple[str, float]]:
+def _correct(index: SearchIndex, tok: str, typed: str = "") -> list[tuple[str, float]]:
     """Index words within edit distance 1 (short words) or 2 (7+ letters), best first.
 
     Chat spellings ("fép" -> phép) are tried first. Words of 3-4 letters are corrected only when
     they could be Vietnamese syllables ("qwe", "xyz" are not), and 3-letter words only to a word
-    with the same (or a commonly confused) first letter - "mấc" -> mất, not "qwe" -> que."""
+    with the same (or a commonly confused) first letter - "mấc" -> mất, not "qwe" -> que. A word
+    typed with accents must also be close with its accents: "mấc" -> "mất" (one letter), but not
+    "hôm" -> "hội" (letter and tone: a correctly spelt word we simply do not have)."""
     for v in teencode_variants(tok):
         if v in index.postings:
             return [(v, 0.9)]
@@ -650,8 +667,12 @@ def _correct(index: SearchIndex, tok: str) -> list[tuple[str, float]]:
         return []
     if n <= 3:
         found = [f for f in found if f[0][0] == tok[0] or frozenset((f[0][0], tok[0])) in _CONFUSABLE_FIRST]
-        if not found:
-            return []
+    if typed and typed != tok and len(typed) == n:
+        found = [f for f in found
+                 if any(Levenshtein.distance(typed, a, score_cutoff=max_d) <= max_d
+                        for a in index.accented.get(f[0], (f[0],)))]
+    if not found:
+        return []
     best = min(d for _, d, _ in found)
     out = []
     for word, dist, _ in sorted(found, key=lambda x: (x[1], -len(index.postings[x[0]][0]))):
