@@ -95,7 +95,7 @@ class SearchConfig:
     unknown_mass: float = 0.6  # weight (x the idf of a word seen once) of a word matching nothing
     typo_credit: float = 0.6  # coverage credit of a typo-corrected word
     confident_score: float = 0.62
-    confident_coverage: float = 0.55
+    confident_coverage: float = 0.80
     confident_margin: float = 0.04  # over the best hit with a different name
 
 

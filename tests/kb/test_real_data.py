@@ -84,11 +84,11 @@ def test_search_quality_regression(full_index):
         confident += r.confident
         if r.confident and (not q["codes"] or r.hits[0].code not in q["codes"]):
             wrong += 1
-    # all questions (dev + held-out) measured 0.79 / 0.94 / 0.39 confident / 0.02 wrong
+    # all questions (dev + held-out) measured top-1 0.79, top-5 0.94, confident 0.30, wrong 0.009
     # (benchmarks/README.md); guard against regressions
     assert top1 / len(answerable) >= 0.75
     assert top5 / len(answerable) >= 0.92
-    assert confident / len(qs) >= 0.33
+    assert confident / len(qs) >= 0.27
     assert wrong / len(qs) < 0.04
 
 
