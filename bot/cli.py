@@ -18,7 +18,10 @@ from bot.logs import setup_logging
 
 log = logging.getLogger("tthc-bot")
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "kb.cli",
+    "bot.channels.cli",
+]
 
 
 def _secrets(cfg: Config) -> tuple[str, ...]:
