@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -37,6 +38,7 @@ FEATURES: list[str] = [
     "kb.service",
     "bot.channels.platforms",
     "bot.dossiers.feature",
+    "bot.ops.feature",
 ]
 
 
@@ -132,9 +134,10 @@ async def _healthz(request: web.Request) -> web.Response:
         await asyncio.wait_for(app.db.ping(), timeout=2)
     except Exception as exc:  # the check must answer, whatever the failure
         log.warning("health check failed", extra={"error": type(exc).__name__})
-        return web.json_response({"status": "error", "database": "unavailable"}, status=503)
+        return web.json_response({"status": "error", "database": "unavailable",
+                                  "worker": os.getpid()}, status=503)
     return web.json_response({"status": "ok", "database": "ok",
-                              "channels": app.services.channels.names()})
+                              "channels": app.services.channels.names(), "worker": os.getpid()})
 
 
 @web.middleware

@@ -69,6 +69,9 @@ class WebConfig:
     max_body_bytes: int = 65536
     cookie_secure: bool = False  # set true behind HTTPS
     poll_interval_seconds: int = 5
+    # Web chat messages per session (token bucket in each worker process; see README).
+    rate_limit_per_minute: float = 60.0
+    rate_limit_burst: int = 20
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,33 @@ class DossiersConfig:
 
 
 @dataclass(frozen=True)
+class OpsConfig:
+    """Running several workers, load shedding and metrics (bot/ops)."""
+
+    workers: int = 1  # processes `tthc-bot run` starts (PostgreSQL only above 1); --workers wins
+    max_inflight_requests: int = 512  # per worker; more at once get a polite 503
+    metrics_enabled: bool = True  # GET /metrics (Prometheus text format)
+    metrics_token: str = ""  # secret: when set, /metrics wants "Authorization: Bearer <token>"
+    restart_backoff_seconds: float = 1.0  # the supervisor restarts a dead worker after this
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """Personal-data retention and the citizen's erasure request (bot/retention.py)."""
+
+    # Conversations (message log, conversation state, handled platform updates, sent
+    # outbox messages) older than this are deleted by `tthc-bot privacy purge` and the
+    # daily job. [I] No legal period is fixed for chatbot logs; Decree 13/2023/ND-CP
+    # (personal data protection) requires keeping data no longer than needed — set it
+    # with the province's data-protection officer.
+    retention_days: int = 365
+    # Proven dossier ownership and throttling counters are personal too; kept shorter.
+    ownership_retention_days: int = 90
+    purge_interval_hours: float = 24.0  # how often each deployment runs the purge; 0 = never
+    erase_enabled: bool = True  # the citizen's "xóa dữ liệu của tôi" request
+
+
+@dataclass(frozen=True)
 class Config:
     province: ProvinceConfig = field(default_factory=ProvinceConfig)
     contact: ContactConfig = field(default_factory=ContactConfig)
@@ -200,6 +230,8 @@ class Config:
     zalo_oa: ZaloOAConfig = field(default_factory=ZaloOAConfig)
     zalo_bot: ZaloBotConfig = field(default_factory=ZaloBotConfig)
     dossiers: DossiersConfig = field(default_factory=DossiersConfig)
+    ops: OpsConfig = field(default_factory=OpsConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     source: str = "embedded defaults"  # where it was loaded from (not a TOML key)
 
     @property
@@ -403,6 +435,7 @@ def validate(cfg: Config) -> None:
     if cfg.conversation.idle_timeout_minutes < 1:
         raise ConfigError("conversation.idle_timeout_minutes: must be at least 1")
     _validate_dossiers(cfg.dossiers)
+    _validate_ops(cfg)
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cfg.outbox, key)
         if parse_hhmm(value) is None:
@@ -456,6 +489,26 @@ def _validate_channels(cfg: Config) -> None:
     for section in ("zalo_oa", "zalo_bot"):
         if getattr(cfg, section).max_text_chars < 100:
             raise ConfigError(f"{section}.max_text_chars: must be at least 100")
+
+
+def _validate_ops(cfg: Config) -> None:
+    if cfg.web.rate_limit_per_minute <= 0 or cfg.web.rate_limit_burst < 1:
+        raise ConfigError("web.rate_limit_per_minute must be positive and web.rate_limit_burst at least 1")
+    o = cfg.ops
+    if not 1 <= o.workers <= 64:
+        raise ConfigError(f"ops.workers: must be between 1 and 64, got {o.workers}")
+    if o.workers > 1 and cfg.database.url.strip().lower().startswith("sqlite"):
+        raise ConfigError("ops.workers: several workers need PostgreSQL (SQLite serves one process); "
+                          "set database.url to postgresql://... or ops.workers = 1")
+    if o.max_inflight_requests < 1:
+        raise ConfigError("ops.max_inflight_requests: must be at least 1")
+    if o.restart_backoff_seconds < 0:
+        raise ConfigError("ops.restart_backoff_seconds: must be 0 or more")
+    p = cfg.privacy
+    if p.retention_days < 1 or p.ownership_retention_days < 1:
+        raise ConfigError("privacy: retention_days and ownership_retention_days must be at least 1")
+    if p.purge_interval_hours < 0:
+        raise ConfigError("privacy.purge_interval_hours: must be 0 (off) or more")
 
 
 def _validate_dossiers(d: DossiersConfig) -> None:

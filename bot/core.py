@@ -26,6 +26,7 @@ from typing import Any
 from bot import texts
 from bot.errors import UserFacingError
 from bot.messages import Choice, Incoming, Kind, Reply
+from bot.ops import metrics
 from bot.router import CANCEL_PAYLOAD, IDLE, MENU_PAYLOAD, MENU_PREFIX, Context, Router
 from bot.services import Services
 from bot.text import fold
@@ -36,6 +37,7 @@ CANCEL_WORDS = {"huy", "/huy", "/cancel", "huy bo", "thoat", "dung lai"}
 MENU_WORDS = {"menu", "/menu", "/start", "bat dau", "quay lai", "trang chu", "menu chinh"}
 START_EVENTS = {"start", "follow"}
 OFFERED_KEY = "_offered"
+REDACTED = "[đã ẩn: thông tin xác minh]"  # what the message log keeps of a sensitive message
 
 
 class BotCore:
@@ -65,14 +67,17 @@ class BotCore:
                 log.exception("message failed before reaching a handler",
                               extra={"channel": msg.channel, "update_id": msg.update_id,
                                      "kind": msg.kind.value})
+                metrics.HANDLER_ERRORS.labels(msg.channel, "core").inc()
                 return [Reply(texts.BUSY)]
         for hook in hooks:
             try:
                 await hook()
             except Exception:
                 log.exception("after-commit hook failed", extra={"channel": msg.channel})
+        elapsed = time.perf_counter() - started
+        metrics.observe_message(msg.channel, elapsed)
         log.debug("handled", extra={"channel": msg.channel, "kind": msg.kind.value,
-                                    "ms": round((time.perf_counter() - started) * 1000, 2)})
+                                    "ms": round(elapsed * 1000, 2)})
         return replies
 
     async def _handle(self, msg: Incoming) -> tuple[list[Reply], list[Any]]:
@@ -92,11 +97,12 @@ class BotCore:
                     state, data = stored.state, dict(stored.data)
             offered = [Choice(label, payload) for label, payload in data.pop(OFFERED_KEY, [])]
             msg = self._resolve_typed_choice(msg, offered)
-            await uow.messages.append(key=msg.key, citizen_id=identity.citizen_id, direction="in",
+            inbound_id = await uow.messages.append(key=msg.key, citizen_id=identity.citizen_id, direction="in",
                                       kind=msg.kind.value, text=msg.text or msg.choice,
                                       payload=_inbound_payload(msg), now=now)
             ctx = Context(key=msg.key, identity=identity, state=state, data=data, uow=uow,
                           services=self.services, now=now, router=self.router)
+            first_ctx = ctx
             if expired:
                 ctx.reply(texts.EXPIRED.format(minutes=self.services.config.conversation.idle_timeout_minutes))
             try:
@@ -106,15 +112,19 @@ class BotCore:
                 ctx = self._restart_ctx(ctx, state, data)
                 ctx.reply(exc.message, offered)
             except Exception:
+                metrics.HANDLER_ERRORS.labels(msg.channel, "handler").inc()
                 log.exception("handler failed", extra={
                     "channel": msg.channel, "state": state, "kind": msg.kind.value,
                     "citizen_id": identity.citizen_id, "update_id": msg.update_id})
                 ctx = self._restart_ctx(ctx, state, data)
                 ctx.reply(texts.ERROR, offered)
+            if first_ctx.redact or ctx.redact or (state in self.router.sensitive_states
+                                                  and msg.kind is not Kind.CHOICE):
+                await uow.messages.redact(inbound_id, REDACTED)
             offered_now = [[c.label, c.payload] for r in ctx.replies for c in r.choices]
             await uow.states.save(msg.key, ctx.next_state, {**ctx.data, OFFERED_KEY: offered_now}, now)
-            for reply in ctx.replies:
-                await uow.messages.append(key=msg.key, citizen_id=identity.citizen_id, direction="out",
+            for reply in ctx.replies:  # ctx.identity: an erasure moves the account to a new citizen
+                await uow.messages.append(key=msg.key, citizen_id=ctx.identity.citizen_id, direction="out",
                                           kind="reply", text=reply.text, payload=reply_payload(reply),
                                           now=now)
         return ctx.replies, ctx._after_commit

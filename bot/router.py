@@ -55,14 +55,21 @@ class Router:
         self.actions: dict[str, Handler] = {}
         self.menu: list[MenuEntry] = []
         self.fallbacks: list[tuple[int, Fallback]] = []
+        # States whose inbound text is personal data (ownership answers, phone numbers):
+        # the message log keeps a placeholder instead, whatever the handler does.
+        self.sensitive_states: set[str] = set()
 
     # -- registration ----------------------------------------------------------------
-    def state(self, *names: str) -> Callable[[Handler], Handler]:
+    def state(self, *names: str, sensitive: bool = False) -> Callable[[Handler], Handler]:
+        """``sensitive=True``: what the citizen types in this state is never kept in the
+        message log (see :meth:`Context.redact_inbound`)."""
         def deco(fn: Handler) -> Handler:
             for name in names:
                 if not name or name in self.states:
                     raise ValueError(f"state {name!r} is empty or registered twice")
                 self.states[name] = fn
+                if sensitive:
+                    self.sensitive_states.add(name)
             return fn
 
         return deco
@@ -99,7 +106,7 @@ class Router:
 
     def include(self, other: "Router") -> "Router":
         for name, fn in other.states.items():
-            self.state(name)(fn)
+            self.state(name, sensitive=name in other.sensitive_states)(fn)
         for prefix, fn in other.actions.items():
             self.action(prefix)(fn)
         for entry in other.menu:
@@ -141,6 +148,7 @@ class Context:
         self.replies: list[Reply] = []
         self.next_state = state
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
+        self.redact = False
 
     @property
     def citizen_id(self) -> int:
@@ -171,6 +179,11 @@ class Context:
         """Leave the flow: back to the idle state, flow data dropped."""
         self.next_state = IDLE
         self.data = {}
+
+    def redact_inbound(self) -> None:
+        """The message being handled is personal data (an ID number, phone digits): the
+        message log keeps a placeholder instead of its text, in this same transaction."""
+        self.redact = True
 
     def after_commit(self, fn: Callable[[], Awaitable[None]]) -> None:
         """Run ``fn`` once the transaction has committed (notifications, events)."""

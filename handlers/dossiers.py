@@ -192,8 +192,9 @@ async def unfollow(ctx: Context, msg: Incoming) -> None:
     ctx.reply((T.UNFOLLOWED if done else T.NOT_FOLLOWING).format(code=code), [ANOTHER, MENU_CHOICE])
 
 
-@router.state("dossier.proof")
+@router.state("dossier.proof", sensitive=True)
 async def got_proof(ctx: Context, msg: Incoming) -> None:
+    ctx.redact_inbound()  # phone digits or an ID number: never kept in the message log
     code, then = ctx.data.get("code", ""), ctx.data.get("then", DETAILS)
     svc = _svc(ctx)
     dossier = await svc.fetch(code, ctx.uow)

@@ -13,7 +13,8 @@ HELP = (
     "(ví dụ: \"đăng ký khai sinh cần giấy tờ gì\").\n"
     "• Khi có danh sách lựa chọn, bạn có thể bấm nút hoặc gõ số thứ tự.\n"
     "• Gõ \"Hủy\" để dừng việc đang làm, \"Menu\" để quay về menu chính, bất cứ lúc nào.\n"
-    "• Thông tin cá nhân bạn cung cấp chỉ dùng để giải quyết yêu cầu của bạn."
+    "• Thông tin cá nhân bạn cung cấp chỉ dùng để giải quyết yêu cầu của bạn; gõ "
+    "\"xóa dữ liệu của tôi\" (khi không làm dở việc gì) để yêu cầu xóa."
 )
 
 

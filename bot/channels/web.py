@@ -41,6 +41,7 @@ COOKIE_MAX_AGE = 180 * 24 * 3600
 TOO_LONG = "Tin nhắn quá dài (tối đa {limit} ký tự). Vui lòng rút gọn hoặc chia thành nhiều tin."
 BAD_REQUEST = "Yêu cầu không hợp lệ. Vui lòng tải lại trang và thử lại."
 EMPTY = "Vui lòng nhập nội dung tin nhắn."
+SLOW_DOWN = "Bạn gửi tin nhắn hơi nhanh. Vui lòng chờ khoảng {seconds} giây rồi gửi tiếp."
 
 
 class WebChannel:
@@ -51,6 +52,10 @@ class WebChannel:
         self._db = db
         self._config = config
         self._clock = clock
+        from bot.ops.limits import TokenBuckets
+
+        # Per-session limit, per worker process (see bot/ops/limits.py for why).
+        self.limiter = TokenBuckets(config.web.rate_limit_per_minute, config.web.rate_limit_burst)
         self._jinja = Environment(loader=FileSystemLoader(str(ASSETS)),
                                   autoescape=select_autoescape(["html"]))
 
@@ -132,6 +137,16 @@ class WebChannel:
         text = _clean(text)
         if not text and not choice and not event:
             return _error(400, EMPTY)
+        wait = self.limiter.take(sid)
+        if wait > 0:
+            from bot.ops import metrics
+
+            metrics.RATE_LIMITED.labels(self.name).inc()
+            seconds = max(1, int(wait + 0.999))
+            log.info("web chat message refused: rate limit", extra={"retry_after": seconds})
+            response = _error(429, SLOW_DOWN.format(seconds=seconds))
+            response.headers["Retry-After"] = str(seconds)
+            return response
         key = ConversationKey(self.name, sid, sid)
         kind = Kind.EVENT if event else Kind.CHOICE if choice else Kind.TEXT
         msg = Incoming(key=key, kind=kind, text=text, choice=choice, event=event,

@@ -40,8 +40,10 @@ class ChannelInbox(Repository):
         return int(row)
 
     async def done(self, item_id: int, now: datetime) -> None:
+        """Mark an update handled. Its payload (what the citizen wrote, possibly personal
+        data) is no longer needed and is dropped; the row stays for de-duplication."""
         await self.session.execute(
-            update(InboxUpdate).where(InboxUpdate.id == item_id).values(done_at=now))
+            update(InboxUpdate).where(InboxUpdate.id == item_id).values(done_at=now, payload={}))
 
     async def claim_stale(self, channel: str, now: datetime, lease: timedelta, *, limit: int = 50,
                           max_attempts: int = 5) -> list[InboxItem]:

@@ -179,6 +179,12 @@ class Messages(Repository):
         await self.session.flush()
         return row.id
 
+    async def redact(self, message_id: int, placeholder: str) -> None:
+        """Replace a logged message's text (and anything it carried) by a placeholder."""
+        await self.session.execute(
+            update(MessageLog).where(MessageLog.id == message_id)
+            .values(text=placeholder, payload={"redacted": True}))
+
     async def since(self, channel: str, chat_id: str, after_id: int, *, direction: str | None = None,
                     limit: int = 100) -> list[LoggedMessage]:
         stmt = select(MessageLog).where(

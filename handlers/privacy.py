@@ -1,0 +1,58 @@
+"""The citizen's erasure request: "xóa dữ liệu của tôi" (or ``/xoadulieu``) outside a
+form → what will be erased and what is kept → "Đồng ý xóa" erases in the same transaction
+(:func:`bot.retention.erase_citizen`); anything else leaves everything as it was.
+The help text mentions the phrase."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot.messages import Choice, Incoming, Kind
+from bot.retention import erase_citizen
+from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
+from bot.text import fold
+
+router = Router("privacy")
+
+PHRASES = {"xoa du lieu cua toi", "xoa du lieu", "xoa thong tin cua toi", "/xoadulieu",
+           "xoa toan bo du lieu cua toi", "xoa lich su tro chuyen"}
+CONFIRM = "prv:erase"
+
+ASK = ("Bạn muốn xóa dữ liệu cá nhân của mình. Sau khi xóa:\n"
+       "• Lịch sử trò chuyện, các tin nhắn chờ gửi, việc theo dõi và xác minh hồ sơ của bạn "
+       "sẽ bị xóa;\n"
+       "• Các phản ánh, kiến nghị và đánh giá đã gửi được giữ lại ở dạng ẩn danh (không còn "
+       "tên, số điện thoại) để cơ quan thống kê và trả lời đúng hạn.\n"
+       "Việc xóa không thể hoàn tác. Bạn có đồng ý không?")
+DONE = ("Đã xóa dữ liệu cá nhân của bạn. Bạn vẫn có thể tiếp tục sử dụng dịch vụ như một "
+        "người dùng mới.")
+KEPT = "Dữ liệu của bạn được giữ nguyên."
+OFF = "Chức năng xóa dữ liệu trên kênh này chưa được bật. Vui lòng liên hệ {hotline} để được hỗ trợ."
+
+
+def is_request(text: str) -> bool:
+    return fold(text).strip(" .!?") in PHRASES
+
+
+@router.fallback(order=1)
+async def erase_request(ctx: Context, msg: Incoming) -> bool:
+    if not is_request(msg.text):
+        return False
+    if not ctx.config.privacy.erase_enabled:
+        ctx.reply(OFF.format(hotline=ctx.config.contact.hotline), [MENU_CHOICE])
+        return True
+    ctx.goto("privacy.confirm", {})
+    ctx.reply(ASK, [Choice("Đồng ý xóa", CONFIRM), CANCEL_CHOICE])
+    return True
+
+
+@router.state("privacy.confirm")
+async def confirm(ctx: Context, msg: Incoming) -> None:
+    ctx.end()
+    if msg.kind is Kind.CHOICE and msg.choice == CONFIRM:
+        erasure = await erase_citizen(ctx.uow, ctx.citizen_id, ctx.now)
+        # the rest of this message (the confirmation reply) belongs to the new record
+        ctx.identity = dataclasses.replace(ctx.identity, citizen_id=erasure.new_citizen_id)
+        ctx.reply(DONE, [MENU_CHOICE])
+        return
+    ctx.show_menu(KEPT + " " + "Bạn cần hỗ trợ gì?")

@@ -1,0 +1,144 @@
+"""Read-only queries for operations (metrics) and the personal-data purge/erasure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from storage.models import ChannelIdentity, Citizen, ConversationState, MessageLog, ProcessedUpdate
+from storage.models.channels import InboxUpdate
+from storage.models.outbox import OutboxMessage
+from storage.repos.base import Repository
+
+ERASED_TEXT = "[đã xóa theo yêu cầu]"
+
+
+class OpsQueries(Repository):
+    async def inbox_pending(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(InboxUpdate.channel, func.count()).where(InboxUpdate.done_at.is_(None))
+            .group_by(InboxUpdate.channel))
+        return {ch: n for ch, n in rows.all()}
+
+
+class PersonalData(Repository):
+    """Deleting what the retention period no longer allows, and a citizen's erasure."""
+
+    # -- retention ---------------------------------------------------------------------
+    async def purge_messages_before(self, cutoff: datetime) -> int:
+        r = await self.session.execute(delete(MessageLog).where(MessageLog.at < cutoff))
+        return r.rowcount or 0
+
+    async def purge_states_before(self, cutoff: datetime) -> int:
+        r = await self.session.execute(delete(ConversationState).where(ConversationState.updated_at < cutoff))
+        return r.rowcount or 0
+
+    async def purge_updates_before(self, cutoff: datetime) -> int:
+        r = await self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))
+        return r.rowcount or 0
+
+    async def purge_inbox_before(self, cutoff: datetime) -> int:
+        r = await self.session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < cutoff,
+                                                                 InboxUpdate.done_at.is_not(None)))
+        return r.rowcount or 0
+
+    async def purge_outbox_before(self, cutoff: datetime) -> int:
+        """Finished outbox rows (sent, failed, unreachable, expired, cancelled)."""
+        r = await self.session.execute(delete(OutboxMessage).where(
+            OutboxMessage.created_at < cutoff,
+            OutboxMessage.status.in_(("sent", "failed", "unreachable", "expired", "cancelled"))))
+        return r.rowcount or 0
+
+    async def forget_names_inactive_since(self, cutoff: datetime) -> int:
+        """Display names of citizens with no channel activity since ``cutoff``."""
+        active = select(ChannelIdentity.citizen_id).where(ChannelIdentity.last_inbound_at >= cutoff)
+        r = await self.session.execute(
+            update(Citizen).where(Citizen.display_name.is_not(None), Citizen.id.not_in(active))
+            .values(display_name=None))
+        return r.rowcount or 0
+
+    # -- a citizen's erasure -----------------------------------------------------------
+    async def erase_messages(self, citizen_id: int, chats: list[tuple[str, str]]) -> int:
+        """Delete the citizen's message log (by citizen and by each of their chats)."""
+        n = (await self.session.execute(delete(MessageLog).where(MessageLog.citizen_id == citizen_id))).rowcount or 0
+        for channel, chat_id in chats:
+            n += (await self.session.execute(delete(MessageLog).where(
+                MessageLog.channel == channel, MessageLog.chat_id == chat_id))).rowcount or 0
+        return n
+
+    async def erase_outbox(self, citizen_id: int, chats: list[tuple[str, str]]) -> int:
+        """Cancel what was still to be sent and blank what was sent (texts may be personal)."""
+        conds = [OutboxMessage.citizen_id == citizen_id]
+        for channel, chat_id in chats:
+            conds.append((OutboxMessage.channel == channel) & (OutboxMessage.chat_id == chat_id))
+        from sqlalchemy import or_
+
+        who = or_(*conds)
+        await self.session.execute(update(OutboxMessage).where(who, OutboxMessage.status == "pending")
+                                   .values(status="cancelled"))
+        r = await self.session.execute(update(OutboxMessage).where(who).values(
+            replies=[{"text": ERASED_TEXT}], template=None, chat_id=None, user_id=None))
+        return r.rowcount or 0
+
+    async def erase_inbox(self, chats: list[tuple[str, str]]) -> None:
+        """Platform updates are stored raw; handled ones have no payload left. Unhandled
+        ones of this citizen are not findable by chat cheaply; they are dropped on handling."""
+        return None
+
+    async def chats_of(self, citizen_id: int) -> list[tuple[str, str, str]]:
+        rows = await self.session.execute(
+            select(ChannelIdentity.channel, ChannelIdentity.chat_id, ChannelIdentity.user_id)
+            .where(ChannelIdentity.citizen_id == citizen_id))
+        return [(c, chat, user) for c, chat, user in rows.all()]
+
+    async def detach_identities(self, old_citizen_id: int, new_citizen_id: int) -> int:
+        r = await self.session.execute(
+            update(ChannelIdentity).where(ChannelIdentity.citizen_id == old_citizen_id)
+            .values(citizen_id=new_citizen_id))
+        return r.rowcount or 0
+
+    async def new_citizen(self, now: datetime) -> int:
+        c = Citizen(display_name=None, created_at=now, updated_at=now)
+        self.session.add(c)
+        await self.session.flush()
+        return c.id
+
+    async def blank_citizen(self, citizen_id: int, now: datetime) -> None:
+        await self.session.execute(update(Citizen).where(Citizen.id == citizen_id)
+                                   .values(display_name=None, updated_at=now))
+
+    async def clear_states(self, chats: list[tuple[str, str, str]]) -> None:
+        for channel, chat_id, user_id in chats:
+            await self.session.execute(delete(ConversationState).where(
+                ConversationState.channel == channel, ConversationState.chat_id == chat_id,
+                ConversationState.user_id == user_id))
+
+
+class DossierPersonalData(Repository):
+    """The dossier feature's personal tables (ownership proofs, subscriptions, counters)."""
+
+    async def erase(self, citizen_id: int, new_citizen_id: int) -> dict[str, int]:
+        from storage.models.dossiers import DossierOwnership, DossierRateEvent, DossierSubscription
+
+        owners = (await self.session.execute(
+            delete(DossierOwnership).where(DossierOwnership.citizen_id == citizen_id))).rowcount or 0
+        subs = (await self.session.execute(
+            delete(DossierSubscription).where(DossierSubscription.citizen_id == citizen_id))).rowcount or 0
+        # Throttling counters follow the person: erasing must not reset the limits.
+        await self.session.execute(update(DossierRateEvent).where(
+            DossierRateEvent.subject == f"c{citizen_id}").values(subject=f"c{new_citizen_id}"))
+        return {"dossier_ownership": owners, "dossier_subscriptions": subs}
+
+    async def purge(self, ownership_cutoff: datetime, counters_cutoff: datetime) -> dict[str, int]:
+        from storage.models.dossiers import DossierOwnership, DossierRateEvent, DossierSubscription
+
+        owners = (await self.session.execute(delete(DossierOwnership).where(
+            DossierOwnership.verified_at < ownership_cutoff))).rowcount or 0
+        closed = (await self.session.execute(delete(DossierSubscription).where(
+            DossierSubscription.active.is_(False),
+            DossierSubscription.closed_at < ownership_cutoff))).rowcount or 0
+        events = (await self.session.execute(delete(DossierRateEvent).where(
+            DossierRateEvent.at < counters_cutoff))).rowcount or 0
+        return {"dossier_ownership": owners, "dossier_subscriptions_closed": closed,
+                "dossier_rate_events": events}
