@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -59,24 +60,46 @@ def load(args: argparse.Namespace) -> Config:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from bot.app import build_app
     from storage.migrate import is_current
 
     cfg = load(args)
     host = args.host or cfg.web.host
-    port = args.port or cfg.web.port
-    if not is_current(cfg.database.url):
+    port = args.port if args.port is not None else cfg.web.port
+    workers = args.workers or cfg.ops.workers
+    if workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if workers > 1 and cfg.database.url.strip().lower().startswith("sqlite"):
+        print("error: several workers need PostgreSQL: SQLite serves one process. Set "
+              "database.url (or TTHC__DATABASE__URL) to postgresql://... or run one worker.",
+              file=sys.stderr)
+        return 2
+    if not args.worker and not is_current(cfg.database.url):
         print("error: the database schema is not up to date; run `tthc-bot db upgrade` first",
               file=sys.stderr)
         return 2
+    if workers > 1 and not args.worker:
+        from bot.ops.workers import Supervisor, worker_argv
+
+        if port == 0:
+            print("error: several workers need a fixed port (not 0)", file=sys.stderr)
+            return 2
+        print(f"tthc-bot: {workers} workers serving on http://{host}:{port}/ (Ctrl+C to stop)",
+              file=sys.stderr)
+        return Supervisor(worker_argv(args.config, host, port), workers,
+                          backoff=cfg.ops.restart_backoff_seconds).run()
+    from aiohttp import web
+
+    from bot.app import build_app
+
     app = build_app(cfg)
     log.info("starting", extra={"url": f"http://{host}:{port}/", "database": app.db.safe_url,
-                                "config": cfg.source})
+                                "config": cfg.source, "pid": os.getpid()})
     web.run_app(app.web, host=host, port=port, shutdown_timeout=10, access_log=None,
-                print=lambda *_: print(f"tthc-bot: serving on http://{host}:{port}/ (Ctrl+C to stop)",
-                                       file=sys.stderr),
+                reuse_port=args.worker or None,
+                print=(lambda *_: None) if args.worker else
+                (lambda *_: print(f"tthc-bot: serving on http://{host}:{port}/ (Ctrl+C to stop)",
+                                  file=sys.stderr)),
                 handle_signals=True)
     return 0
 
@@ -136,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="start the service (web chat and every enabled channel)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int,
+                   help="worker processes sharing the port (PostgreSQL only; default ops.workers)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by the supervisor
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("chat", help="chat with the bot in this terminal")

@@ -107,47 +107,62 @@ class Outbox:
             return batch
         sem = asyncio.Semaphore(self.cfg.concurrency)
 
-        async def one(row: Claimed) -> tuple[Claimed, Any]:
+        async def one(row: Claimed) -> None:
             async with sem:
-                return row, await self._send(row)
+                result = await self._send(row)
+                # Each outcome is committed as soon as the platform answered, not at the end
+                # of the batch: a worker killed mid-batch leaves only the rows still in
+                # flight to be sent again by another worker after their lease.
+                try:
+                    await self._record(row, result, batch)
+                except Exception:  # database gone: the lease runs out, the row is retried
+                    log.exception("outbox outcome not recorded", extra={"outbox_id": row.id})
 
-        results = await asyncio.gather(*(one(r) for r in rows))
-        done = self.clock.now()
-        async with self.db.unit_of_work() as uow:
-            repo = uow.repo(OutboxRepo)
-            for row, result in results:
-                if result.status is Delivery.SENT:
-                    kept = await repo.finish(row.id, self.worker, status=SENT, now=done,
-                                             channel=result.channel)
-                    batch.sent += 1
-                    if kept and result.key is not None:
-                        for reply in result.replies:
-                            if result.key.channel != "web":  # the web chat's send is its log
-                                await uow.messages.append(
-                                    key=result.key, citizen_id=row.citizen_id, direction="out",
-                                    kind=row.kind, text=reply.text, payload=reply_payload(reply),
-                                    now=done)
-                elif result.status is Delivery.UNREACHABLE:
-                    await repo.finish(row.id, self.worker, status=UNREACHABLE, now=done,
-                                      error=result.detail[:500])
-                    batch.unreachable += 1
-                elif row.attempts >= self.cfg.max_attempts:
-                    await repo.finish(row.id, self.worker, status=FAILED, now=done,
-                                      error=result.detail[:500])
-                    batch.failed += 1
-                else:
-                    delay = timedelta(seconds=self.cfg.backoff_seconds * 2 ** (row.attempts - 1))
-                    if result.retry_after:
-                        delay = max(delay, timedelta(seconds=result.retry_after))
-                    await repo.finish(row.id, self.worker, status="retry", now=done,
-                                      error=result.detail[:500], retry_at=done + min(delay, MAX_BACKOFF))
-                    batch.retried += 1
+        await asyncio.gather(*(one(r) for r in rows))
         self.stats.add(batch)
         if batch.failed or batch.unreachable or batch.retried:
             log.warning("outbox batch", extra=batch.as_dict())
         else:
             log.info("outbox batch", extra=batch.as_dict())
         return batch
+
+    async def _record(self, row: Claimed, result: "_Result", batch: "DispatchStats") -> None:
+        from bot.ops import metrics
+
+        done = self.clock.now()
+        async with self.db.unit_of_work() as uow:
+            repo = uow.repo(OutboxRepo)
+            if result.status is Delivery.SENT:
+                kept = await repo.finish(row.id, self.worker, status=SENT, now=done,
+                                         channel=result.channel)
+                batch.sent += 1
+                if kept and result.key is not None:
+                    for reply in result.replies:
+                        if result.key.channel != "web":  # the web chat's send is its log
+                            await uow.messages.append(
+                                key=result.key, citizen_id=row.citizen_id, direction="out",
+                                kind=row.kind, text=reply.text, payload=reply_payload(reply),
+                                now=done)
+                outcome = "sent"
+            elif result.status is Delivery.UNREACHABLE:
+                await repo.finish(row.id, self.worker, status=UNREACHABLE, now=done,
+                                  error=result.detail[:500])
+                batch.unreachable += 1
+                outcome = "unreachable"
+            elif row.attempts >= self.cfg.max_attempts:
+                await repo.finish(row.id, self.worker, status=FAILED, now=done,
+                                  error=result.detail[:500])
+                batch.failed += 1
+                outcome = "failed"
+            else:
+                delay = timedelta(seconds=self.cfg.backoff_seconds * 2 ** (row.attempts - 1))
+                if result.retry_after:
+                    delay = max(delay, timedelta(seconds=result.retry_after))
+                await repo.finish(row.id, self.worker, status="retry", now=done,
+                                  error=result.detail[:500], retry_at=done + min(delay, MAX_BACKOFF))
+                batch.retried += 1
+                outcome = "retried"
+        metrics.OUTBOX_OUTCOMES.labels(outcome).inc()
 
     async def drain(self, max_batches: int = 1000) -> "DispatchStats":
         """Dispatch until nothing is due (tests, CLI)."""

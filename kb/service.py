@@ -106,11 +106,17 @@ class KnowledgeBase:
             if await uow.repo(ProcedureRepo).count():
                 return 0
         bundled = load_bundled()
-        async with self.db.unit_of_work() as uow:
-            repo = uow.repo(ProcedureRepo)
-            if await repo.count():  # another worker seeded meanwhile
-                return 0
-            counts = await repo.upsert(bundled, self.clock.now())
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            async with self.db.unit_of_work() as uow:
+                repo = uow.repo(ProcedureRepo)
+                if await repo.count():  # another worker seeded meanwhile
+                    return 0
+                counts = await repo.upsert(bundled, self.clock.now())
+        except IntegrityError:  # workers starting together: another one seeded it first
+            log.info("bundled knowledge base seeded by another worker")
+            return 0
         log.info("bundled knowledge base loaded", extra={"procedures": counts.added})
         return counts.added
 

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)  # an accepted update is re-driven when not done by then
 MAX_ATTEMPTS = 5
 STOP_GRACE_SECONDS = 10.0
+# Updates handled at once in the background per channel and process. Beyond it an accepted
+# update stays in the inbox (stored, answered 200) and the inbox job handles it after its
+# lease: a slow database or platform cannot make tasks pile up without bound.
+MAX_BACKGROUND = 256
 
 
 class PlatformChannel:
@@ -89,6 +93,10 @@ class PlatformChannel:
         if item_id is None:
             log.info("re-delivered update ignored", extra={"channel": self.name, "update_id": update_id})
             return False
+        if len(self._tasks) >= MAX_BACKGROUND:
+            log.warning("too many updates in flight; left in the inbox for the inbox job",
+                        extra={"channel": self.name, "inbox_id": item_id, "in_flight": len(self._tasks)})
+            return True
         self.spawn(self._run_item(item_id, payload), "update")
         return True
 
