@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "kb.cli",
     "bot.channels.cli",
     "bot.dossiers.cli",
+    "bot.ops.cli",
 ]
 
 
