@@ -147,7 +147,20 @@ async def _error_middleware(request: web.Request, handler):
         return await handler(request)
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as exc:
+        if _is_outage(exc):  # the database (or the network to it) is down: say so, briefly
+            log.warning("request failed: database unavailable",
+                        extra={"path": request.path, "error": type(exc).__name__})
+            return web.json_response({"error": "Hệ thống đang bận, vui lòng thử lại sau ít phút."},
+                                     status=503, headers={"Retry-After": "10"})
         log.exception("request failed", extra={"path": request.path, "method": request.method})
         return web.json_response(
             {"error": "Hệ thống đang gặp sự cố, vui lòng thử lại sau ít phút."}, status=500)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, (OSError, ConnectionError, asyncio.TimeoutError, OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(getattr(exc, "connection_invalidated", False))
