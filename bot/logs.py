@@ -64,5 +64,13 @@ def setup_logging(level: str = "INFO", *, as_json: bool = False, secrets: tuple[
     handler.setFormatter(MaskingFormatter(as_json=as_json, secrets=secrets))
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("aiohttp.access", "sqlalchemy.engine", "httpx", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    quiet_noisy_loggers(root.level)
+
+
+NOISY = ("aiohttp.access", "sqlalchemy.engine", "httpx", "apscheduler", "alembic")
+
+
+def quiet_noisy_loggers(level: int = logging.INFO) -> None:
+    """Libraries that would log request URLs (with tokens) or SQL: warnings only."""
+    for noisy in NOISY:
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, level))

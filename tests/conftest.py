@@ -29,6 +29,8 @@ from bot.clock import ManualClock
 from bot.config import Config, load_config
 from storage.migrate import upgrade
 
+pytest_plugins = ["tests.logscan"]  # scans every log line of the suite for personal data and secrets
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
