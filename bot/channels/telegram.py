@@ -192,10 +192,14 @@ class TelegramChannel(PlatformChannel):
     def parse(self, data: dict[str, Any]) -> Incoming | None:
         try:
             update = Update.de_json(data, self.bot)
-        except (TypeError, ValueError, KeyError):
-            log.warning("telegram update not understood")
+            msg = to_incoming(update, self.name) if update is not None else None
+        except Exception as exc:  # wrong types anywhere in a hostile or broken update
+            log.warning("telegram update not understood", extra={"error": type(exc).__name__})
             return None
-        return to_incoming(update, self.name) if update is not None else None
+        if msg is not None and not msg.key.chat_id.lstrip("-").isdigit():
+            log.warning("telegram update not understood", extra={"error": "chat id"})
+            return None
+        return msg
 
     async def after_handled(self, payload: dict[str, Any], incoming: Incoming) -> None:
         query = payload.get("callback_query")
