@@ -141,7 +141,7 @@ class BotCore:
         typed = fold(msg.text).strip(" .)")
         payload = ""
         if offered:
-            if typed.isdigit() and 1 <= int(typed) <= len(offered):
+            if typed.isdecimal() and 1 <= int(typed) <= len(offered):
                 payload = offered[int(typed) - 1].payload
             else:
                 payload = _match_label(typed, offered)

@@ -7,6 +7,8 @@ outside ``storage/`` writes SQL.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +20,9 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
+
+
+_HOLDS_SQLITE_LOCK: contextvars.ContextVar[bool] = contextvars.ContextVar("holds_sqlite_lock", default=False)
 
 
 class InvalidDatabaseURL(ValueError):
@@ -83,6 +88,7 @@ class Database:
         if self.is_sqlite:
             _sqlite_setup(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_lock = asyncio.Lock()
 
     @property
     def safe_url(self) -> str:
@@ -90,7 +96,23 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A transaction: committed when the block ends, rolled back on an exception."""
+        """A transaction: committed when the block ends, rolled back on an exception.
+
+        On SQLite every transaction takes the database's write lock (BEGIN IMMEDIATE). The
+        transactions of this process queue on an asyncio lock first: waiting there costs
+        nothing, while SQLite's own busy handler waits by sleeping (up to 100 ms a try),
+        which made latency collapse under concurrent load. A unit of work opened inside
+        another one in the same task does not queue again (it would wait for itself)."""
+        if self.is_sqlite and not _HOLDS_SQLITE_LOCK.get():
+            async with self._sqlite_lock:
+                token = _HOLDS_SQLITE_LOCK.set(True)
+                try:
+                    async with self.sessionmaker() as session:
+                        async with session.begin():
+                            yield session
+                finally:
+                    _HOLDS_SQLITE_LOCK.reset(token)
+            return
         async with self.sessionmaker() as session:
             async with session.begin():
                 yield session

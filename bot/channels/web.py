@@ -118,6 +118,8 @@ class WebChannel:
         sid, new = self._session(request)
         try:
             body = await request.json(loads=json.loads)
+        except web.HTTPRequestEntityTooLarge:  # the page reads JSON errors, not aiohttp's text
+            return _error(413, TOO_LONG.format(limit=self._config.web.max_message_chars))
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
             return _error(400, BAD_REQUEST)
         if not isinstance(body, dict):

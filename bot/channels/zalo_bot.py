@@ -126,6 +126,14 @@ class ZaloBotChannel(PlatformChannel):
                 backoff = min(backoff * 2, 60.0)
 
     def parse(self, update: Mapping[str, Any]) -> Incoming | None:
+        try:
+            return self._parse(update)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            # wrong types anywhere in a hostile or broken event: ignored, never a 500
+            log.warning("zalo bot event not understood", extra={"error": type(exc).__name__})
+            return None
+
+    def _parse(self, update: Mapping[str, Any]) -> Incoming | None:
         message = update.get("message")
         if not isinstance(message, dict):
             return None

@@ -274,6 +274,14 @@ class ZaloOAChannel(PlatformChannel):
         return web.json_response({"ok": True})
 
     def parse(self, body: Mapping[str, Any]) -> Incoming | None:
+        try:
+            return self._parse(body)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            # wrong types anywhere in a hostile or broken event: ignored, never a 500
+            log.warning("zalo oa event not understood", extra={"error": type(exc).__name__})
+            return None
+
+    def _parse(self, body: Mapping[str, Any]) -> Incoming | None:
         event = str(body.get("event_name", ""))
         if event in ("follow", "unfollow"):
             user_id = str((body.get("follower") or {}).get("id") or body.get("user_id_by_app") or "")

@@ -1,0 +1,422 @@
+"""Load benchmark: simulated citizens on loopback against the real service processes.
+
+    .venv/bin/python benchmarks/load.py --db sqlite --workers 1
+    .venv/bin/python benchmarks/load.py --db postgres --workers 2 [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+Starts ``tthc-bot run [--workers N]`` on a free 127.0.0.1 port over a fresh database (a
+temporary SQLite file, or a PostgreSQL database created for the run and dropped after),
+fake Telegram and Zalo OA servers (``tests/fakes``) in this process for the replies, and
+citizens who hold realistic conversations (menu, procedure lookups with a detail card and
+its sections, dossier status by code, help, cancel) through three doors at once: the web
+chat API, the Telegram webhook (with its secret) and the Zalo OA webhook (signed).
+
+A message's latency is end to end: from sending it to the reply being produced — the web
+chat's HTTP answer carries the reply; for Telegram and Zalo it is the moment the platform
+(the fake) receives the first reply message. Two phases:
+
+1. **throughput** — ``--concurrency`` citizens, each sending the next message as soon as the
+   reply came (closed loop), for ``--seconds``;
+2. **latency at a fixed rate** — messages started at ``--rate`` per second (open loop),
+   each by an idle citizen, for ``--seconds``; p50/p95/p99 are of this phase.
+
+Reports messages/s (total and per worker process), latency percentiles, errors (HTTP
+errors, timeouts, missing replies) and each worker's peak resident memory; writes
+``benchmarks/out/load_<db>_<workers>w.json``. Traffic goes only to 127.0.0.1.
+
+EXTENSION POINT (#8): PAKN filing and survey answers (feat/pakn, feat/surveys) are added
+to ``SCRIPTS`` when those features are on main.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from tests.fakes import FakeTelegram, FakeZaloOA  # noqa: E402
+from tests.fakes.server import read_params  # noqa: E402
+from tests.fakes.telegram import callback_update, text_update  # noqa: E402
+from tests.fakes.zalo import signed_event, text_event  # noqa: E402
+from tests.hardening.procs import Service, rss_mb  # noqa: E402
+
+TG_SECRET = "bench-telegram-secret-1"
+OA_SECRET = "bench-oa-secret-key"
+CODES = [f"000.00.01.H50-261020-{i:04d}" for i in range(1, 51)]
+
+# A step is ("text", "...") or ("button", index among the last reply's choices, or payload).
+SCRIPTS: list[list[tuple[str, Any]]] = [
+    [("text", "menu"), ("button", "m:kb"), ("text", "đăng ký khai sinh"), ("button", 0), ("button", 1),
+     ("text", "Menu")],
+    [("text", "cấp lại căn cước công dân"), ("button", 0), ("text", "Hủy")],
+    [("text", "xin chào"), ("button", "m:dossier"), ("text", "{code}"), ("button", "m:help"), ("text", "menu")],
+    [("text", "{code}"), ("text", "thủ tục đăng ký kết hôn cần giấy tờ gì"), ("button", 0), ("text", "Hủy")],
+    [("text", "gplx bị mất"), ("button", 0), ("button", "m:contact")],
+]
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    by_channel: dict[str, int] = field(default_factory=dict)
+    done: int = 0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+class Replies:
+    """Waiters for the first platform message to a chat (Telegram / Zalo fakes)."""
+
+    def __init__(self) -> None:
+        self.waiters: dict[str, asyncio.Future] = {}
+        self.choices: dict[str, list[str]] = {}
+
+    def expect(self, chat: str) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        self.waiters[chat] = fut
+        return fut
+
+    def got(self, chat: str, choices: list[str]) -> None:
+        if choices:
+            self.choices[chat] = choices
+        fut = self.waiters.pop(chat, None)
+        if fut is not None and not fut.done():
+            fut.set_result(time.perf_counter())
+
+
+def tg_hook(replies: Replies):
+    @web.middleware
+    async def hook(request: web.Request, handler):
+        response = await handler(request)
+        if request.match_info.get("method") == "sendMessage":
+            params = await read_params(request)
+            markup = params.get("reply_markup") or {}
+            if isinstance(markup, str):
+                markup = json.loads(markup)
+            choices = [b.get("callback_data", "") for row in markup.get("inline_keyboard", []) for b in row]
+            replies.got(str(params.get("chat_id")), [c for c in choices if c])
+        return response
+
+    return hook
+
+
+def oa_hook(replies: Replies):
+    @web.middleware
+    async def hook(request: web.Request, handler):
+        response = await handler(request)
+        if request.path.endswith("/message/cs"):
+            body = json.loads(await request.read() or b"{}")
+            text = body.get("message", {}).get("text", "")
+            n = sum(1 for line in text.splitlines() if line[:3].rstrip(". ").isdigit())
+            replies.got(str(body.get("recipient", {}).get("user_id")), [str(i) for i in range(1, n + 1)])
+        return response
+
+    return hook
+
+
+class Citizen:
+    def __init__(self, n: int, channel: str, base: str, session: aiohttp.ClientSession, replies: Replies,
+                 oa_app_id: str, ids: itertools.count) -> None:
+        self.n = n
+        self.channel = channel
+        self.base = base
+        self.s = session
+        self.replies = replies
+        self.oa_app_id = oa_app_id
+        self.ids = ids
+        self.user = str(800_000_000 + n)
+        self.choices: list[str] = []
+        self.script = random.Random(n).choice(SCRIPTS)
+        self.step = 0
+        self.code = CODES[n % len(CODES)]
+        self.cookie = ""
+        self.last_id = 0
+
+    def _next(self) -> tuple[str, str]:
+        kind, value = self.script[self.step % len(self.script)]
+        self.step += 1
+        if kind == "button":
+            if isinstance(value, str):
+                return "button", value
+            if value < len(self.choices):
+                return "button", self.choices[value]
+            return "text", "menu"
+        return "text", value.replace("{code}", self.code)
+
+    async def send_one(self, stats: Stats, timeout: float = 10.0) -> None:
+        kind, value = self._next()
+        started = time.perf_counter()
+        try:
+            if self.channel == "web":
+                body = {"text": value} if kind == "text" else {"choice": value}
+                body["id"] = uuid.uuid4().hex[:16]
+                body["after"] = self.last_id  # as the page does: only the new messages
+                headers = {"Cookie": f"tthc_sid={self.cookie}"} if self.cookie else {}
+                async with self.s.post(self.base + "/api/chat", json=body, headers=headers) as r:
+                    data = await r.json()
+                    if r.status != 200:
+                        stats.error(f"web {r.status}")
+                        return
+                    if not self.cookie and "tthc_sid" in r.cookies:
+                        self.cookie = r.cookies["tthc_sid"].value
+                    msgs = data.get("messages", [])
+                    if not msgs:
+                        stats.error("web no reply")
+                        return
+                    self.choices = [c["payload"] for c in msgs[-1].get("choices", [])]
+                    self.last_id = data.get("last_id", self.last_id)
+                ended = time.perf_counter()
+            else:
+                waiter = self.replies.expect(self.user)
+                if self.channel == "telegram":
+                    uid = next(self.ids)
+                    update = text_update(uid, value, user_id=int(self.user)) if kind == "text" \
+                        else callback_update(uid, value, user_id=int(self.user))
+                    async with self.s.post(self.base + "/webhooks/telegram", json=update,
+                                           headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}) as r:
+                        if r.status != 200:
+                            stats.error(f"telegram {r.status}")
+                            return
+                else:  # Zalo OA: buttons are typed as their number
+                    text = value
+                    if kind == "button":
+                        text = str(self.choices.index(value) + 1) if value in self.choices else "menu"
+                    event = text_event(self.user, text, f"m{next(self.ids)}", app_id=self.oa_app_id,
+                                       timestamp=str(int(time.time() * 1000)))
+                    raw, headers = signed_event(event, self.oa_app_id, OA_SECRET)
+                    async with self.s.post(self.base + "/webhooks/zalo-oa", data=raw, headers=headers) as r:
+                        if r.status != 200:
+                            stats.error(f"zalo_oa {r.status}")
+                            return
+                try:
+                    ended = await asyncio.wait_for(waiter, timeout)
+                except asyncio.TimeoutError:
+                    stats.error(f"{self.channel} no reply in {timeout:.0f}s")
+                    self.replies.waiters.pop(self.user, None)
+                    return
+                await asyncio.sleep(0.002)  # let the rest of a multi-message reply arrive
+                got = self.replies.choices.get(self.user, [])
+                self.choices = got if self.channel == "telegram" else \
+                    [str(i) for i in range(1, len(got) + 1)]
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            stats.error(f"{self.channel} {type(exc).__name__}")
+            return
+        stats.latencies.append(ended - started)
+        stats.by_channel[self.channel] = stats.by_channel.get(self.channel, 0) + 1
+        stats.done += 1
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
+    return values[k] * 1000
+
+
+async def closed_loop(citizens: list[Citizen], seconds: float) -> tuple[Stats, float]:
+    stats = Stats()
+    stop = time.perf_counter() + seconds
+
+    async def run(c: Citizen) -> None:
+        while time.perf_counter() < stop:
+            await c.send_one(stats)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(c) for c in citizens))
+    return stats, time.perf_counter() - started
+
+
+async def open_loop(citizens: list[Citizen], rate: float, seconds: float) -> tuple[Stats, float, int]:
+    stats = Stats()
+    idle = list(citizens)
+    random.Random(7).shuffle(idle)
+    tasks: set[asyncio.Task] = set()
+    skipped = 0
+    started = time.perf_counter()
+    n = int(rate * seconds)
+    for i in range(n):
+        at = started + i / rate
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not idle:
+            skipped += 1  # every citizen still waiting for a reply: the service is behind
+            continue
+        c = idle.pop()
+
+        async def one(c: Citizen = c) -> None:
+            try:
+                await c.send_one(stats)
+            finally:
+                idle.insert(0, c)
+
+        t = asyncio.create_task(one())
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+    return stats, time.perf_counter() - started, skipped
+
+
+async def seed(url: str) -> None:
+    from datetime import datetime, timezone
+
+    from bot.config import load_config
+    from bot.dossiers.sources import store_record
+    from bot.dossiers.wire import from_json
+    from storage.db import Database
+    from tests.dossiers.conftest import make_record
+
+    tz = load_config(None, env={}).tz
+    db = Database(url)
+    try:
+        async with db.unit_of_work() as uow:
+            for code in CODES:
+                await store_record(uow, from_json(make_record(code=code), tz), datetime.now(timezone.utc))
+    finally:
+        await db.dispose()
+
+
+def prepare_db(kind: str, pg_url: str | None) -> tuple[str, Any]:
+    from storage.migrate import upgrade
+
+    if kind == "sqlite":
+        d = tempfile.mkdtemp(prefix="tthc-bench-")
+        url = f"sqlite:///{d}/bench.sqlite3"
+        upgrade(url)
+        return url, lambda: None
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import _pg_admin
+
+    base = pg_url or os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"tthc_bench_{os.getpid()}"
+    _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}"')
+    _pg_admin(base, f'CREATE DATABASE "{name}"')
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return url, lambda: _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def main(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    replies = Replies()
+    tg = FakeTelegram(token="424242:BENCH-token")
+    tg.app.middlewares.append(tg_hook(replies))
+    oa = FakeZaloOA()
+    oa.app.middlewares.append(oa_hook(replies))
+    await tg.start()
+    await oa.start()
+    svc = None
+    try:
+        await seed(url)
+        env = {
+            "TTHC_DATABASE_URL": url, "TTHC__LOGGING__LEVEL": "WARNING",
+            "TTHC__DATABASE__POOL_SIZE": str(args.pool_size),
+            "TTHC__WEB__RATE_LIMIT_PER_MINUTE": "1000000", "TTHC__WEB__RATE_LIMIT_BURST": "100000",
+            "TTHC__OPS__MAX_INFLIGHT_REQUESTS": "4096",
+            "TTHC__TELEGRAM__ENABLED": "true", "TTHC__TELEGRAM__TOKEN": tg.token,
+            "TTHC__TELEGRAM__WEBHOOK_SECRET": TG_SECRET, "TTHC__TELEGRAM__API_BASE_URL": tg.api_base_url,
+            "TTHC__TELEGRAM__FILE_BASE_URL": tg.base_url + "/file/bot",
+            # the fake has no limits; Telegram's own (30/s, 1/s per chat) are not what we measure
+            "TTHC__TELEGRAM__OVERALL_MESSAGES_PER_SECOND": "100000",
+            "TTHC__TELEGRAM__PER_CHAT_MESSAGES_PER_SECOND": "1000", "TTHC__TELEGRAM__PER_CHAT_BURST": "100",
+            "TTHC__ZALO_OA__ENABLED": "true", "TTHC__ZALO_OA__APP_ID": oa.app_id,
+            "TTHC__ZALO_OA__APP_SECRET": oa.app_secret, "TTHC__ZALO_OA__OA_SECRET_KEY": OA_SECRET,
+            "TTHC__ZALO_OA__ACCESS_TOKEN": "at-0", "TTHC__ZALO_OA__REFRESH_TOKEN": "rt-0",
+            "TTHC__ZALO_OA__API_BASE_URL": oa.base_url, "TTHC__ZALO_OA__OAUTH_BASE_URL": oa.base_url,
+            "TTHC__ZALO_OA__TEMPLATE_BASE_URL": oa.base_url,
+        }
+        svc = Service(env, workers=args.workers)
+        await asyncio.to_thread(svc.start)
+        pids = svc.worker_pids()
+        mix = {"web": args.web, "telegram": args.telegram, "zalo_oa": args.zalo}
+        channels = [ch for ch, w in mix.items() for _ in range(int(w * 100))]
+        ids = itertools.count(1)
+        conn = aiohttp.TCPConnector(limit=0, force_close=False)
+        async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=15)) as s:
+            def citizens(k: int, offset: int) -> list[Citizen]:
+                return [Citizen(offset + i, channels[(offset + i) % len(channels)], svc.base_url, s, replies,
+                                oa.app_id, ids) for i in range(k)]
+
+            await closed_loop(citizens(20, 10_000_000), 2.0)  # warm-up (KB index, pools, caches)
+            tput, tput_secs = await closed_loop(citizens(args.concurrency, 0), args.seconds)
+            lat, lat_secs, skipped = await open_loop(citizens(int(max(args.rate, 50)), 1_000_000), args.rate,
+                                                     args.seconds)
+        mem = {pid: rss_mb(pid) for pid in pids}
+        result = {
+            "db": args.db, "workers": args.workers, "cpus": os.cpu_count(),
+            "throughput": {
+                "concurrency": args.concurrency, "seconds": round(tput_secs, 1),
+                "messages": tput.done, "per_second": round(tput.done / tput_secs, 1),
+                "per_second_per_worker": round(tput.done / tput_secs / args.workers, 1),
+                "p50_ms": round(pct(tput.latencies, 50), 1), "p99_ms": round(pct(tput.latencies, 99), 1),
+                "errors": tput.errors, "by_channel": tput.by_channel,
+            },
+            "latency_at_rate": {
+                "rate": args.rate, "seconds": round(lat_secs, 1), "messages": lat.done,
+                "achieved_per_second": round(lat.done / lat_secs, 1),
+                "p50_ms": round(pct(lat.latencies, 50), 1), "p95_ms": round(pct(lat.latencies, 95), 1),
+                "p99_ms": round(pct(lat.latencies, 99), 1), "max_ms": round(max(lat.latencies) * 1000, 1)
+                if lat.latencies else None,
+                "errors": lat.errors, "not_started_all_busy": skipped, "by_channel": lat.by_channel,
+            },
+            "memory_mb": {str(pid): {"rss": round(c, 1), "peak": round(p, 1)} for pid, (c, p) in mem.items()},
+        }
+        return result
+    finally:
+        if svc is not None:
+            await asyncio.to_thread(svc.stop)
+        await tg.close()
+        await oa.close()
+
+
+def cli() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--pg-url", help="PostgreSQL server to create the benchmark database on")
+    p.add_argument("--concurrency", type=int, default=64, help="citizens in the throughput phase")
+    p.add_argument("--rate", type=float, default=200.0, help="messages/s in the latency phase")
+    p.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
+    p.add_argument("--pool-size", type=int, default=10)
+    p.add_argument("--web", type=float, default=0.5, help="share of citizens on the web chat")
+    p.add_argument("--telegram", type=float, default=0.3)
+    p.add_argument("--zalo", type=float, default=0.2)
+    p.add_argument("--out", help="JSON output (default benchmarks/out/load_<db>_<workers>w.json)")
+    args = p.parse_args()
+    url, cleanup = prepare_db(args.db, args.pg_url)  # migrations run their own event loop
+    try:
+        result = asyncio.run(main(args, url))
+    finally:
+        cleanup()
+    out = Path(args.out or ROOT / "benchmarks" / "out" / f"load_{args.db}_{args.workers}w.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    t, l = result["throughput"], result["latency_at_rate"]
+    print(f"{args.db}, {args.workers} worker(s): {t['per_second']} msg/s "
+          f"({t['per_second_per_worker']}/worker, {t['concurrency']} citizens, errors {t['errors'] or 0}); "
+          f"at {l['rate']}/s: p50 {l['p50_ms']} ms, p95 {l['p95_ms']} ms, p99 {l['p99_ms']} ms, "
+          f"errors {l['errors'] or 0}, not started {l['not_started_all_busy']}; "
+          f"peak RSS {[v['peak'] for v in result['memory_mb'].values()]} MB -> {out}")
+
+
+if __name__ == "__main__":
+    cli()
