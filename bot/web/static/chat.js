@@ -46,7 +46,6 @@
     });
     log.appendChild(bubble);
     if (m.choices && m.choices.length) {
-      clearChoices();
       var box = el("div", "choices");
       m.choices.forEach(function (c) {
         var b = el("button", "", c.label);
@@ -59,7 +58,10 @@
   }
   function showError(text) { log.appendChild(el("div", "msg err", text)); scroll(); }
   function receive(data) {
-    (data.messages || []).forEach(render);
+    var fresh = (data.messages || []).filter(function (m) { return !seen[m.id]; });
+    // buttons of older turns go; all buttons of this turn stay (the core accepts any of them)
+    if (fresh.some(function (m) { return m.choices && m.choices.length; })) clearChoices();
+    fresh.forEach(render);
     scroll();
   }
   function send(body, shown) {
