@@ -13,3 +13,9 @@ from storage.models.core import (  # noqa: F401
     ProcessedUpdate,
 )
 from storage.models.outbox import OutboxMessage  # noqa: F401
+from storage.models.surveys import (  # noqa: F401
+    Survey,
+    SurveyAnswer,
+    SurveyOptOut,
+    SurveyQuestionnaire,
+)
