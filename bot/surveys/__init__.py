@@ -45,4 +45,4 @@ def setup(app: "App") -> None:
         (log.warning if stats.oldest_due_minutes and stats.oldest_due_minutes > 15 else log.info)(
             "outbox queue", extra=extra)
 
-    setup_routes(app, service)
+    setup_routes(app)

@@ -49,7 +49,8 @@ def cmd_report_sipas(args: argparse.Namespace) -> int:
         try:
             async with db.unit_of_work() as uow:
                 report = await build_report(uow, start=args.start, end=args.end, agency=args.agency,
-                                            targets=cfg.reports, tz=cfg.tz)
+                                            targets=cfg.reports, tz=cfg.tz,
+                                            with_answers=args.format == "xlsx")
         finally:
             await db.dispose()
         if args.format == "csv":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 from bot.privacy import mask_pii
@@ -61,17 +61,15 @@ def summary_rows(report: SipasReport) -> list[list[Any]]:
     return rows
 
 
-def raw_rows(report: SipasReport, tz: ZoneInfo) -> list[list[Any]]:
-    out = []
+def raw_rows(report: SipasReport, tz: ZoneInfo) -> Iterator[list[Any]]:
     for a in report.answers:
-        out.append([
+        yield [
             a.survey_id, CASE_LABELS.get(a.case_type, a.case_type), a.case_id, a.agency, a.field,
             a.procedure_code, CHANNEL_LABELS.get(a.channel, a.channel),
             a.resolved_at.astimezone(tz).strftime("%d/%m/%Y"), a.question_no, a.question_key,
             report.question_texts.get(a.question_key, ""), KIND_LABELS.get(a.kind, a.kind),
             report.factor_names.get(a.factor, a.factor), a.value, mask_pii(a.text or "") or None,
-            a.answered_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")])
-    return out
+            a.answered_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")]
 
 
 def title_lines(report: SipasReport) -> list[str]:
@@ -93,38 +91,42 @@ def write_csv(report: SipasReport, path: str | Path) -> Path:
 
 
 def write_xlsx(report: SipasReport, path: str | Path, tz: ZoneInfo) -> Path:
+    """Write-only workbook: rows stream to the file, so a year of answers stays small."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Tổng hợp"
+    wb = Workbook(write_only=True)
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
-    for i, line in enumerate(title_lines(report), start=1):
-        ws.cell(row=i, column=1, value=line).font = Font(bold=(i == 1), size=13 if i == 1 else 11)
-    header_row = len(title_lines(report)) + 2
-    for col, name in enumerate(SUMMARY_HEADER, start=1):
-        c = ws.cell(row=header_row, column=col, value=name)
-        c.font, c.fill = bold, fill
-        c.alignment = Alignment(wrap_text=True, vertical="center")
-    for r, row in enumerate(summary_rows(report), start=header_row + 1):
-        for col, value in enumerate(row, start=1):
-            ws.cell(row=r, column=col, value=value)
+
+    def styled(ws, value, **style):
+        cell = WriteOnlyCell(ws, value=value)
+        for k, v in style.items():
+            setattr(cell, k, v)
+        return cell
+
+    ws = wb.create_sheet("Tổng hợp")
     for col, width in enumerate((34, 60, 11, 11, 15, 13, 18), start=1):
         ws.column_dimensions[get_column_letter(col)].width = width
-    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    lines = title_lines(report)
+    ws.freeze_panes = f"A{len(lines) + 3}"
+    for i, line in enumerate(lines):
+        ws.append([styled(ws, line, font=Font(bold=(i == 0), size=13 if i == 0 else 11))])
+    ws.append([])
+    ws.append([styled(ws, name, font=bold, fill=fill, alignment=Alignment(wrap_text=True, vertical="center"))
+               for name in SUMMARY_HEADER])
+    for row in summary_rows(report):
+        ws.append(row)
 
     raw = wb.create_sheet("Câu trả lời")
-    raw.append(RAW_HEADER)
-    for c in raw[1]:
-        c.font, c.fill = bold, fill
-    for row in raw_rows(report, tz):
-        raw.append(row)
     for col, width in enumerate((11, 18, 26, 16, 22, 14, 12, 14, 8, 18, 50, 20, 26, 7, 40, 17), start=1):
         raw.column_dimensions[get_column_letter(col)].width = width
     raw.freeze_panes = "A2"
+    raw.append([styled(raw, name, font=bold, fill=fill) for name in RAW_HEADER])
+    for row in raw_rows(report, tz):
+        raw.append(row)
     p = Path(path)
     wb.save(p)
     return p

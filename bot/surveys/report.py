@@ -30,8 +30,7 @@ from bot.surveys.questionnaire import SATISFIED_MIN, Questionnaire, parse_questi
 
 if TYPE_CHECKING:
     from bot.config import ReportsConfig
-    from storage.models import Survey
-    from storage.repos.surveys import AnswerRow
+    from storage.repos.surveys import AnswerCount, AnswerRow
     from storage.uow import UnitOfWork
 
 CHANNEL_LABELS = {"telegram": "Telegram", "zalo": "Zalo OA", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot",
@@ -64,8 +63,8 @@ class Score:
     def mean(self) -> float | None:
         return self.total / self.n if self.n else None
 
-    def add(self, value: int) -> "Score":
-        return Score(self.n + 1, self.satisfied + (value >= SATISFIED_MIN), self.total + value)
+    def add(self, value: int, times: int = 1) -> "Score":
+        return Score(self.n + times, self.satisfied + times * (value >= SATISFIED_MIN), self.total + times * value)
 
 
 @dataclass(frozen=True)
@@ -180,10 +179,10 @@ def period_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datet
             datetime.combine(end + timedelta(days=1), time(0), tz))
 
 
-def _group(answers: Iterable["AnswerRow"], key: Callable[["AnswerRow"], str]) -> dict[str, Score]:
+def _group(counts: Iterable["AnswerCount"], key: Callable[["AnswerCount"], str]) -> dict[str, Score]:
     out: dict[str, Score] = defaultdict(Score)
-    for a in answers:
-        out[key(a)] = out[key(a)].add(a.value)  # type: ignore[arg-type]
+    for c in counts:
+        out[key(c)] = out[key(c)].add(c.value, c.n)
     return dict(out)
 
 
@@ -192,16 +191,18 @@ def _rows(groups: dict[str, Score], label: Callable[[str], str], order: Sequence
     return [Row(k, label(k), groups[k]) for k in keys]
 
 
-def compute_report(*, start: date, end: date, agency: str | None, cases: Sequence["Survey"],
-                   answers: Sequence["AnswerRow"], questionnaires: dict[int, Questionnaire],
-                   targets: "ReportsConfig", tz: ZoneInfo) -> SipasReport:
-    """Every figure of the report from the period's cases and answers (no database)."""
+def compute_report(*, start: date, end: date, agency: str | None, counts: Sequence["AnswerCount"],
+                   index_dossiers: dict[str, int], cases: dict[str, int],
+                   pakn_times: Sequence[tuple[datetime, datetime | None, bool | None]],
+                   questionnaires: Sequence[Questionnaire], targets: "ReportsConfig",
+                   answers: Sequence["AnswerRow"] = ()) -> SipasReport:
+    """Every figure of the report from the period's aggregated answers and cases (no
+    database): ``counts`` are scored answers counted per case attributes and value."""
     factor_names: dict[str, str] = {}
     question_texts: dict[str, str] = {}
     question_order: list[str] = []
     index_meta: dict[str, tuple[int, str]] = {}
-    for qid in sorted(questionnaires):  # later versions win for labels
-        q = questionnaires[qid]
+    for q in sorted(questionnaires, key=lambda q: q.version):  # later versions win for labels
         factor_names.update(dict(q.factors))
         for question in q.questions:
             question_texts[question.key] = question.text
@@ -209,33 +210,19 @@ def compute_report(*, start: date, end: date, agency: str | None, cases: Sequenc
                 question_order.append(question.key)
             if question.kind == "index" and question.index is not None:
                 index_meta[question.key] = (question.index, question.text)
-    factor_order = list(factor_names)
 
-    rated = [a for a in answers if a.kind == "rating" and a.value is not None]
-    index_answers = [a for a in answers if a.kind == "index" and a.value is not None]
+    rated = [c for c in counts if c.kind == "rating"]
+    indexed = [c for c in counts if c.kind == "index" and c.question_key in index_meta]
+    overall = _group(rated, lambda c: "all").get("all", Score())
+    pakn_score = _group([c for c in rated if c.case_type == "pakn"], lambda c: "pakn").get("pakn", Score())
 
-    overall = _group(rated, lambda a: "all").get("all", Score())
-    pakn_score = _group([a for a in rated if a.case_type == "pakn"], lambda a: "pakn").get("pakn", Score())
-
-    # PAKN on time and answer time
-    pakn_cases = [c for c in cases if c.case_type == "pakn"]
-    known = [c for c in pakn_cases if c.on_time is not None]
-    days = [(c.resolved_at - c.received_at).total_seconds() / 86400 for c in pakn_cases
-            if c.received_at is not None]
-    pakn = Pakn(answered=len(pakn_cases), on_time_known=len(known),
-                on_time=sum(1 for c in known if c.on_time),
+    known = [ok for _, _, ok in pakn_times if ok is not None]
+    days = [(resolved - received).total_seconds() / 86400 for resolved, received, _ in pakn_times
+            if received is not None]
+    pakn = Pakn(answered=len(pakn_times), on_time_known=len(known), on_time=sum(known),
                 mean_days=statistics.fmean(days) if days else None,
                 median_days=statistics.median(days) if days else None)
-
-    # Response
-    answered_ids = {a.survey_id for a in answers}
-    response = Response(
-        resolved=len(cases),
-        queued=sum(1 for c in cases if c.status != "not_sent"),
-        reached=sum(1 for c in cases if c.sent_at is not None),
-        answered=sum(1 for c in cases if c.sent_at is not None and c.id in answered_ids),
-        completed=sum(1 for c in cases if c.sent_at is not None and c.status == "completed"),
-        opted_out=sum(1 for c in cases if c.status == "opted_out" or c.not_sent_reason == "opted_out"))
+    response = Response(**cases)
 
     def target(value: float) -> float | None:
         return value if value > 0 else None
@@ -249,63 +236,56 @@ def compute_report(*, start: date, end: date, agency: str | None, cases: Sequenc
         Figure("Tỷ lệ phản hồi khảo sát", response.rate, target(targets.target_response_rate), response.reached),
     ]
 
-    # Circular 01/2018 indices
-    per_index: dict[str, list[int]] = defaultdict(list)
-    for a in index_answers:
-        per_index[a.question_key].append(a.value)  # type: ignore[arg-type]
-    indices = [IndexRow(index_meta[k][0], k, index_meta[k][1], len(per_index[k]),
-                        statistics.fmean(per_index[k]) if per_index[k] else None)
+    per_index = _group(indexed, lambda c: c.question_key)
+    indices = [IndexRow(index_meta[k][0], k, index_meta[k][1], per_index.get(k, Score()).n,
+                        per_index.get(k, Score()).mean)
                for k in sorted(index_meta, key=lambda k: index_meta[k][0])]
-    grades = _grades(index_answers, len(index_meta))
-
-    month = lambda a: a.resolved_at.astimezone(tz).strftime("%Y-%m")  # noqa: E731
+    grades = _grades(indexed, index_dossiers, len(index_meta))
+    unknown = "(chưa rõ)"
     return SipasReport(
         start=start, end=end, agency=agency, headline=headline,
-        by_factor=_rows(_group(rated, lambda a: a.factor), lambda k: factor_names.get(k, k), factor_order),
-        by_question=_rows(_group(rated, lambda a: a.question_key), lambda k: question_texts.get(k, k),
+        by_factor=_rows(_group(rated, lambda c: c.factor), lambda k: factor_names.get(k, k), list(factor_names)),
+        by_question=_rows(_group(rated, lambda c: c.question_key), lambda k: question_texts.get(k, k),
                           question_order),
-        by_agency=_rows(_group(rated, lambda a: a.agency or "(chưa rõ)"), lambda k: k),
-        by_field=_rows(_group(rated, lambda a: a.field or "(chưa rõ)"), lambda k: k),
-        by_channel=_rows(_group(rated, lambda a: a.channel or "(chưa rõ)"), lambda k: CHANNEL_LABELS.get(k, k)),
-        by_case_type=_rows(_group(rated, lambda a: a.case_type), lambda k: CASE_LABELS.get(k, k),
+        by_agency=_rows(_group(rated, lambda c: c.agency or unknown), lambda k: k),
+        by_field=_rows(_group(rated, lambda c: c.field or unknown), lambda k: k),
+        by_channel=_rows(_group(rated, lambda c: c.channel or unknown), lambda k: CHANNEL_LABELS.get(k, k)),
+        by_case_type=_rows(_group(rated, lambda c: c.case_type), lambda k: CASE_LABELS.get(k, k),
                            list(CASE_LABELS)),
-        by_month=_rows(_group(rated, month), lambda k: f"{k[5:]}/{k[:4]}"),
+        by_month=_rows(_group(rated, lambda c: c.month), lambda k: f"{k[5:]}/{k[:4]}"),
         indices=indices, grades=grades, pakn=pakn, response=response, answers=list(answers),
         question_texts=question_texts, factor_names=factor_names)
 
 
-def _grades(index_answers: Sequence["AnswerRow"], n_indices: int) -> list[AgencyGrade]:
-    by_agency: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    dossiers: dict[str, set[int]] = defaultdict(set)
-    for a in index_answers:
-        name = a.agency or "(chưa rõ)"
-        by_agency[name][a.question_key].append(a.value)  # type: ignore[arg-type]
-        dossiers[name].add(a.survey_id)
+def _grades(indexed: Sequence["AnswerCount"], dossiers: dict[str, int], n_indices: int) -> list[AgencyGrade]:
+    per_agency: dict[str, list["AnswerCount"]] = defaultdict(list)
+    for c in indexed:
+        per_agency[c.agency].append(c)
     out = []
-    max_subtotal = 2.0 * n_indices
-    for name in sorted(by_agency):
-        means = [statistics.fmean(v) for v in by_agency[name].values() if v]
-        # Indices nobody answered count as missing, not as 0: scale by the answered ones.
-        rated_max = 2.0 * len(means)
+    for name in sorted(per_agency):
+        means = [s.mean for s in _group(per_agency[name], lambda c: c.question_key).values() if s.n]
+        # Indices nobody answered are missing, not 0: scale by the answered ones.
         subtotal = sum(means) if means else None
-        estimate = subtotal * INDEX_MAX_TOTAL / rated_max if subtotal is not None and rated_max else None
-        out.append(AgencyGrade(name, len(dossiers[name]), subtotal, max_subtotal, estimate))
+        estimate = subtotal * INDEX_MAX_TOTAL / (2.0 * len(means)) if subtotal is not None else None
+        out.append(AgencyGrade(name or "(chưa rõ)", dossiers.get(name, 0), subtotal, 2.0 * n_indices, estimate))
     return out
 
 
 async def build_report(uow: "UnitOfWork", *, start: date, end: date, agency: str | None,
-                       targets: "ReportsConfig", tz: ZoneInfo) -> SipasReport:
+                       targets: "ReportsConfig", tz: ZoneInfo, with_answers: bool = False) -> SipasReport:
+    """The report for cases resolved from ``start`` to ``end`` (local dates, inclusive);
+    ``with_answers`` also loads every answer (the raw sheet of the export)."""
     from storage.repos.surveys import SurveyRepo
 
     repo = uow.repo(SurveyRepo)
     lo, hi = period_bounds(start, end, tz)
-    cases = await repo.cases(lo, hi, agency)
-    answers = await repo.answers(lo, hi, agency)
-    qids = sorted({c.questionnaire_id for c in cases if c.questionnaire_id is not None})
-    contents = await repo.questionnaires(qids)
-    questionnaires = {qid: parse_questionnaire(content) for qid, content in contents.items()}
-    return compute_report(start=start, end=end, agency=agency, cases=cases, answers=answers,
-                          questionnaires=questionnaires, targets=targets, tz=tz)
+    contents = await repo.questionnaires(await repo.questionnaire_ids(lo, hi))
+    return compute_report(
+        start=start, end=end, agency=agency, counts=await repo.answer_counts(lo, hi, agency),
+        index_dossiers=await repo.index_dossiers(lo, hi, agency), cases=await repo.case_counts(lo, hi, agency),
+        pakn_times=await repo.pakn_times(lo, hi, agency),
+        questionnaires=[parse_questionnaire(c) for c in contents.values()], targets=targets,
+        answers=await repo.answers(lo, hi, agency) if with_answers else ())
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from bot.errors import UserFacingError
 from bot.events import CaseResolved
 from bot.messages import Choice, Reply
 from bot.outbox import Outbox, enqueue
-from bot.surveys.questionnaire import Question, Questionnaire, load_questionnaire
+from bot.surveys.questionnaire import Question, Questionnaire, load_questionnaire, parse_questionnaire
 from storage.models import Survey
 from storage.repos.outbox import OutboxRepo
 from storage.repos.surveys import OPEN, SurveyRepo
@@ -96,8 +96,6 @@ class SurveyService:
         return self._qid
 
     async def questionnaire_of(self, uow: "UnitOfWork", survey: Survey) -> Questionnaire:
-        from bot.surveys.questionnaire import parse_questionnaire
-
         qid = survey.questionnaire_id
         assert qid is not None
         if qid not in self._versions:
@@ -127,6 +125,7 @@ class SurveyService:
             case_type=event.case_type, case_id=event.case_id[:64], citizen_id=event.citizen_id,
             questionnaire_id=qid, agency=event.agency[:64], procedure_code=event.procedure_code[:64],
             field=event.field[:200], channel=event.channel[:32], resolved_at=event.resolved_at,
+            resolved_month=event.resolved_at.astimezone(self.config.tz).strftime("%Y-%m"),
             received_at=event.received_at, on_time=event.on_time,
             status="not_sent" if reason else "scheduled", not_sent_reason=reason,
             question_count=len(questions), next_question=1, send_at=None if reason else send_at,

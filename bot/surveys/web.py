@@ -16,6 +16,7 @@ scripts may send ``Authorization: Bearer <token>``. An empty token disables the 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -33,14 +34,12 @@ from bot.surveys.report import build_report, delivery_stats
 
 if TYPE_CHECKING:
     from bot.app import App
-    from bot.surveys.service import SurveyService
 
 log = logging.getLogger(__name__)
 
 BASE = "/bao-cao"
 COOKIE = "tthc_bao_cao"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-REPORT_APP = web.AppKey("surveys_reports", object)
 
 
 def _fmt(value: float | None, digits: int = 1, unit: str = "") -> str:
@@ -171,14 +170,19 @@ class ReportPages:
             raise web.HTTPBadRequest(text="Định dạng phải là xlsx hoặc csv.")
         async with self.app.db.unit_of_work() as uow:
             report = await build_report(uow, start=start, end=end, agency=agency,
-                                        targets=self.config.reports, tz=self.config.tz)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"report.{fmt}"
-            if fmt == "csv":
-                write_csv(report, path)
-            else:
-                write_xlsx(report, path, self.config.tz)
-            body = path.read_bytes()
+                                        targets=self.config.reports, tz=self.config.tz,
+                                        with_answers=fmt == "xlsx")
+
+        def write() -> bytes:  # in a thread: a year of answers takes seconds to write
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / f"report.{fmt}"
+                if fmt == "csv":
+                    write_csv(report, path)
+                else:
+                    write_xlsx(report, path, self.config.tz)
+                return path.read_bytes()
+
+        body = await asyncio.to_thread(write)
         name = f"bao-cao-sipas-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
         ctype = ("text/csv; charset=utf-8" if fmt == "csv" else
                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -197,7 +201,7 @@ class ReportPages:
                            now=now.astimezone(self.config.tz).strftime("%H:%M %d/%m/%Y"))
 
 
-def setup_routes(app: "App", service: "SurveyService") -> ReportPages:
+def setup_routes(app: "App") -> ReportPages:
     pages = ReportPages(app)
     app.web.add_routes([
         web.get(BASE, pages.report_page),

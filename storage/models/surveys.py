@@ -52,6 +52,7 @@ class Survey(Base):
     field: Mapped[str] = mapped_column(String(200), default="")
     channel: Mapped[str] = mapped_column(String(32), default="")
     resolved_at: Mapped[datetime] = mapped_column()
+    resolved_month: Mapped[str] = mapped_column(String(7))  # local "YYYY-MM", for grouping in SQL
     received_at: Mapped[datetime | None] = mapped_column()
     on_time: Mapped[bool | None] = mapped_column()
     # scheduled -> sent -> answering -> completed; or expired, opted_out, not_sent

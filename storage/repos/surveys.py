@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from storage.models import OutboxMessage, Survey, SurveyAnswer, SurveyOptOut, SurveyQuestionnaire
 from storage.repos.base import Repository
@@ -38,6 +38,22 @@ class AnswerRow:
     value: int | None
     text: str | None
     answered_at: datetime
+
+
+@dataclass(frozen=True)
+class AnswerCount:
+    """How many answers with this value, for cases with these attributes."""
+
+    case_type: str
+    agency: str
+    field: str
+    channel: str
+    month: str
+    question_key: str
+    kind: str
+    factor: str
+    value: int
+    n: int
 
 
 class SurveyRepo(Repository):
@@ -153,13 +169,6 @@ class SurveyRepo(Repository):
         return (await self.session.execute(stmt.returning(SurveyOptOut.citizen_id))).scalar_one_or_none() is not None
 
     # -- reports -----------------------------------------------------------------------
-    async def cases(self, start: datetime, end: datetime, agency: str | None = None) -> list[Survey]:
-        """Cases resolved in [start, end), optionally of one agency."""
-        stmt = select(Survey).where(Survey.resolved_at >= start, Survey.resolved_at < end)
-        if agency:
-            stmt = stmt.where(Survey.agency == agency)
-        return list((await self.session.execute(stmt.order_by(Survey.resolved_at, Survey.id))).scalars())
-
     async def answers(self, start: datetime, end: datetime, agency: str | None = None) -> list[AnswerRow]:
         """Answers to surveys about cases resolved in [start, end)."""
         stmt = (select(Survey.id, Survey.case_type, Survey.case_id, Survey.agency, Survey.field,
@@ -172,6 +181,58 @@ class SurveyRepo(Repository):
             stmt = stmt.where(Survey.agency == agency)
         rows = await self.session.execute(stmt.order_by(Survey.resolved_at, Survey.id, SurveyAnswer.question_no))
         return [AnswerRow(*r) for r in rows.all()]
+
+    async def answer_counts(self, start: datetime, end: datetime, agency: str | None = None) -> list[AnswerCount]:
+        """Scored answers (index and rating) counted per case attributes, question and value."""
+        cols = (Survey.case_type, Survey.agency, Survey.field, Survey.channel, Survey.resolved_month,
+                SurveyAnswer.question_key, SurveyAnswer.kind, SurveyAnswer.factor, SurveyAnswer.value)
+        stmt = (select(*cols, func.count()).join(SurveyAnswer, SurveyAnswer.survey_id == Survey.id)
+                .where(Survey.resolved_at >= start, Survey.resolved_at < end, SurveyAnswer.value.is_not(None),
+                       SurveyAnswer.kind.in_(("index", "rating")))
+                .group_by(*cols))
+        if agency:
+            stmt = stmt.where(Survey.agency == agency)
+        return [AnswerCount(*r) for r in (await self.session.execute(stmt)).all()]
+
+    async def index_dossiers(self, start: datetime, end: datetime, agency: str | None = None) -> dict[str, int]:
+        """Dossiers with at least one Circular 01/2018 index answered, per agency."""
+        stmt = (select(Survey.agency, func.count(func.distinct(Survey.id)))
+                .join(SurveyAnswer, SurveyAnswer.survey_id == Survey.id)
+                .where(Survey.resolved_at >= start, Survey.resolved_at < end, SurveyAnswer.kind == "index",
+                       SurveyAnswer.value.is_not(None))
+                .group_by(Survey.agency))
+        if agency:
+            stmt = stmt.where(Survey.agency == agency)
+        return {a: n for a, n in (await self.session.execute(stmt)).all()}
+
+    async def case_counts(self, start: datetime, end: datetime, agency: str | None = None) -> dict[str, int]:
+        """How many cases were resolved, surveyed, reached, answered, completed, opted out."""
+        reached = Survey.sent_at.is_not(None)
+        one = lambda cond: func.coalesce(func.sum(case((cond, 1), else_=0)), 0)  # noqa: E731
+        stmt = select(func.count(), one(Survey.status != "not_sent"), one(reached),
+                      one(and_(reached, Survey.first_answer_at.is_not(None))),
+                      one(and_(reached, Survey.status == "completed")),
+                      one(or_(Survey.status == "opted_out", Survey.not_sent_reason == "opted_out"))
+                      ).where(Survey.resolved_at >= start, Survey.resolved_at < end)
+        if agency:
+            stmt = stmt.where(Survey.agency == agency)
+        row = (await self.session.execute(stmt)).one()
+        keys = ("resolved", "queued", "reached", "answered", "completed", "opted_out")
+        return {k: int(v or 0) for k, v in zip(keys, row)}
+
+    async def pakn_times(self, start: datetime, end: datetime, agency: str | None = None
+                         ) -> list[tuple[datetime, datetime | None, bool | None]]:
+        """(resolved_at, received_at, on_time) of every PAKN resolved in the period."""
+        stmt = (select(Survey.resolved_at, Survey.received_at, Survey.on_time)
+                .where(Survey.case_type == "pakn", Survey.resolved_at >= start, Survey.resolved_at < end))
+        if agency:
+            stmt = stmt.where(Survey.agency == agency)
+        return [tuple(r) for r in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
+
+    async def questionnaire_ids(self, start: datetime, end: datetime) -> list[int]:
+        return [i for i in (await self.session.execute(
+            select(Survey.questionnaire_id).where(Survey.resolved_at >= start, Survey.resolved_at < end,
+                                                  Survey.questionnaire_id.is_not(None)).distinct())).scalars()]
 
     async def agencies(self) -> list[str]:
         return [a for a in (await self.session.execute(

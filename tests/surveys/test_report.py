@@ -4,7 +4,7 @@ the XLSX and CSV files read back, the CLI."""
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -59,7 +59,7 @@ async def env(make_app, db_url, clock):
 async def _report(env, agency=None):
     async with env.app.db.unit_of_work() as uow:
         return await build_report(uow, start=START, end=END, agency=agency,
-                                  targets=env.app.config.reports, tz=TZ)
+                                  targets=env.app.config.reports, tz=TZ, with_answers=True)
 
 
 def _by(rows):

@@ -8,12 +8,10 @@ from datetime import timedelta
 import pytest
 
 from bot.app import build_app
-from bot.channels.base import ChannelRegistry
 from bot.channels.memory import MemoryChannel
 from bot.clock import ManualClock
 from bot.events import DossierResultReturned
 from bot.surveys.service import OPTED_OUT
-from storage.db import Database
 from tests.conftest import make_config, payloads_of, texts_of
 from tests.surveys.helpers import DAY, local, make_env
 

@@ -1,4 +1,4 @@
-"""surveys
+"""surveys: resolved cases and their surveys, answers, opt-outs, questionnaire versions
 
 Revision ID: 0400_surveys
 Revises: 0001
@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.Column('field', sa.String(length=200), nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('resolved_at', storage.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_month', sa.String(length=7), nullable=False),
     sa.Column('received_at', storage.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('on_time', sa.Boolean(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
