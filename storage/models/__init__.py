@@ -13,6 +13,7 @@ from storage.models.core import (  # noqa: F401
     ProcessedUpdate,
 )
 from storage.models.outbox import OutboxMessage  # noqa: F401
+from storage.models.kb import KbVersion, ProcedureRow  # noqa: F401
 from storage.models.surveys import (  # noqa: F401
     Survey,
     SurveyAnswer,

@@ -39,7 +39,8 @@ async def test_conversation_over_http(client, app):
     first = data["messages"][0]
     assert "Xin chào" in first["text"]
     assert {"label": "Hướng dẫn", "payload": "m:help"} in first["choices"]
-    status, data = await post(client, text="2", id="c2", after=data["last_id"])
+    number = [c["payload"] for c in first["choices"]].index("m:contact") + 1
+    status, data = await post(client, text=str(number), id="c2", after=data["last_id"])
     assert status == 200 and len(data["messages"]) == 1
     assert app.config.contact.hotline in data["messages"][0]["text"]
     status, data = await post(client, choice="m:help", id="c3", after=data["last_id"])
@@ -148,6 +149,6 @@ async def test_two_app_instances_share_the_conversation(make_app, sqlite_url):
         sid = c1.session.cookie_jar.filter_cookies(c1.make_url("/"))[COOKIE].value
     second = make_app(sqlite_url)
     async with TestClient(TestServer(second.web), cookies={COOKIE: sid}) as c2:
-        resp = await c2.post("/api/chat", json={"text": "1", "id": "r2", "after": 0})
+        resp = await c2.post("/api/chat", json={"text": "Hướng dẫn", "id": "r2", "after": 0})
         texts = [m["text"] for m in (await resp.json())["messages"]]
     assert len(texts) == 2 and "Hướng dẫn sử dụng" in texts[1]

@@ -46,7 +46,10 @@ async def test_whole_dossier_survey_by_buttons(env):
         (7, "sipas_officials", 3, None), (8, "sipas_result", 5, None), (9, "sipas_feedback", None, None),
         (10, "comment", None, "Cán bộ hướng dẫn rất tận tình")]
     # the conversation is back outside any flow: free text is not taken as a comment
-    assert "chưa hiểu" in texts_of(await env.ch.say("abc xyz"))
+    async with env.app.db.unit_of_work() as uow:
+        assert (await uow.states.load(env.ch.key)).state == ""
+    assert "Cảm ơn" not in texts_of(await env.ch.say("abc xyz"))
+    assert len(await _answers(env, s.id)) == 10
 
 
 async def test_pakn_asks_only_its_questions(env):
