@@ -20,6 +20,7 @@ log = logging.getLogger("tthc-bot")
 
 COMMAND_MODULES: list[str] = [
     "kb.cli",
+    "bot.channels.cli",
     "bot.surveys.cli",
 ]
 

@@ -122,6 +122,70 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class TelegramConfig:
+    """Telegram Bot API (python-telegram-bot). See config.example.toml for each key."""
+
+    enabled: bool = False
+    token: str = ""  # from @BotFather; put it in TTHC__TELEGRAM__TOKEN
+    mode: str = "webhook"  # "webhook" (served by our web server) or "polling"
+    webhook_secret: str = ""  # echoed by Telegram in X-Telegram-Bot-Api-Secret-Token
+    webhook_path: str = "/webhooks/telegram"
+    api_base_url: str = "https://api.telegram.org/bot"  # the token is appended
+    file_base_url: str = "https://api.telegram.org/file/bot"
+    overall_messages_per_second: float = 30.0  # [V] Telegram's bot-wide limit
+    per_chat_messages_per_second: float = 1.0  # [V] about one message a second per chat
+    per_chat_burst: int = 3  # a reply of up to this many messages goes out at once
+    group_messages_per_minute: float = 20.0  # [V] per group
+    max_retries: int = 2  # further tries after a 429, each after its retry_after
+    request_timeout_seconds: float = 10.0
+    poll_timeout_seconds: int = 25  # long-poll wait of getUpdates (polling mode)
+
+
+@dataclass(frozen=True)
+class ZaloOAConfig:
+    """Zalo Official Account, Open API v3. See config.example.toml for each key."""
+
+    enabled: bool = False
+    app_id: str = ""  # the Zalo app linked to the OA
+    app_secret: str = ""  # the app's secret key: sent when refreshing tokens
+    oa_secret_key: str = ""  # the OA secret key: webhook signatures
+    access_token: str = ""  # first token pair only; afterwards the database keeps it
+    refresh_token: str = ""
+    webhook_path: str = "/webhooks/zalo-oa"
+    api_base_url: str = "https://openapi.zalo.me"
+    oauth_base_url: str = "https://oauth.zaloapp.com"
+    template_base_url: str = "https://business.openapi.zalo.me"
+    template_path: str = "/message/template"  # [I] ZNS/ZBS template send endpoint
+    access_token_lifetime_hours: float = 25.0  # [U] when the token endpoint gives no expires_in
+    refresh_token_lifetime_days: int = 90  # [U]
+    refresh_early_minutes: int = 60  # refresh this long before the access token expires
+    free_window_hours: int = 48  # [U] free consultation replies after the citizen's message
+    extended_window_days: int = 7  # [U] replies still possible (limited/paid) up to this
+    use_extended_window: bool = True  # treat 48 h–7 d as directly reachable
+    template_id: str = ""  # approved template for reaching citizens outside the window
+    night_ban_start: str = "22:00"  # [U] error -234 window, local time
+    night_ban_end: str = "06:00"
+    rate_limit_retry_seconds: int = 60  # wait after error -32 (rate limit)
+    max_text_chars: int = 2000  # [U] longest text message
+    request_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class ZaloBotConfig:
+    """Zalo Bot platform (bot token API). See config.example.toml for each key."""
+
+    enabled: bool = False
+    token: str = ""  # from Zalo Bot Manager; put it in TTHC__ZALO_BOT__TOKEN
+    mode: str = "webhook"  # "webhook" or "polling" (exclusive on the platform)
+    webhook_secret: str = ""  # 8–256 characters, echoed in X-Bot-Api-Secret-Token
+    webhook_path: str = "/webhooks/zalo-bot"
+    api_base_url: str = "https://bot-api.zaloplatforms.com"
+    max_text_chars: int = 2000  # [V] sendMessage text is 1–2,000 characters
+    poll_timeout_seconds: int = 30
+    request_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class Config:
     province: ProvinceConfig = field(default_factory=ProvinceConfig)
     contact: ContactConfig = field(default_factory=ContactConfig)
@@ -132,6 +196,9 @@ class Config:
     surveys: SurveysConfig = field(default_factory=SurveysConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    zalo_oa: ZaloOAConfig = field(default_factory=ZaloOAConfig)
+    zalo_bot: ZaloBotConfig = field(default_factory=ZaloBotConfig)
     source: str = "embedded defaults"  # where it was loaded from (not a TOML key)
 
     @property
@@ -363,6 +430,49 @@ def validate(cfg: Config) -> None:
         raise ConfigError("reports.access_token: at least 16 characters (or empty to disable)")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"logging.level: unknown level {cfg.logging.level!r}")
+    _validate_channels(cfg)
+
+
+def _validate_channels(cfg: Config) -> None:
+    """Shapes of the platform settings. Missing credentials are not an error here: the
+    channel is reported and left off at start-up while the rest keeps running."""
+    import re
+
+    for section in ("telegram", "zalo_bot"):
+        c = getattr(cfg, section)
+        if c.mode not in ("webhook", "polling"):
+            raise ConfigError(f"{section}.mode: must be \"webhook\" or \"polling\", got {c.mode!r}")
+        if c.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{8,256}", c.webhook_secret):
+            raise ConfigError(f"{section}.webhook_secret: 8–256 characters of A-Z, a-z, 0-9, _ and -")
+    for section in ("telegram", "zalo_oa", "zalo_bot"):
+        c = getattr(cfg, section)
+        if not c.webhook_path.startswith("/"):
+            raise ConfigError(f"{section}.webhook_path: must start with /")
+        for key in ("api_base_url", "oauth_base_url", "template_base_url", "file_base_url"):
+            url = getattr(c, key, None)
+            if url is not None and not url.startswith(("https://", "http://")):
+                raise ConfigError(f"{section}.{key}: must be an http(s) URL, got {url!r}")
+        if c.request_timeout_seconds <= 0:
+            raise ConfigError(f"{section}.request_timeout_seconds: must be positive")
+    t = cfg.telegram
+    if t.overall_messages_per_second <= 0 or t.per_chat_messages_per_second <= 0 \
+            or t.group_messages_per_minute <= 0 or t.per_chat_burst < 1:
+        raise ConfigError("telegram: rate limits must be positive")
+    if t.max_retries < 0:
+        raise ConfigError("telegram.max_retries: must be 0 or more")
+    z = cfg.zalo_oa
+    for key in ("night_ban_start", "night_ban_end"):
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(z, key)):
+            raise ConfigError(f"zalo_oa.{key}: expected HH:MM, got {getattr(z, key)!r}")
+    if z.free_window_hours < 1 or z.extended_window_days * 24 < z.free_window_hours:
+        raise ConfigError("zalo_oa: free_window_hours must be ≥ 1 and within extended_window_days")
+    if z.access_token_lifetime_hours <= 0 or z.refresh_early_minutes < 0:
+        raise ConfigError("zalo_oa: token lifetimes must be positive")
+    if z.refresh_early_minutes >= z.access_token_lifetime_hours * 60:
+        raise ConfigError("zalo_oa.refresh_early_minutes: must be shorter than the token lifetime")
+    for section in ("zalo_oa", "zalo_bot"):
+        if getattr(cfg, section).max_text_chars < 100:
+            raise ConfigError(f"{section}.max_text_chars: must be at least 100")
 
 
 def parse_hhmm(value: str) -> "time | None":

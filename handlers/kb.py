@@ -53,10 +53,11 @@ async def on_question(ctx: Context, msg: Incoming) -> None:
 @router.fallback(order=10)
 async def small_talk(ctx: Context, msg: Incoming) -> bool:
     said = fold(msg.text).strip(" !.?")
-    if said in SMALL_TALK_GREETING:
+    short = len(said.split()) <= 4
+    if said in SMALL_TALK_GREETING or (short and said.startswith(("xin chao", "chao "))):
         ctx.show_menu(f"Xin chào! Tôi là {ctx.config.province.bot_name}. Bạn cần hỗ trợ gì?")
         return True
-    if said in SMALL_TALK_THANKS:
+    if said in SMALL_TALK_THANKS or (short and said.startswith("cam on")):
         ctx.reply("Rất vui được hỗ trợ bạn. Chúc bạn một ngày tốt lành!", [MENU_CHOICE])
         return True
     return False

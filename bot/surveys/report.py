@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from storage.repos.surveys import AnswerCount, AnswerRow
     from storage.uow import UnitOfWork
 
-CHANNEL_LABELS = {"telegram": "Telegram", "zalo": "Zalo OA", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot",
+CHANNEL_LABELS = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot",
                   "web": "Web (Cổng)", "console": "Thử nghiệm", "memory": "Thử nghiệm"}
 CASE_LABELS = {"dossier": "Hồ sơ TTHC", "pakn": "Phản ánh, kiến nghị"}
 # Circular 01/2018/TT-VPCP Art. 15: agency grade from the average total of the 9 indices.

@@ -12,6 +12,7 @@ from storage.models.core import (  # noqa: F401
     MessageLog,
     ProcessedUpdate,
 )
+from storage.models.channels import InboxUpdate, ZaloOAToken  # noqa: F401
 from storage.models.outbox import OutboxMessage  # noqa: F401
 from storage.models.kb import KbVersion, ProcedureRow  # noqa: F401
 from storage.models.surveys import (  # noqa: F401
