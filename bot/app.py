@@ -36,6 +36,7 @@ APP_KEY = web.AppKey("tthc_app", object)
 FEATURES: list[str] = [
     "kb.service",
     "bot.channels.platforms",
+    "bot.dossiers.feature",
     "bot.surveys",
 ]
 

@@ -21,6 +21,7 @@ log = logging.getLogger("tthc-bot")
 COMMAND_MODULES: list[str] = [
     "kb.cli",
     "bot.channels.cli",
+    "bot.dossiers.cli",
     "bot.surveys.cli",
 ]
 

@@ -183,6 +183,33 @@ class ZaloBotConfig:
     max_text_chars: int = 2000  # [V] sendMessage text is 1–2,000 characters
     poll_timeout_seconds: int = 30
     request_timeout_seconds: float = 10.0
+@dataclass(frozen=True)
+class DossiersConfig:
+    """Dossier status (hồ sơ) from the province's one-stop system (Một cửa điện tử)."""
+
+    enabled: bool = True
+    backend: str = "local"  # "local": table fed by `tthc-bot dossiers import`; "http": the API
+    api_base_url: str = ""  # e.g. https://motcua.example.gov.vn/api/v1
+    api_auth_header: str = "Authorization"
+    api_token: str = ""  # secret: TTHC__DOSSIERS__API_TOKEN (sent as the header's value)
+    lookup_deadline_seconds: float = 3.0  # a citizen waits at most this long for the source
+    request_timeout_seconds: float = 1.2  # one HTTP attempt
+    max_attempts: int = 2  # bounded retry of one lookup
+    retry_backoff_seconds: float = 0.2  # doubled after each failed attempt
+    breaker_failures: int = 5  # consecutive failures that open the circuit breaker
+    breaker_reset_seconds: float = 30.0  # how long it stays open before one trial call
+    code_example: str = "000.00.01.H50-250101-0001"
+    proof_valid_days: int = 30  # a proven ownership is remembered this long
+    proof_max_failures_per_citizen: int = 5  # wrong answers per citizen in proof_window
+    proof_max_failures_per_dossier: int = 10  # wrong answers on one dossier, all citizens
+    proof_window_minutes: int = 1440
+    lookup_max_per_hour: int = 30  # lookups per citizen per hour
+    lookup_max_misses_per_hour: int = 8  # lookups of codes that do not exist (guessing)
+    check_interval_seconds: int = 600  # how often followed dossiers are checked
+    check_batch: int = 200  # dossiers checked per run
+    webhook_path: str = "/hooks/dossiers"
+    webhook_secret: str = ""  # secret: TTHC__DOSSIERS__WEBHOOK_SECRET; empty = webhook off
+    webhook_max_skew_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -199,6 +226,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     zalo_oa: ZaloOAConfig = field(default_factory=ZaloOAConfig)
     zalo_bot: ZaloBotConfig = field(default_factory=ZaloBotConfig)
+    dossiers: DossiersConfig = field(default_factory=DossiersConfig)
     source: str = "embedded defaults"  # where it was loaded from (not a TOML key)
 
     @property
@@ -401,6 +429,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("web.max_body_bytes: must be at least 1024")
     if cfg.conversation.idle_timeout_minutes < 1:
         raise ConfigError("conversation.idle_timeout_minutes: must be at least 1")
+    _validate_dossiers(cfg.dossiers)
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cfg.outbox, key)
         if parse_hhmm(value) is None:
@@ -473,6 +502,38 @@ def _validate_channels(cfg: Config) -> None:
     for section in ("zalo_oa", "zalo_bot"):
         if getattr(cfg, section).max_text_chars < 100:
             raise ConfigError(f"{section}.max_text_chars: must be at least 100")
+
+
+def _validate_dossiers(d: DossiersConfig) -> None:
+    if d.backend not in ("local", "http"):
+        raise ConfigError(f"dossiers.backend: must be \"local\" or \"http\", got {d.backend!r}")
+    if d.enabled and d.backend == "http" and not d.api_base_url.startswith(("http://", "https://")):
+        raise ConfigError("dossiers.api_base_url: required (http:// or https://) when dossiers.backend = \"http\"")
+    if not 0.5 <= d.lookup_deadline_seconds <= 10:
+        raise ConfigError("dossiers.lookup_deadline_seconds: must be between 0.5 and 10")
+    if not 0 < d.request_timeout_seconds <= d.lookup_deadline_seconds:
+        raise ConfigError("dossiers.request_timeout_seconds: must be positive and at most lookup_deadline_seconds")
+    if not 1 <= d.max_attempts <= 5:
+        raise ConfigError("dossiers.max_attempts: must be between 1 and 5")
+    if d.retry_backoff_seconds < 0 or d.breaker_reset_seconds <= 0 or d.breaker_failures < 1:
+        raise ConfigError("dossiers: retry_backoff_seconds >= 0, breaker_reset_seconds > 0, breaker_failures >= 1")
+    for name in ("proof_valid_days", "proof_max_failures_per_citizen", "proof_max_failures_per_dossier",
+                 "proof_window_minutes", "lookup_max_per_hour", "lookup_max_misses_per_hour",
+                 "check_batch"):
+        if getattr(d, name) < 1:
+            raise ConfigError(f"dossiers.{name}: must be at least 1")
+    if d.check_interval_seconds < 10:
+        raise ConfigError("dossiers.check_interval_seconds: must be at least 10")
+    if not d.webhook_path.startswith("/"):
+        raise ConfigError("dossiers.webhook_path: must start with /")
+    if d.webhook_secret and len(d.webhook_secret) < 16:
+        raise ConfigError("dossiers.webhook_secret: too short (at least 16 characters)")
+    from bot.dossiers.code import InvalidCode, parse_code
+
+    try:
+        parse_code(d.code_example)
+    except InvalidCode:
+        raise ConfigError(f"dossiers.code_example: not a valid dossier code: {d.code_example!r}") from None
 
 
 def parse_hhmm(value: str) -> "time | None":

@@ -26,7 +26,7 @@ OTHERS = "Nếu chưa đúng thủ tục bạn cần, bạn có thể xem:"
 NARROW = "Hoặc chọn lĩnh vực, cấp thực hiện để tôi tìm chính xác hơn:"
 UNKNOWN_CODE = "Không tìm thấy thủ tục có mã {code}. Vui lòng kiểm tra lại mã hoặc gõ tên thủ tục."
 KB_EMPTY = "Kho thủ tục đang được cập nhật, vui lòng thử lại sau ít phút."
-MIN_FALLBACK_SCORE = 0.35  # below this, free text outside a flow is not treated as a lookup
+MIN_FALLBACK_SCORE = 0.5  # below this, free text outside a flow is not treated as a lookup
 
 SMALL_TALK_GREETING = {"xin chao", "chao", "chao ban", "hello", "hi", "alo", "chao bot"}
 SMALL_TALK_THANKS = {"cam on", "cam on ban", "thanks", "thank you", "ok cam on", "cam on nhieu"}

@@ -107,7 +107,8 @@ class SurveyService:
     async def on_case_resolved(self, uow: "UnitOfWork", event: CaseResolved) -> None:
         """Record the case and queue its survey (once, whatever is replayed)."""
         repo = uow.repo(SurveyRepo)
-        now = event.resolved_at
+        # Scheduled from when we learn of it: a result imported days late still gets its survey.
+        now = max(event.resolved_at, self.outbox.clock.now())
         qid = await self.current_questionnaire_id(uow, now)
         questions = self.questionnaire.questions_for(event.case_type)
         reason = None

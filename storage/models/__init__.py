@@ -15,6 +15,12 @@ from storage.models.core import (  # noqa: F401
 from storage.models.channels import InboxUpdate, ZaloOAToken  # noqa: F401
 from storage.models.outbox import OutboxMessage  # noqa: F401
 from storage.models.kb import KbVersion, ProcedureRow  # noqa: F401
+from storage.models.dossiers import (  # noqa: F401
+    DossierOwnership,
+    DossierRateEvent,
+    DossierRecord,
+    DossierSubscription,
+)
 from storage.models.surveys import (  # noqa: F401
     Survey,
     SurveyAnswer,

@@ -242,3 +242,12 @@ async def test_replays_across_two_processes_make_one_survey_and_one_message(db_u
     finally:
         for app in apps:
             await app.stop()
+
+
+async def test_a_resolution_learned_late_is_scheduled_from_now(env):
+    await env.resolve("D-late", at=DAY - timedelta(days=9))  # returned 9 days ago, imported today
+    survey = await env.survey("D-late")
+    assert survey.resolved_at == DAY - timedelta(days=9)
+    assert survey.send_at == DAY + timedelta(hours=2)
+    env.clock.advance(hours=2)
+    assert (await env.drain()).sent == 1
