@@ -37,6 +37,7 @@ FEATURES: list[str] = [
     "kb.service",
     "bot.channels.platforms",
     "bot.dossiers.feature",
+    "bot.surveys",
 ]
 
 

@@ -91,6 +91,31 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True)
+class SurveysConfig:
+    enabled: bool = True
+    questionnaire: str = ""  # YAML file; empty: the bundled bot/surveys/questionnaires/default.yaml
+    delay_minutes: int = 120  # after the case is resolved (then quiet hours push it to morning)
+    reminder_hours: int = 24  # one reminder this long after the survey was sent, if unanswered
+    expire_days: int = 7  # after the survey was due to be sent, answers are no longer taken
+    tick_seconds: float = 60.0  # how often the survey job looks for sent/expired surveys
+    # Zalo OA: an approved template (ZNS/ZBS) sent instead when the messaging window is closed.
+    zalo_template_id: str = ""
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    # TEMPORARY access check for the report pages (/bao-cao) until the staff dashboard's
+    # login lands: empty disables the pages. Set it from the environment.
+    access_token: str = ""
+    # Targets shown next to each figure (percent). Provincial plans (e.g. Đồng Nai 2023):
+    # ≥ 93 % satisfied, ≥ 92 % satisfied with PAKN handling, ≥ 96 % PAKN handled on time.
+    target_satisfied: float = 93.0
+    target_pakn_satisfied: float = 92.0
+    target_pakn_on_time: float = 96.0
+    target_response_rate: float = 0.0  # 0: no target shown
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -195,6 +220,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    surveys: SurveysConfig = field(default_factory=SurveysConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     zalo_oa: ZaloOAConfig = field(default_factory=ZaloOAConfig)
@@ -411,6 +438,25 @@ def validate(cfg: Config) -> None:
         raise ConfigError("outbox: batch_size, concurrency and max_attempts must be at least 1")
     if cfg.outbox.poll_seconds <= 0 or cfg.outbox.lease_seconds < 10:
         raise ConfigError("outbox: poll_seconds must be positive and lease_seconds at least 10")
+    sv = cfg.surveys
+    if sv.delay_minutes < 0 or sv.reminder_hours < 1 or sv.expire_days < 1 or sv.tick_seconds <= 0:
+        raise ConfigError("surveys: delay_minutes must be ≥ 0, reminder_hours and expire_days ≥ 1, "
+                          "tick_seconds positive")
+    if sv.reminder_hours >= sv.expire_days * 24:
+        raise ConfigError("surveys.reminder_hours: must be shorter than expire_days")
+    if sv.questionnaire:
+        from bot.surveys.questionnaire import QuestionnaireError, load_questionnaire
+
+        try:
+            load_questionnaire(sv.questionnaire)
+        except QuestionnaireError as exc:
+            raise ConfigError(f"surveys.questionnaire: {exc}") from None
+    for name in ("target_satisfied", "target_pakn_satisfied", "target_pakn_on_time",
+                 "target_response_rate"):
+        if not 0 <= getattr(cfg.reports, name) <= 100:
+            raise ConfigError(f"reports.{name}: a percentage between 0 and 100")
+    if cfg.reports.access_token and len(cfg.reports.access_token) < 16:
+        raise ConfigError("reports.access_token: at least 16 characters (or empty to disable)")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"logging.level: unknown level {cfg.logging.level!r}")
     _validate_channels(cfg)

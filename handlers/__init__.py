@@ -15,6 +15,7 @@ MODULES = [
     "handlers.menu",
     "handlers.kb",
     "handlers.dossiers",
+    "handlers.surveys",
 ]
 
 

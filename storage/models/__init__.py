@@ -21,3 +21,9 @@ from storage.models.dossiers import (  # noqa: F401
     DossierRecord,
     DossierSubscription,
 )
+from storage.models.surveys import (  # noqa: F401
+    Survey,
+    SurveyAnswer,
+    SurveyOptOut,
+    SurveyQuestionnaire,
+)
