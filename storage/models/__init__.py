@@ -12,3 +12,13 @@ from storage.models.core import (  # noqa: F401
     MessageLog,
     ProcessedUpdate,
 )
+from storage.models.pakn import (  # noqa: F401
+    PaknAgency,
+    PaknAttachment,
+    PaknItem,
+    PaknMessage,
+    PaknNotice,
+    StaffLoginFailure,
+    StaffSession,
+    StaffUser,
+)
