@@ -20,6 +20,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.core import BotCore
 from bot.notify import Notifier
+from bot.outbox import Outbox
 from bot.router import Router
 from bot.scheduler import Scheduler
 from bot.services import Services
@@ -90,6 +91,7 @@ def build_app(config: Config, *, clock: Clock | None = None, db: Database | None
                         pool_size=config.database.pool_size)
     services = Services(config=config, db=db, clock=clock or SystemClock())
     services.notifier = Notifier(db, services.channels, services.clock)
+    services.outbox = Outbox(db, services.notifier, services.clock, config)
     router = build_router()
     core = BotCore(services, router)
 
@@ -111,6 +113,10 @@ def build_app(config: Config, *, clock: Clock | None = None, db: Database | None
 
     webapp.on_startup.append(_on_startup)
     webapp.on_cleanup.append(_on_cleanup)
+    @app.scheduler.every(config.outbox.poll_seconds, "outbox.dispatch")
+    async def _dispatch_outbox() -> None:
+        await services.outbox.drain(max_batches=20)
+
     for name in FEATURES:
         importlib.import_module(name).setup(app)
     return app

@@ -77,6 +77,20 @@ class ConversationConfig:
 
 
 @dataclass(frozen=True)
+class OutboxConfig:
+    poll_seconds: float = 5.0  # how often each worker looks for due messages
+    batch_size: int = 100  # rows claimed at once by one worker
+    concurrency: int = 10  # sends in flight at once per worker
+    max_attempts: int = 8  # then the message is recorded as failed
+    backoff_seconds: float = 30.0  # first retry delay; doubles each attempt (capped at 6 h)
+    lease_seconds: int = 300  # a claimed row not finished by then is taken by another worker
+    # Proactive messages are not sent between these local times (surveys, notifications);
+    # Zalo also refuses messages 22:00–06:00 (error -234).
+    quiet_start: str = "21:00"
+    quiet_end: str = "07:00"
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -148,6 +162,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     web: WebConfig = field(default_factory=WebConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     pakn: PaknConfig = field(default_factory=PaknConfig)
@@ -357,6 +372,16 @@ def validate(cfg: Config) -> None:
     _validate_calendar(cfg.calendar)
     _validate_pakn(cfg.pakn)
     _validate_staff(cfg.staff)
+
+
+    for key in ("quiet_start", "quiet_end"):
+        value = getattr(cfg.outbox, key)
+        if parse_hhmm(value) is None:
+            raise ConfigError(f"outbox.{key}: expected a time like 21:00, got {value!r}")
+    if cfg.outbox.batch_size < 1 or cfg.outbox.concurrency < 1 or cfg.outbox.max_attempts < 1:
+        raise ConfigError("outbox: batch_size, concurrency and max_attempts must be at least 1")
+    if cfg.outbox.poll_seconds <= 0 or cfg.outbox.lease_seconds < 10:
+        raise ConfigError("outbox: poll_seconds must be positive and lease_seconds at least 10")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"logging.level: unknown level {cfg.logging.level!r}")
 
@@ -414,3 +439,14 @@ def _validate_staff(s: StaffConfig) -> None:
         raise ConfigError("staff.telegram_token and staff.telegram_chat_id: set both or neither")
     if s.reminder_interval_seconds < 30:
         raise ConfigError("staff.reminder_interval_seconds: must be at least 30")
+
+
+def parse_hhmm(value: str) -> "time | None":
+    """'21:00' -> time(21, 0); None when it is not a valid HH:MM."""
+    from datetime import time
+
+    try:
+        hours, minutes = value.strip().split(":")
+        return time(int(hours), int(minutes))
+    except (ValueError, AttributeError):
+        return None

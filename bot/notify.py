@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import Enum
-from typing import Sequence
+from typing import Any, Sequence
 
 from bot.channels.base import ChannelRegistry, Reachability, SendError
 from bot.clock import Clock
@@ -47,10 +47,28 @@ class Notifier:
             return Reachability.UNREACHABLE
         return await channel.reachability(key)
 
-    async def send(self, key: ConversationKey, replies: Sequence[Reply], *, citizen_id: int | None = None) -> DeliveryResult:
-        """Send to one conversation; never raises for platform errors."""
+    async def deliver(self, key: ConversationKey, replies: Sequence[Reply], *,
+                      template: dict[str, Any] | None = None) -> DeliveryResult:
+        """Send to one conversation without logging it; never raises for platform errors.
+
+        When the channel can only reach the citizen by an approved template (Zalo's window
+        closed) and ``template`` ({"template_id", "params"}) is given, the template is sent."""
+        channel = self.channels.get(key.channel)
+        if channel is None:
+            return DeliveryResult(Delivery.UNREACHABLE, f"channel {key.channel} is not running",
+                                  channel=key.channel)
         try:
-            await self.channels.send(key, replies)
+            how = await channel.reachability(key)
+            if how is Reachability.UNREACHABLE:
+                return DeliveryResult(Delivery.UNREACHABLE, "channel says unreachable", channel=key.channel)
+            if how is Reachability.TEMPLATE:
+                send_template = getattr(channel, "send_template", None)
+                if not template or send_template is None:
+                    return DeliveryResult(Delivery.UNREACHABLE, "messaging window closed, no template",
+                                          channel=key.channel)
+                await send_template(key, template["template_id"], template.get("params", {}))
+            else:
+                await channel.send(key, replies)
         except SendError as exc:
             if exc.permanent:
                 log.warning("citizen unreachable", extra={"channel": key.channel, "code": exc.code})
@@ -60,24 +78,44 @@ class Notifier:
             log.warning("send failed, will retry", extra={"channel": key.channel, "code": exc.code,
                                                           "retry_after": exc.retry_after})
             return DeliveryResult(Delivery.FAILED, exc.code or str(exc), exc.retry_after, key.channel)
-        if key.channel != "web":  # the web channel's send *is* the message log
-            async with self.db.unit_of_work() as uow:
-                for reply in replies:
-                    await uow.messages.append(key=key, citizen_id=citizen_id, direction="out",
-                                              kind="push", text=reply.text,
-                                              payload=reply_payload(reply), now=self.clock.now())
         return DeliveryResult(Delivery.SENT, channel=key.channel)
 
-    async def send_to_citizen(self, citizen_id: int, replies: Sequence[Reply]) -> DeliveryResult:
-        """Send on the citizen's most recently used reachable channel."""
+    async def deliver_to_citizen(self, citizen_id: int, replies: Sequence[Reply], *,
+                                 template: dict[str, Any] | None = None
+                                 ) -> tuple[DeliveryResult, ConversationKey | None]:
+        """Deliver on the citizen's most recently used reachable channel, falling back to
+        the others; returns the outcome and the conversation it went to."""
         async with self.db.unit_of_work() as uow:
             identities = await uow.citizens.identities_of(citizen_id)
-        last: DeliveryResult = DeliveryResult(Delivery.UNREACHABLE, "no channel identity")
+        last = DeliveryResult(Delivery.UNREACHABLE, "no reachable channel")
         for ident in identities:
             if not ident.reachable or ident.channel not in self.channels:
                 continue
             key = ConversationKey(ident.channel, ident.chat_id, ident.user_id)
-            last = await self.send(key, replies, citizen_id=citizen_id)
+            last = await self.deliver(key, replies, template=template)
             if last.status is not Delivery.UNREACHABLE:
-                return last
-        return last
+                return last, key
+        return last, None
+
+    async def send(self, key: ConversationKey, replies: Sequence[Reply], *,
+                   citizen_id: int | None = None) -> DeliveryResult:
+        """Deliver now and log it (for immediate sends; scheduled ones use the outbox)."""
+        result = await self.deliver(key, replies)
+        if result.status is Delivery.SENT:
+            await self._log(key, replies, citizen_id)
+        return result
+
+    async def send_to_citizen(self, citizen_id: int, replies: Sequence[Reply]) -> DeliveryResult:
+        result, key = await self.deliver_to_citizen(citizen_id, replies)
+        if result.status is Delivery.SENT and key is not None:
+            await self._log(key, replies, citizen_id)
+        return result
+
+    async def _log(self, key: ConversationKey, replies: Sequence[Reply], citizen_id: int | None) -> None:
+        if key.channel == "web":  # the web channel's send *is* the message log
+            return
+        async with self.db.unit_of_work() as uow:
+            for reply in replies:
+                await uow.messages.append(key=key, citizen_id=citizen_id, direction="out", kind="push",
+                                          text=reply.text, payload=reply_payload(reply),
+                                          now=self.clock.now())

@@ -16,6 +16,7 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.notify import Notifier
+    from bot.outbox import Outbox
 
 
 @dataclass
@@ -25,5 +26,6 @@ class Services:
     clock: Clock
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
     notifier: "Notifier | None" = None
+    outbox: "Outbox | None" = None
     # Capabilities add theirs below.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -22,3 +22,4 @@ from storage.models.pakn import (  # noqa: F401
     StaffSession,
     StaffUser,
 )
+from storage.models.outbox import OutboxMessage  # noqa: F401
