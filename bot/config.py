@@ -372,8 +372,6 @@ def validate(cfg: Config) -> None:
     _validate_calendar(cfg.calendar)
     _validate_pakn(cfg.pakn)
     _validate_staff(cfg.staff)
-
-
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cfg.outbox, key)
         if parse_hhmm(value) is None:
