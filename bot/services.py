@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from bot.channels.base import ChannelRegistry
 from bot.clock import Clock
 from bot.config import Config
+from bot.events import EventBus
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -27,5 +28,6 @@ class Services:
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
     notifier: "Notifier | None" = None
     outbox: "Outbox | None" = None
+    events: EventBus = field(default_factory=EventBus)
     # Capabilities add theirs below.
     extras: dict[str, Any] = field(default_factory=dict)
