@@ -18,7 +18,9 @@ from bot.logs import setup_logging
 
 log = logging.getLogger("tthc-bot")
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "bot.pakn.cli",
+]
 
 
 def _secrets(cfg: Config) -> tuple[str, ...]:

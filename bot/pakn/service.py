@@ -298,8 +298,10 @@ class PaknService:
         if not any(i.reachable for i in identities):
             log.warning("pakn citizen unreachable", extra={"code": item.code, "kind": kind})
             return False
-        await enqueue(uow, citizen_id=item.citizen_id, replies=replies, kind=kind, now=now,
-                      dedupe_key=f"{kind}:{item.code}:{now.isoformat()}")
+        # The answer has a stable key (the dashboard shows its delivery); other notices may
+        # repeat (information asked twice), so theirs include the time.
+        key = f"{kind}:{item.code}" if kind == "pakn.answer" else f"{kind}:{item.code}:{now.isoformat()}"
+        await enqueue(uow, citizen_id=item.citizen_id, replies=replies, kind=kind, now=now, dedupe_key=key)
         return True
 
     # -- publication ------------------------------------------------------------------
