@@ -107,7 +107,10 @@ class WebUpload:
                         too_big = True
                         break
                     out.write(chunk)
-            mime = sniff(head) or (part.headers.get("Content-Type", "") or "application/octet-stream")
+            claimed = (part.headers.get("Content-Type", "") or "").split(";")[0].strip().lower()
+            # A type we can recognise must be recognised; others (e.g. image/heic, if
+            # configured) are taken as claimed.
+            mime = sniff(head) or (claimed if claimed and claimed not in EXTENSIONS else "application/octet-stream")
             if too_big or mime not in self.cfg.attachment_types:
                 tmp.unlink(missing_ok=True)
                 return name, mime, size, None
