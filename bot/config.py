@@ -149,6 +149,10 @@ class StaffConfig:
     login_max_failures: int = 5  # failed logins per user name or address ...
     login_window_minutes: int = 15  # ... within this window, then refused until it passes
     page_size: int = 50
+    # argon2id cost (RFC 9106 "second recommended option" by default: t=3, 64 MiB, ~0.2 s);
+    # lower only on very small machines. Existing hashes are upgraded at the next login.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
     telegram_token: str = ""  # secret: TTHC__STAFF__TELEGRAM_TOKEN (a bot in the staff group)
     telegram_chat_id: str = ""  # the staff group's chat id; empty = no group notifications
     telegram_api_url: str = "https://api.telegram.org"
@@ -431,6 +435,8 @@ def _validate_staff(s: StaffConfig) -> None:
         raise ConfigError("staff.session_hours: must be between 1 and 168")
     if s.login_max_failures < 1 or s.login_window_minutes < 1:
         raise ConfigError("staff.login_max_failures/login_window_minutes: must be at least 1")
+    if s.argon2_time_cost < 1 or s.argon2_memory_kib < 8192:
+        raise ConfigError("staff.argon2_time_cost must be at least 1 and argon2_memory_kib at least 8192")
     if not 5 <= s.page_size <= 500:
         raise ConfigError("staff.page_size: must be between 5 and 500")
     if bool(s.telegram_token) != bool(s.telegram_chat_id):

@@ -17,6 +17,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -28,14 +29,24 @@ from storage.repos.pakn import StaffRepo
 
 log = logging.getLogger(__name__)
 
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not a real password, for constant-time misses")
 ROLES = ("admin", "officer")
 MIN_PASSWORD = 10
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+@lru_cache(maxsize=8)
+def password_hasher(time_cost: int = 3, memory_kib: int = 65536) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
+def hasher_for(config: Config | None) -> PasswordHasher:
+    if config is None:
+        return password_hasher()
+    return password_hasher(config.staff.argon2_time_cost, config.staff.argon2_memory_kib)
+
+
+@lru_cache(maxsize=8)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    return hasher.hash("not a real password, for constant-time misses")
 
 
 def check_password_strength(password: str) -> str | None:
@@ -72,6 +83,7 @@ class StaffAuth:
     def __init__(self, db: Database, config: Config) -> None:
         self.db = db
         self.cfg = config.staff
+        self.hasher = hasher_for(config)
 
     async def login(self, username: str, password: str, client: str, now: datetime) -> tuple[str, StaffUser]:
         """A new session token for valid credentials; raises LoginThrottled / LoginFailed."""
@@ -87,7 +99,8 @@ class StaffAuth:
             user = await repo.by_username(username) if username else None
             ok = False
             try:
-                ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+                ok = self.hasher.verify(user.password_hash if user else _dummy_hash(self.hasher), password) \
+                    and user is not None
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 ok = False
             if not ok or user is None or not user.active:
@@ -98,8 +111,8 @@ class StaffAuth:
                 failed = True
             else:
                 failed = False
-                if _hasher.check_needs_rehash(user.password_hash):
-                    await repo.update_user(user.id, password_hash=hash_password(password))
+                if self.hasher.check_needs_rehash(user.password_hash):
+                    await repo.update_user(user.id, password_hash=self.hasher.hash(password))
                 await repo.clear_failures(keys[0])
                 token = secrets.token_urlsafe(32)
                 await repo.add_session(token_hash=token_hash(token), user_id=user.id,
@@ -128,7 +141,8 @@ class StaffAuth:
 
 
 async def add_user(db: Database, *, username: str, password: str, role: str, agency_code: str | None,
-                   full_name: str, now: datetime, actor: str = "cli") -> StaffUser:
+                   full_name: str, now: datetime, actor: str = "cli",
+                   hasher: PasswordHasher | None = None) -> StaffUser:
     """Create a staff account (CLI and the admin page). Raises ValueError with a reason."""
     username = username.strip().lower()
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
@@ -150,7 +164,7 @@ async def add_user(db: Database, *, username: str, password: str, role: str, age
             if await uow.repo(PaknRepo).agency(agency_code) is None:
                 raise ValueError(f"Không có cơ quan mã {agency_code}.")
         user = await repo.add_user(username=username, full_name=full_name.strip()[:200],
-                                   password_hash=hash_password(password), role=role,
+                                   password_hash=(hasher or password_hasher()).hash(password), role=role,
                                    agency_code=agency_code or None, active=True, created_at=now,
                                    password_changed_at=now)
         await uow.audit.record(actor=actor, action="staff.user_added", entity_type="staff",

@@ -314,7 +314,7 @@ class Dashboard:
             await add_user(self.db, username=form.get("username", ""), password=form.get("password", ""),
                            role=form.get("role", ""), agency_code=form.get("agency") or None,
                            full_name=form.get("full_name", ""), now=self.clock.now(),
-                           actor=f"staff:{staff.user.id}")
+                           actor=f"staff:{staff.user.id}", hasher=self.auth.hasher)
         except ValueError as exc:
             return await self.admin_page(request, error=str(exc), status=400)
         raise web.HTTPSeeOther("/staff/admin?ok=user")

@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace, fn) -> int:
     async def main() -> int:
         db = Database(cfg.database.url)
         try:
-            return await fn(db, SystemClock().now())
+            return await fn(db, SystemClock().now(), cfg)
         finally:
             await db.dispose()
 
@@ -88,14 +88,15 @@ def _run(args: argparse.Namespace, fn) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from bot.dashboard.auth import add_user
+    from bot.dashboard.auth import add_user, hasher_for
 
     password = _password(args)
 
-    async def fn(db, now) -> int:
+    async def fn(db, now, cfg) -> int:
         try:
             user = await add_user(db, username=args.username, password=password, role=args.role,
-                                  agency_code=args.agency, full_name=args.name, now=now)
+                                  agency_code=args.agency, full_name=args.name, now=now,
+                                  hasher=hasher_for(cfg))
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -117,7 +118,7 @@ async def _user_or_fail(uow, username: str):
 def cmd_disable(args: argparse.Namespace) -> int:
     from storage.repos.pakn import StaffRepo
 
-    async def fn(db, now) -> int:
+    async def fn(db, now, cfg) -> int:
         async with db.unit_of_work() as uow:
             user = await _user_or_fail(uow, args.username)
             if user is None:
@@ -133,18 +134,18 @@ def cmd_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from bot.dashboard.auth import hash_password
+    from bot.dashboard.auth import hasher_for
     from storage.repos.pakn import StaffRepo
 
     password = _password(args)
 
-    async def fn(db, now) -> int:
+    async def fn(db, now, cfg) -> int:
         async with db.unit_of_work() as uow:
             user = await _user_or_fail(uow, args.username)
             if user is None:
                 return 1
             repo = uow.repo(StaffRepo)
-            await repo.update_user(user.id, password_hash=hash_password(password), password_changed_at=now)
+            await repo.update_user(user.id, password_hash=hasher_for(cfg).hash(password), password_changed_at=now)
             await repo.end_sessions_of(user.id)
             await repo.clear_failures(f"user:{user.username}")
             await uow.audit.record(actor="cli", action="staff.password_reset", entity_type="staff",
@@ -158,7 +159,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from storage.repos.pakn import StaffRepo
 
-    async def fn(db, now) -> int:
+    async def fn(db, now, cfg) -> int:
         async with db.unit_of_work() as uow:
             users = await uow.repo(StaffRepo).users()
         for u in users:
@@ -176,7 +177,7 @@ def cmd_agency(args: argparse.Namespace) -> int:
         print("error: agency code: letters, digits, '.', '_' or '-', at most 32", file=sys.stderr)
         return 1
 
-    async def fn(db, now) -> int:
+    async def fn(db, now, cfg) -> int:
         async with db.unit_of_work() as uow:
             await uow.repo(PaknRepo).save_agency(code, " ".join(args.name.split()), not args.inactive, now)
             await uow.audit.record(actor="cli", action="pakn.agency_saved", entity_type="agency",

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from bot.channels.memory import MemoryChannel
-from bot.dashboard.auth import add_user
+from bot.dashboard.auth import add_user, hasher_for
 from storage.repos.pakn import PaknRepo
 
 PASSWORD = "mat-khau-2026"
+# Cheap argon2 parameters so that logins in tests take milliseconds (production: config defaults).
+FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 8192}
 # Monday 2 Nov 2026, 09:00 in Hà Nội.
 MONDAY_9AM = datetime(2026, 11, 2, 2, 0, tzinfo=timezone.utc)
 
@@ -27,18 +29,19 @@ async def seed_agencies(app) -> None:
 async def seed_staff(app) -> None:
     """An administrator and one officer per agency (argon2 hashing: ~0.25 s each)."""
     now = app.services.clock.now()
+    hasher = hasher_for(app.config)
     await add_user(app.db, username="admin", password=PASSWORD, role="admin", agency_code=None,
-                   full_name="Quản trị", now=now)
+                   full_name="Quản trị", now=now, hasher=hasher)
     await add_user(app.db, username="stp", password=PASSWORD, role="officer", agency_code="STP",
-                   full_name="Cán bộ Tư pháp", now=now)
+                   full_name="Cán bộ Tư pháp", now=now, hasher=hasher)
     await add_user(app.db, username="sxd", password=PASSWORD, role="officer", agency_code="SXD",
-                   full_name="Cán bộ Xây dựng", now=now)
+                   full_name="Cán bộ Xây dựng", now=now, hasher=hasher)
 
 
 @pytest.fixture
 async def papp(make_app, sqlite_url, tmp_path, clock):
     clock.set(MONDAY_9AM)
-    app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "uploads")})
+    app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "uploads")}, staff=FAST_HASH)
     await seed_agencies(app)
     return app
 
