@@ -225,7 +225,7 @@ class Dashboard:
             history = await uow.audit.for_entity("pakn", item.code)
             agencies = await repo.agencies(active_only=False)
             staff_names = {u.id: u.full_name or u.username for u in await uow.repo(StaffRepo).users()}
-            answer_row = await uow.repo(OutboxRepo).by_dedupe_key(f"pakn.answer:{item.code}")
+            answer_row = await uow.repo(OutboxRepo).by_dedupe_key(f"pakn_answer:{item.code}")
         return dict(item=item, attachments=attachments, messages=messages, history=history,
                     agencies={a.code: a for a in agencies}, staff_names=staff_names,
                     answer_delivery=answer_row.status if answer_row else None,

@@ -56,7 +56,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_agency)
 
 
-def _password(args: argparse.Namespace) -> str:
+def _password(args: argparse.Namespace) -> str | None:
+    """The new password, or None (reason printed) when it is refused."""
     from bot.dashboard.auth import check_password_strength
 
     if args.password_stdin:
@@ -64,10 +65,12 @@ def _password(args: argparse.Namespace) -> str:
     else:
         password = getpass.getpass("Mật khẩu mới: ")
         if getpass.getpass("Nhập lại: ") != password:
-            raise SystemExit("error: the two passwords differ")
+            print("error: the two passwords differ", file=sys.stderr)
+            return None
     weak = check_password_strength(password)
     if weak:
-        raise SystemExit(f"error: {weak}")
+        print(f"error: {weak}", file=sys.stderr)
+        return None
     return password
 
 
@@ -91,6 +94,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     from bot.dashboard.auth import add_user, hasher_for
 
     password = _password(args)
+    if password is None:
+        return 1
 
     async def fn(db, now, cfg) -> int:
         try:
@@ -138,6 +143,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
     from storage.repos.pakn import StaffRepo
 
     password = _password(args)
+    if password is None:
+        return 1
 
     async def fn(db, now, cfg) -> int:
         async with db.unit_of_work() as uow:

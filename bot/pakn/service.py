@@ -74,6 +74,9 @@ ACTION_LABELS = {
     "answer": "Trả lời", "publish": "Công khai", "close": "Đóng",
 }
 NEEDS_TEXT = {"reject", "request_info", "forward", "answer"}
+# Outbox / message-log kinds (at most 16 characters) of what the citizen is told.
+NOTICE_KINDS = {"accept": "pakn_accepted", "reject": "pakn_rejected", "request_info": "pakn_info_req",
+                "forward": "pakn_forwarded", "answer": "pakn_answer"}
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read over the phone
 
@@ -273,7 +276,7 @@ class PaknService:
         elif action == "close":
             values["closed_at"] = now
         if notify:
-            delivered = await self._notify_citizen(uow, item, notify, kind=f"pakn.{action}", now=now)
+            delivered = await self._notify_citizen(uow, item, notify, kind=NOTICE_KINDS[action], now=now)
             if action == "answer":
                 values["delivery"] = "queued" if delivered else "undeliverable"
                 details["delivery"] = values["delivery"]
@@ -300,7 +303,7 @@ class PaknService:
             return False
         # The answer has a stable key (the dashboard shows its delivery); other notices may
         # repeat (information asked twice), so theirs include the time.
-        key = f"{kind}:{item.code}" if kind == "pakn.answer" else f"{kind}:{item.code}:{now.isoformat()}"
+        key = f"{kind}:{item.code}" if kind == "pakn_answer" else f"{kind}:{item.code}:{now.isoformat()}"
         await enqueue(uow, citizen_id=item.citizen_id, replies=replies, kind=kind, now=now, dedupe_key=key)
         return True
 

@@ -39,9 +39,9 @@ async def seed_staff(app) -> None:
 
 
 @pytest.fixture
-async def papp(make_app, sqlite_url, tmp_path, clock):
+async def papp(make_app, db_url, tmp_path, clock):
     clock.set(MONDAY_9AM)
-    app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "uploads")}, staff=FAST_HASH)
+    app = make_app(db_url, pakn={"upload_dir": str(tmp_path / "uploads")}, staff=FAST_HASH)
     await seed_agencies(app)
     return app
 
