@@ -114,7 +114,6 @@ class CalendarConfig:
 class PaknConfig:
     """Feedback and recommendations (phản ánh, kiến nghị — Decree 20/2008/NĐ-CP)."""
 
-    enabled: bool = True
     # Deadlines in working days. National PAKN system practice [U]: accept or reject <= 2,
     # forward outside one's competence <= 5 (ND 20/2008 Art. 14 [V]), answer <= 15,
     # publish <= 2 after answering (TT 02/2017/TT-VPCP [V, via summary]).

@@ -188,16 +188,16 @@ class Dashboard:
         state = q.get("state", "open")
         states = OPEN_STATES if state == "open" else ((state,) if state in STATE_LABELS else ())
         due = q.get("due", "")
-        due_before = None
+        due_before = due_from = None
         if due == "overdue":
             due_before = today - timedelta(days=1)
         elif due == "soon":
-            due_before = cal.add_working_days(today, self.config.pakn.due_soon_days)
+            due_from, due_before = today, cal.add_working_days(today, self.config.pakn.due_soon_days)
         agency = q.get("agency", "")
         f = ItemFilter(states=states, agency_codes=self._scope(staff),
                        agency_code=("" if agency == "-" else agency) if agency else None,
                        subject=q.get("subject") or None, kind=q.get("kind") or None,
-                       query=q.get("q", "")[:100], due_before=due_before)
+                       query=q.get("q", "")[:100], due_before=due_before, due_from=due_from)
         try:
             page = max(1, int(q.get("page", "1")))
         except ValueError:

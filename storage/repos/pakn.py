@@ -30,6 +30,7 @@ class ItemFilter:
     kind: str | None = None
     query: str = ""  # code, content, name or phone contains
     due_before: date | None = None  # the stage's due date on or before (overdue / due soon)
+    due_from: date | None = None  # ... and on or after (due soon, not yet overdue)
 
 
 def _like(text: str) -> str:
@@ -126,6 +127,8 @@ class PaknRepo(Repository):
                                   PaknItem.procedure_name.ilike(pattern, escape="\\")))
         if f.due_before is not None:
             stmt = stmt.where(current_due_column() <= f.due_before)
+        if f.due_from is not None:
+            stmt = stmt.where(current_due_column() >= f.due_from)
         return stmt
 
     async def list_items(self, f: ItemFilter, *, limit: int, offset: int = 0) -> tuple[list[PaknItem], int]:

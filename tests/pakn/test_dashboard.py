@@ -357,3 +357,25 @@ async def test_staff_group_gets_new_due_soon_and_overdue_once(make_app, sqlite_u
     assert len(calls) == 3 and "Quá hạn" in calls[2]["text"]
     for call in calls:  # no personal data in a group chat
         assert "Nguyễn" not in call["text"] and "0912345678" not in call["text"]
+
+
+async def test_queue_filters_due_soon_and_overdue(staff_app, pchat, server, clock):
+    first = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon: accept due Wed
+    clock.advance(days=2)  # Wednesday
+    second = CODE.search(texts_of(await file_pakn(pchat.as_user("u7").say, pchat.as_user("u7").press,
+                                                  content="Bộ phận một cửa thu thêm phí photo giấy tờ "
+                                                          "không có trong quy định của thủ tục."))).group(0)
+    clock.advance(days=1)  # Thursday: the first is overdue, the second due Friday (soon)
+    admin = await browser(server)
+    try:
+        await admin.login("admin")
+        _s, overdue = await admin.get("/staff?due=overdue")
+        _s, soon = await admin.get("/staff?due=soon")
+        _s, both = await admin.get("/staff")
+        assert first in overdue and second not in overdue
+        assert second in soon and first not in soon
+        assert "sla-overdue" in both and "sla-due_soon" in both and "Quá hạn" in both
+        _s, found = await admin.get("/staff?q=phí photo")
+        assert second in found and first not in found
+    finally:
+        await admin.client.close()
