@@ -166,3 +166,18 @@ def payloads_of(replies: list[Any]) -> list[str]:
 
 
 Runner = Callable[[], Awaitable[None]]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # pragma: no cover
+    """Each reason tests were skipped for, once, with the count (PostgreSQL, browser, data)."""
+    from collections import Counter
+
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section("skipped tests, by reason")
+        for reason, n in reasons.most_common():
+            terminalreporter.line(f"{n:5d} skipped: {reason}")

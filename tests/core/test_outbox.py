@@ -209,7 +209,7 @@ async def test_dead_worker_lease_runs_out_and_row_is_sent_by_another(env, db_url
 async def test_two_dispatchers_send_a_backlog_exactly_once(db_url):
     """5,000 rows, two dispatchers (separate engines, like two processes) at once."""
     clock = ManualClock(DAY)
-    cfg = make_config(db_url)
+    cfg = make_config(db_url, outbox={"batch_size": 50})  # 100 batches to share
     setup_db = Database(db_url)
     users = [f"u{i}" for i in range(50)]
     async with setup_db.unit_of_work() as uow:
@@ -228,7 +228,7 @@ async def test_two_dispatchers_send_a_backlog_exactly_once(db_url):
         async def send(self, key, replies):
             for r in replies:
                 sent[r.text] += 1
-            await asyncio.sleep(0)  # let the other dispatcher run
+            await asyncio.sleep(0.0005)  # a send takes a little time: the other dispatcher runs
             return await super().send(key, replies)
 
     dbs, outboxes = [], []

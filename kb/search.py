@@ -1,0 +1,588 @@
+"""In-memory procedure search: BM25F over folded words and word pairs, abbreviation expansion,
+typo correction against the index vocabulary, exact code lookup and a calibrated confidence.
+
+    index = SearchIndex.build(procedures)
+    result = index.search("lam lai can cuoc mat bao lau", limit=5)
+    if result.confident: show(result.hits[0].procedure)
+    elif result.hits: ask to choose, or offer result.suggestions (fields / levels) to narrow down
+    else: "chưa tìm thấy" -> hand over to staff
+
+How a query is scored
+1. A procedure code anywhere in the text (``1.000419``, ``1.012275.H36``, a local code such as
+   ``1.003695.000.00.00.H36``) is looked up directly; a known code gives one hit with score 1.0.
+2. The text is folded (no accents, lower case), question phrases and filler words are dropped
+   (kb.normalize), synonyms add the official words (kb.synonyms; abbreviations such as "cccd"
+   are replaced, citizens' words are kept and the official words added at a lower weight), and
+   words the index has never seen are corrected to the closest index words (rapidfuzz
+   Levenshtein against the vocabulary, bucketed by length — never against every document).
+3. Every document gets a BM25F score over the fields name, keywords, field, agency, subjects,
+   level (name heaviest), for single words and for adjacent word pairs. To stay fast at 50k
+   procedures, documents are gathered from the rarer words' posting lists; very common words
+   only add to documents already gathered.
+4. The best candidates are re-scored: normalised BM25 (against the score of an ideal match),
+   the share of the query's information content the procedure matches (coverage), and a
+   rapidfuzz similarity between the query and the name. Ties go to the citizen-level variant
+   (Cấp xã / Cấp tỉnh) over Cấp bộ when the query does not name a level, then to the shorter,
+   more general name.
+5. ``confident`` is true only when the top hit is strong (score and coverage above thresholds,
+   calibrated on labelled questions — see benchmarks/README.md) and clearly ahead of a *different*
+   procedure. Being wrong with confidence is worse than saying "chưa tìm thấy".
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import math
+from array import array
+from bisect import bisect_left
+import re
+from collections import Counter
+from dataclasses import dataclass, field as dc_field
+from typing import Iterable, Sequence
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from .model import Procedure
+from .normalize import bigrams, filler_mask, fold, is_stop, tokens, word_pairs
+from .synonyms import Synonyms, load_synonyms
+
+__all__ = ["SearchIndex", "SearchResult", "SearchHit", "Suggestion", "SearchConfig", "find_codes"]
+
+# A code as citizens type it: 1.000419, 1.012275.H36, 1.003695.000.00.00.H36 (also "1.000419."
+# at the end of a sentence). Not preceded/followed by another digit.
+_CODE_IN_TEXT = re.compile(r"(?<![\d.])(\d\.\d{6})((?:\.[A-Za-z0-9]{1,8})*)(?![\d])")
+
+
+def find_codes(text: str) -> list[tuple[str, str]]:
+    """``(base code, code as written)`` for every procedure code in ``text``."""
+    out = []
+    for m in _CODE_IN_TEXT.finditer(text or ""):
+        written = (m.group(1) + m.group(2)).rstrip(".")
+        out.append((m.group(1), written))
+    return out
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Ranking knobs. Defaults are tuned on benchmarks/data/questions.jsonl (see README)."""
+
+    field_weights: tuple[tuple[str, float], ...] = (
+        ("name", 3.0),
+        ("keywords", 2.5),
+        ("field", 1.5),
+        ("agency", 0.4),
+        ("subjects", 0.2),
+        ("level", 0.4),
+    )
+    k1: float = 1.2
+    b: float = 0.9
+    bigram_weight: float = 1.6  # query weight of a word pair relative to its words
+    fuzzy_weight: float = 0.8  # query weight of a typo-corrected word
+    candidate_postings: int = 4000  # postings gathered per query before only "checking" words
+    check_candidates: int = 300  # best candidates the commoner words are added to
+    rerank: int = 40  # candidates re-scored with coverage and name similarity
+    w_bm25: float = 0.30
+    w_coverage: float = 0.20
+    w_name: float = 0.20
+    level_bonus: float = 0.015  # citizen-level variant when the query names no level
+    confident_score: float = 0.55
+    confident_coverage: float = 0.80
+    confident_margin: float = 0.02  # over the best hit with a different name
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    code: str
+    name: str
+    score: float  # 0..1
+    procedure: Procedure
+    coverage: float = 0.0  # share of the query's information matched by this procedure
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A way to narrow an unsure search: pass ``value`` as the ``kind`` filter of search()."""
+
+    kind: str  # "field" or "level"
+    value: str
+    count: int  # close candidates with this value
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: tuple[SearchHit, ...] = ()
+    confident: bool = False
+    suggestions: tuple[Suggestion, ...] = ()
+    terms: tuple[str, ...] = ()  # the folded words actually searched (after expansion/correction)
+    by_code: bool = False  # answered by an exact code lookup
+
+    @property
+    def top(self) -> SearchHit | None:
+        return self.hits[0] if self.hits else None
+
+
+_PAIR_FIELDS = frozenset({"name", "keywords", "field"})  # fields indexed with word pairs too
+_LEVEL_WORDS = {"xa", "tinh", "bo", "huyen", "phuong", "trung", "uong"}
+_LEVEL_MENTION = re.compile(r"\bcap (xa|tinh|bo|huyen|trung uong)\b|\b(phuong|thi tran|trung uong)\b")
+_NAME_PREFIX = re.compile(r"^\s*thu tuc\s+")
+_NAME_LEVEL_SUFFIX = re.compile(r"\((?:thuc hien )?(?:tai |o )?cap [^)]*\)")
+
+
+def _citizen_level(level: str) -> int:
+    f = fold(level)
+    if "cap xa" in f or "cap tinh" in f:
+        return 0
+    if "cap bo" in f:
+        return 2
+    return 1
+
+
+class SearchIndex:
+    """Immutable in-memory index; build once (start-up or after an import), query many times."""
+
+    def __init__(self) -> None:  # use SearchIndex.build
+        self.config = SearchConfig()
+        self.synonyms: Synonyms = load_synonyms()
+        self.docs: list[Procedure] = []
+        # term -> (sorted doc ids, BM25F contributions); compact arrays keep 50k docs small
+        self.postings: dict[str, tuple[array, array]] = {}
+        self.idf: dict[str, float] = {}
+        self.by_code: dict[str, int] = {}
+        self.vocab_by_len: dict[int, list[str]] = {}
+        self.fuzzy_names: list[str] = []
+        self.name_len: list[int] = []
+        self.level_rank: list[int] = []
+        self.folded_level: list[str] = []
+        self.folded_field: list[str] = []
+        self.folded_agency: list[str] = []
+        self._ideal_sat = 0.0
+        self._correct_cache: dict[str, list[tuple[str, float]]] = {}
+        self._filter_cache: dict[tuple[str, str, str], frozenset[int]] = {}
+
+    # -- build ----------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        procedures: Iterable[Procedure],
+        *,
+        config: SearchConfig | None = None,
+        synonyms: Synonyms | None = None,
+    ) -> "SearchIndex":
+        """Index ``procedures``. A code seen twice is merged (kb.importers.merge)."""
+        # millions of small objects: the cyclic GC would rescan them again and again
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._build(procedures, config=config, synonyms=synonyms)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    @classmethod
+    def _build(cls, procedures: Iterable[Procedure], *, config: SearchConfig | None,
+               synonyms: Synonyms | None) -> "SearchIndex":
+        from .importers.merge import merge
+
+        self = cls()
+        if config is not None:
+            self.config = config
+        if synonyms is not None:
+            self.synonyms = synonyms
+        cfg = self.config
+        docs: list[Procedure] = []
+        for p in procedures:
+            i = self.by_code.get(p.code)
+            if i is None:
+                self.by_code[p.code] = len(docs)
+                docs.append(p)
+            else:
+                docs[i] = merge(docs[i], p)
+        self.docs = docs
+        n = len(docs)
+
+        weights = dict(cfg.field_weights)
+        # per doc, per field: term counts and length
+        # Field texts repeat a lot (fields, agencies, subject lists): analyse each distinct text once.
+        folded: dict[str, str] = {}
+
+        def fold_c(text: str) -> str:
+            f = folded.get(text)
+            if f is None:
+                f = folded[text] = fold(text)
+            return f
+
+        memo: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], int]] = {}
+        field_terms: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
+        lengths: dict[str, list[int]] = {f: [] for f in weights}
+        for i, p in enumerate(docs):
+            for lc in p.local_codes:
+                self.by_code.setdefault(lc.upper(), i)
+            name_f = _NAME_PREFIX.sub("", fold(p.name))
+            texts = {
+                "name": name_f,
+                "keywords": fold_c(" ; ".join(p.keywords)),
+                "field": fold_c(p.field),
+                "agency": fold_c(p.implementing_agency + " ; " + p.competent_agency),
+                "subjects": fold_c(" ; ".join(p.subjects)),
+                "level": fold_c(p.level),
+            }
+            per = []
+            for fname, text in texts.items():
+                if fname not in weights or not text:
+                    continue
+                key = (fname, text)
+                got = memo.get(key)
+                if got is None:
+                    c: Counter = Counter()
+                    length = 0
+                    for part in _split_phrases(text):
+                        c.update(part)
+                        if fname in _PAIR_FIELDS:
+                            c.update(bigrams(part))
+                        length += len(part)
+                    got = (tuple(c.items()), length)
+                    if fname != "name":
+                        memo[key] = got
+                per.append((fname, got[0], got[1]))
+                lengths[fname].append(got[1])
+            field_terms.append(per)
+            self.fuzzy_names.append(_NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-"))
+            self.name_len.append(len(name_f))
+            self.level_rank.append(_citizen_level(p.level))
+            self.folded_level.append(texts["level"])
+            self.folded_field.append(texts["field"])
+            self.folded_agency.append(texts["agency"])
+
+        avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
+        tf_ids: dict[str, array] = {}
+        tf_vals: dict[str, list[float]] = {}
+        b = cfg.b
+        for i, per in enumerate(field_terms):
+            acc: dict[str, float] = {}
+            for fname, items, length in per:
+                w = weights[fname]
+                norm = 1.0 - b + b * (length / avg[fname])
+                wn = w / norm
+                for t, tf in items:
+                    acc[t] = acc.get(t, 0.0) + wn * tf
+            for t, v in acc.items():
+                ids = tf_ids.get(t)
+                if ids is None:
+                    tf_ids[t] = array("i", (i,))
+                    tf_vals[t] = [v]
+                else:
+                    ids.append(i)
+                    tf_vals[t].append(v)
+        k1 = cfg.k1
+        for t, ids in tf_ids.items():
+            dfreq = len(ids)
+            idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
+            self.idf[t] = idf
+            self.postings[t] = (ids, array("f", [idf * v / (k1 + v) for v in tf_vals[t]]))
+        s = weights["name"]
+        self._ideal_sat = s / (k1 + s)
+        for t in self.postings:
+            if "_" not in t and not t.isdigit():
+                self.vocab_by_len.setdefault(len(t), []).append(t)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def get(self, code: str) -> Procedure | None:
+        """The procedure with this base or local code, if indexed."""
+        i = self.by_code.get(code.strip()) if code else None
+        if i is None and code:
+            i = self.by_code.get(code.strip().upper())
+        return self.docs[i] if i is not None else None
+
+    # -- query analysis ---------------------------------------------------------------------
+    def _correct(self, tok: str) -> list[tuple[str, float]]:
+        cache = self._correct_cache
+        if tok not in cache:
+            if len(cache) > 20000:
+                cache.clear()
+            cache[tok] = _correct(self, tok)
+        return cache[tok]
+
+    def analyse(self, query: str) -> tuple[dict[str, float], list[str], bool]:
+        """Query -> (term weights, content unigrams, level mentioned)."""
+        weights, seq, level, _ = self._analyse(query)
+        return weights, seq, level
+
+    def _analyse(self, query: str) -> tuple[dict[str, float], list[str], bool, list[list[tuple[str, ...]]]]:
+        """Also the concept groups: per typed word (or synonym span) its alternative spellings
+        (the word, its typo corrections, the official phrases) - coverage counts a group as
+        matched when any alternative is."""
+        cfg = self.config
+        pairs = word_pairs(query)
+        toks = [f for _, f in pairs]
+        mask = filler_mask(toks)
+        expansions = self.synonyms.find(pairs, mask)
+        covered: dict[int, float] = {}  # position -> weight override for typed words
+        weights: dict[str, float] = {}
+
+        def add(term: str, w: float) -> None:
+            if term in self.postings and w > weights.get(term, 0.0):
+                weights[term] = w
+
+        seq: list[str] = []  # content unigrams in order (for pairs and name similarity)
+        extra_phrases: list[tuple[tuple[str, ...], float]] = []
+        groups: list[list[tuple[str, ...]]] = []
+        span_group: dict[int, int] = {}
+        for e in expansions:
+            span = range(e.start, e.end)
+            typed_known = [toks[j] for j in span if toks[j] in self.postings and not is_stop(pairs, j)]
+            w = e.weight if typed_known else 1.0
+            if not typed_known:
+                for j in span:
+                    covered[j] = 0.0  # abbreviation: replaced by its expansion
+            alts = [tuple(t for t in ph if t in self.postings) for ph in e.phrases]
+            if typed_known:
+                alts.insert(0, tuple(typed_known))
+            alts = [a for a in alts if a]
+            if alts:
+                for j in span:
+                    span_group[j] = len(groups)
+                groups.append(alts)
+            for ph in e.phrases:
+                extra_phrases.append((ph, w))
+        for j, t in enumerate(toks):
+            if mask[j] or covered.get(j) == 0.0 or is_stop(pairs, j):
+                continue
+            if t in self.postings:
+                seq.append(t)
+                add(t, 1.0)
+                if j not in span_group:
+                    groups.append([(t,)])
+            elif t.isdigit():
+                continue
+            else:
+                corr = self._correct(t)
+                if corr:
+                    best = corr[0][0]
+                    seq.append(best)
+                    for c, sim in corr:
+                        add(c, cfg.fuzzy_weight * sim)
+                    groups.append([(c,) for c, _ in corr])
+        for a, b in zip(seq, seq[1:]):
+            add(f"{a}_{b}", cfg.bigram_weight)
+        for ph, w in extra_phrases:
+            for t in ph:
+                add(t, w)
+            for bg in bigrams(list(ph)):
+                add(bg, w * cfg.bigram_weight)
+        level_mentioned = bool(_LEVEL_MENTION.search(" ".join(toks)))
+        return weights, seq, level_mentioned, groups
+
+    # -- search ----------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 5,
+        level: str | None = None,
+        field: str | None = None,
+        agency: str | None = None,
+    ) -> SearchResult:
+        """Rank procedures for a citizen's question (or a code). Filters are accent-insensitive:
+        ``level`` matches a level contained in the record's levels ("Cấp xã" matches
+        "Cấp tỉnh, Cấp xã"), ``field`` the field exactly, ``agency`` a part of the agency names."""
+        cfg = self.config
+        query = query or ""
+        allowed = self._filter(level, field, agency)
+
+        codes = find_codes(query)
+        if codes:
+            hits = []
+            for base, written in codes:
+                i = self.by_code.get(written.upper(), self.by_code.get(base))
+                if i is not None and (allowed is None or i in allowed):
+                    p = self.docs[i]
+                    if all(h.code != p.code for h in hits):
+                        hits.append(SearchHit(p.code, p.name, 1.0, p, 1.0))
+            rest = _CODE_IN_TEXT.sub(" ", query)
+            # a code alone (or with filler words) is a lookup; otherwise fall through to text
+            if hits or not self.analyse(rest)[0]:
+                return SearchResult(
+                    query, tuple(hits[:limit]), confident=len(hits) == 1, by_code=True,
+                    terms=tuple(c for _, c in codes),
+                )
+            query = rest
+
+        weights, seq, level_mentioned, groups = self._analyse(query)
+        if not weights or not any("_" not in t for t in weights):
+            return SearchResult(query, (), False, (), tuple(weights))
+
+        scores = self._accumulate(weights, allowed)
+        if not scores:
+            return SearchResult(query, (), False, (), tuple(weights))
+        top = heapq.nlargest(max(cfg.rerank, limit), scores, key=scores.__getitem__)
+
+        uni = [(t, w * self.idf[t]) for t, w in weights.items() if "_" not in t]
+        idf = self.idf
+        gmass = [max(sum(idf[t] for t in alt) for alt in g) for g in groups]
+        gtotal = sum(gmass) or 1.0
+        gfull = [[(alt, sum(idf[t] for t in alt)) for alt in g] for g in groups]
+        uterms = {t for g in groups for alt in g for t in alt}
+        ideal = sum(w * self.idf[t] * self._ideal_sat for t, w in weights.items()) or 1.0
+        qstr = " ".join(dict.fromkeys(seq)) if seq else " ".join(t for t, _ in uni)
+        proc_q = fuzz.token_set_ratio  # rapidfuzz scorers; cdist would need numpy
+        sims = [proc_q(qstr, self.fuzzy_names[d]) for d in top]
+        sims2 = [fuzz.token_sort_ratio(qstr, self.fuzzy_names[d]) for d in top]
+        ranked = []
+        for j, d in enumerate(top):
+            has = self._has
+            matched = {t for t in uterms if has(t, d)}
+            cov = 0.0
+            for g, mass in zip(gfull, gmass):
+                best = 0.0
+                for alt, tot in g:
+                    if tot:
+                        got = sum(idf[t] for t in alt if t in matched) / tot
+                        if got > best:
+                            best = got
+                cov += mass * best
+            cov /= gtotal
+            bm = min(1.0, scores[d] / ideal)
+            name_sim = (0.5 * sims[j] + 0.5 * sims2[j]) / 100.0
+            s = cfg.w_bm25 * bm + cfg.w_coverage * cov + cfg.w_name * name_sim
+            if not level_mentioned and self.level_rank[d] == 0:
+                s += cfg.level_bonus
+            s = max(0.0, min(1.0, s))
+            ranked.append((s, cov, d))
+        ranked.sort(key=lambda x: (-round(x[0], 3), self.level_rank[x[2]] if not level_mentioned else 0,
+                                   self.name_len[x[2]], self.docs[x[2]].code))
+        hits = tuple(
+            SearchHit(self.docs[d].code, self.docs[d].name, round(s, 4), self.docs[d], round(cov, 4))
+            for s, cov, d in ranked[:limit]
+        )
+        confident = self._confident(ranked)
+        suggestions = () if confident else self._suggest(ranked)
+        return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)))
+
+    def _confident(self, ranked: Sequence[tuple[float, float, int]]) -> bool:
+        cfg = self.config
+        if not ranked:
+            return False
+        s0, cov0, d0 = ranked[0]
+        if s0 < cfg.confident_score or cov0 < cfg.confident_coverage:
+            return False
+        name0 = self.fuzzy_names[d0]
+        for s, _, d in ranked[1:]:
+            if self.fuzzy_names[d] == name0:
+                continue  # the same procedure at another level: not a competitor
+            return s0 - s >= cfg.confident_margin
+        return True
+
+    def _suggest(self, ranked: Sequence[tuple[float, float, int]]) -> tuple[Suggestion, ...]:
+        if not ranked:
+            return ()
+        best = ranked[0][0]
+        close = [d for s, _, d in ranked[:20] if s >= best - 0.1]
+        if len(close) < 2:
+            return ()
+        out: list[Suggestion] = []
+        fields = Counter(self.docs[d].field for d in close if self.docs[d].field)
+        levels: Counter = Counter()
+        for d in close:
+            for part in self.docs[d].level.split(","):
+                if part.strip():
+                    levels[part.strip()] += 1
+        if len(fields) > 1:
+            out += [Suggestion("field", v, c) for v, c in fields.most_common(3)]
+        if len(levels) > 1:
+            out += [Suggestion("level", v, c) for v, c in levels.most_common(3)]
+        return tuple(out)
+
+    def _has(self, term: str, doc: int) -> bool:
+        ids = self.postings[term][0]
+        i = bisect_left(ids, doc)
+        return i < len(ids) and ids[i] == doc
+
+    def _accumulate(self, weights: dict[str, float], allowed: frozenset[int] | None) -> dict[int, float]:
+        """Scores of candidate documents. Rarer words' postings are added in full (up to a budget);
+        commoner words are only added to the best candidates found so far."""
+        cfg = self.config
+        budget = cfg.candidate_postings
+        terms = sorted(weights, key=lambda t: len(self.postings[t][0]))
+        scores: dict[int, float] = {}
+        used = 0
+        checkers = []
+        for t in terms:
+            ids, vals = self.postings[t]
+            if used and used + len(ids) > budget:
+                checkers.append(t)
+                continue
+            used += len(ids)
+            w = weights[t]
+            get = scores.get
+            for d, v in zip(ids, vals):
+                scores[d] = get(d, 0.0) + w * v
+        if allowed is not None:
+            scores = {d: s for d, s in scores.items() if d in allowed}
+        if checkers and scores:
+            keep = heapq.nlargest(cfg.check_candidates, scores, key=scores.__getitem__)
+            scores = {d: scores[d] for d in keep}
+            for t in checkers:
+                ids, vals = self.postings[t]
+                w = weights[t]
+                n = len(ids)
+                for d in keep:
+                    i = bisect_left(ids, d)
+                    if i < n and ids[i] == d:
+                        scores[d] += w * vals[i]
+        return scores
+
+    def _filter(self, level: str | None, field: str | None, agency: str | None) -> frozenset[int] | None:
+        if not (level or field or agency):
+            return None
+        key = (fold(level or ""), fold(field or ""), fold(agency or ""))
+        if key not in self._filter_cache:
+            if len(self._filter_cache) > 256:
+                self._filter_cache.clear()
+            self._filter_cache[key] = _filter(self, *key)
+        return self._filter_cache[key]
+
+
+def _split_phrases(text: str) -> list[list[str]]:
+    """Tokens per ';'-separated part, so word pairs never span two keywords or subjects."""
+    return [tokens(part) for part in text.split(";") if part.strip()]
+
+
+def _correct(index: SearchIndex, tok: str) -> list[tuple[str, float]]:
+    """Index words within edit distance 1 (short words) or 2 (7+ letters), best first."""
+    n = len(tok)
+    if n < 3:
+        return []
+    max_d = 1 if n < 7 else 2
+    cands: list[str] = []
+    for L in range(n - max_d, n + max_d + 1):
+        cands.extend(index.vocab_by_len.get(L, ()))
+    if not cands:
+        return []
+    found = process.extract(tok, cands, scorer=Levenshtein.distance, score_cutoff=max_d, limit=5)
+    if not found:
+        return []
+    best = min(d for _, d, _ in found)
+    out = []
+    for word, dist, _ in sorted(found, key=lambda x: (x[1], -len(index.postings[x[0]][0]))):
+        if dist == best:
+            out.append((word, 1.0 - dist / (n + 1)))
+    return out[:2]
+
+
+def _filter(index: SearchIndex, level: str, field: str, agency: str) -> frozenset[int]:
+    out = []
+    for i in range(len(index.docs)):
+        if level and level not in index.folded_level[i]:
+            continue
+        if field and field != index.folded_field[i]:
+            continue
+        if agency and agency not in index.folded_agency[i]:
+            continue
+        out.append(i)
+    return frozenset(out)

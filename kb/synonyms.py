@@ -1,0 +1,172 @@
+"""Citizens' words and abbreviations -> official terms (data in ``kb/data/synonyms.yaml``).
+
+The file format is documented at the top of the YAML file. :class:`Synonyms` finds the entries
+whose ``match`` phrases occur in a query and returns the official words to add, each with its
+weight. Matching is accent-aware: an accented query word must carry the same accents as the
+phrase ("mất" matches "mất", not "mặt"), an unaccented one matches by its folded form only
+(a citizen typing "mat" may mean either).
+
+Command line: ``python -m kb.synonyms check`` lists expansion words that no bundled procedure
+name uses (they cannot help ranking).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .normalize import word_pairs
+
+__all__ = ["SynonymEntry", "Synonyms", "SynonymError", "Expansion", "DEFAULT_PATH", "load_synonyms"]
+
+DEFAULT_PATH = Path(__file__).parent / "data" / "synonyms.yaml"
+DEFAULT_WEIGHT = 0.8
+
+
+class SynonymError(ValueError):
+    """The synonym file is malformed; the message names the entry."""
+
+
+Phrase = tuple[tuple[str, str], ...]  # ((accented, folded), ...)
+
+
+@dataclass(frozen=True)
+class SynonymEntry:
+    match: tuple[Phrase, ...]
+    expand: tuple[tuple[str, ...], ...]  # folded token sequences
+    weight: float = DEFAULT_WEIGHT
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """One applied entry: which query positions it covered and what it adds."""
+
+    start: int
+    end: int  # exclusive
+    phrases: tuple[tuple[str, ...], ...]
+    weight: float
+
+
+def _phrase(text: str) -> Phrase:
+    return tuple(word_pairs(text))
+
+
+class Synonyms:
+    def __init__(self, entries: Iterable[SynonymEntry]):
+        self.entries = tuple(entries)
+        # first folded token -> [(phrase, entry)], longest phrases first
+        self._by_first: dict[str, list[tuple[Phrase, SynonymEntry]]] = {}
+        for e in self.entries:
+            for ph in e.match:
+                if ph:
+                    self._by_first.setdefault(ph[0][1], []).append((ph, e))
+        for lst in self._by_first.values():
+            lst.sort(key=lambda pe: -len(pe[0]))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @classmethod
+    def from_data(cls, data: Any, source: str = "<synonyms>") -> "Synonyms":
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+            raise SynonymError(f"{source}: expected a mapping with an 'entries' list")
+        entries = []
+        for i, raw in enumerate(data["entries"], 1):
+            where = f"{source}: entry {i}"
+            if not isinstance(raw, dict):
+                raise SynonymError(f"{where}: must be a mapping")
+            unknown = set(raw) - {"match", "expand", "weight", "note"}
+            if unknown:
+                raise SynonymError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+            match, expand = raw.get("match"), raw.get("expand")
+            if not isinstance(match, list) or not match or not isinstance(expand, list) or not expand:
+                raise SynonymError(f"{where}: 'match' and 'expand' must be non-empty lists")
+            weight = raw.get("weight", DEFAULT_WEIGHT)
+            if not isinstance(weight, (int, float)) or not 0 < weight <= 1:
+                raise SynonymError(f"{where}: weight must be a number in (0, 1]")
+            m = tuple(p for p in (_phrase(str(x)) for x in match) if p)
+            x = tuple(tuple(f for _, f in _phrase(str(y))) for y in expand)
+            if not m or not all(x):
+                raise SynonymError(f"{where}: a phrase has no words")
+            entries.append(SynonymEntry(m, x, float(weight), str(raw.get("note", ""))))
+        return cls(entries)
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_PATH) -> "Synonyms":
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_data(yaml.safe_load(fh), str(path))
+
+    def find(self, pairs: list[tuple[str, str]], skip: list[bool] | None = None) -> list[Expansion]:
+        """Non-overlapping matches in ``pairs`` (from :func:`kb.normalize.word_pairs`),
+        leftmost-longest; positions where ``skip`` is true are not matched."""
+        out: list[Expansion] = []
+        n = len(pairs)
+        i = 0
+        while i < n:
+            if skip and skip[i]:
+                i += 1
+                continue
+            hit = None
+            for ph, entry in self._by_first.get(pairs[i][1], ()):
+                k = len(ph)
+                if i + k > n or (skip and any(skip[i : i + k])):
+                    continue
+                if all(_word_matches(pairs[i + j], ph[j]) for j in range(k)):
+                    hit = Expansion(i, i + k, entry.expand, entry.weight)
+                    break
+            if hit:
+                out.append(hit)
+                i = hit.end
+            else:
+                i += 1
+        return out
+
+
+def _word_matches(query: tuple[str, str], phrase: tuple[str, str]) -> bool:
+    q_acc, q_fold = query
+    p_acc, p_fold = phrase
+    if q_fold != p_fold:
+        return False
+    # an unaccented query word matches by folded form; an accented one needs the same accents
+    # (the phrase may itself be written without accents, e.g. "cccd")
+    return q_acc == q_fold or p_acc == p_fold or q_acc == p_acc
+
+
+_default: Synonyms | None = None
+
+
+def load_synonyms(path: str | Path | None = None) -> Synonyms:
+    """The bundled synonyms (cached) or those in ``path``."""
+    global _default
+    if path is not None:
+        return Synonyms.load(path)
+    if _default is None:
+        _default = Synonyms.load(DEFAULT_PATH)
+    return _default
+
+
+def _check() -> int:  # pragma: no cover - maintainer tool
+    from .canonical import load_bundled
+    from .normalize import tokens
+
+    procs = load_bundled()
+    vocab = {t for p in procs for t in tokens(p.name)}
+    syn = load_synonyms()
+    missing = 0
+    for e in syn.entries:
+        for ph in e.expand:
+            unknown = [t for t in ph if t not in vocab]
+            if unknown:
+                missing += 1
+                print(f"{' '.join(ph)!r}: not in any bundled name: {', '.join(unknown)}")
+    print(f"{len(syn)} entries, {len(procs)} bundled procedures, {missing} expansions with unknown words")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(_check() if sys.argv[1:] == ["check"] else print(__doc__) or 2)

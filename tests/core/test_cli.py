@@ -1,0 +1,41 @@
+"""The tthc-bot command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, cwd: Path, env: dict | None = None, input: str | None = None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TTHC")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=full_env, input=input, timeout=120)
+
+
+def test_db_upgrade_then_chat_in_the_terminal(tmp_path):
+    db = f"sqlite:///{tmp_path}/t.sqlite3"
+    up = run("db", "upgrade", "--db", db, cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    assert "up to date" in up.stdout
+    chat = run("chat", "--user", "an", cwd=tmp_path, env={"TTHC_DATABASE_URL": db},
+               input="lien he\n1\nhuy\n")
+    assert chat.returncode == 0, chat.stderr
+    out = chat.stdout
+    assert "Xin chào" in out and "1022" in out and "1. Hướng dẫn" in out
+
+
+def test_run_refuses_an_unmigrated_database(tmp_path):
+    proc = run("run", "--port", "18099", cwd=tmp_path,
+               env={"TTHC_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.sqlite3"})
+    assert proc.returncode == 2
+    assert "tthc-bot db upgrade" in proc.stderr
+
+
+def test_config_check_ok(tmp_path):
+    proc = run("config", "check", cwd=tmp_path)
+    assert proc.returncode == 0 and "embedded defaults" in proc.stdout

@@ -1,0 +1,155 @@
+import time
+
+import pytest
+
+from kb.model import Procedure
+from kb.search import SearchIndex, find_codes
+
+
+def P(code, name, level="Cấp xã", field="Hộ tịch", **kw):
+    return Procedure(code=code, name=name, level=level, field=field, **kw)
+
+
+PROCS = [
+    P("1.001193", "Thủ tục đăng ký khai sinh"),
+    P("1.000689", "Thủ tục đăng ký khai sinh kết hợp đăng ký nhận cha, mẹ, con"),
+    P("1.000894", "Thủ tục đăng ký kết hôn"),
+    P("1.004746", "Thủ tục đăng ký lại kết hôn"),
+    P("1.000656", "Thủ tục đăng ký khai tử"),
+    P("1.014064", "Cấp lại thẻ căn cước", field="Cấp, quản lý căn cước"),
+    P("1.000757", "Cấp lại thẻ căn cước (thực hiện tại cấp trung ương)", level="Cấp bộ", field="Cấp, quản lý căn cước"),
+    P("2.001194", "Cấp lại thẻ căn cước (thực hiện tại cấp tỉnh)", level="Cấp tỉnh", field="Cấp, quản lý căn cước"),
+    P("1.014063", "Cấp đổi thẻ căn cước", field="Cấp, quản lý căn cước"),
+    P("3.000348", "Cấp lại giấy phép lái xe", level="Cấp bộ, Cấp tỉnh", field="Sát hạch, cấp giấy phép lái xe"),
+    P("3.000346", "Cấp giấy phép lái xe", level="Cấp bộ", field="Sát hạch, cấp giấy phép lái xe"),
+    P("1.012786", "Cấp lại Giấy chứng nhận quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất do bị mất",
+      level="Cấp tỉnh", field="Đất đai"),
+    P("1.001612", "Đăng ký thành lập hộ kinh doanh", level="Cấp xã", field="Thành lập và hoạt động của hộ kinh doanh"),
+    P("1.004222", "Đăng ký thường trú", field="Đăng ký, quản lý cư trú", local_codes=("1.004222.000.00.00.H36",)),
+    P("3.000333", "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam", level="Cấp tỉnh", field="Lý lịch tư pháp"),
+    P("1.012275", "Đăng ký hành nghề khám bệnh, chữa bệnh", level="Cấp tỉnh", field="Khám bệnh, chữa bệnh"),
+]
+
+
+@pytest.fixture(scope="module")
+def index():
+    return SearchIndex.build(PROCS)
+
+
+def top(index, q, **kw):
+    r = index.search(q, **kw)
+    return r.hits[0].code if r.hits else None
+
+
+def test_accent_insensitive(index):
+    for q in ("đăng ký kết hôn", "dang ky ket hon", "ĐĂNG KÝ KẾT HÔN", "dăng ky ket hôn"):
+        assert top(index, q) == "1.000894", q
+
+
+def test_general_name_before_specialised(index):
+    assert top(index, "đăng ký khai sinh") == "1.001193"
+
+
+def test_cap_lai_vs_cap_moi(index):
+    assert top(index, "làm lại căn cước mất bao lâu") in {"1.014064", "2.001194"}
+    assert top(index, "cấp lại giấy phép lái xe") == "3.000348"
+    assert top(index, "đăng ký lại kết hôn") == "1.004746"
+
+
+def test_citizen_level_before_ministry_level(index):
+    r = index.search("cấp lại thẻ căn cước")
+    codes = [h.code for h in r.hits]
+    assert codes.index("1.000757") > codes.index("1.014064")
+    assert codes.index("1.000757") > codes.index("2.001194")
+
+
+def test_code_lookup(index):
+    r = index.search("1.000894")
+    assert r.by_code and r.confident and [h.code for h in r.hits] == ["1.000894"]
+    assert r.hits[0].score == 1.0
+    assert top(index, "cho hỏi thủ tục 1.004222 cần gì") == "1.004222"
+    assert top(index, "1.004222.000.00.00.H36") == "1.004222"
+    assert top(index, "1.012275.H36") == "1.012275"  # provincial suffix -> base code
+    unknown = index.search("9.999999")
+    assert unknown.hits == () and not unknown.confident
+
+
+def test_find_codes():
+    assert find_codes("mã 1.012275.H36 và 2.000815.") == [("1.012275", "1.012275.H36"), ("2.000815", "2.000815")]
+    assert find_codes("số 11.000419 hay 1.0004191") == []
+
+
+@pytest.mark.parametrize(
+    "q,code",
+    [
+        ("cccd bị mất", "1.014064"),
+        ("gplx", "3.000346"),
+        ("mất sổ đỏ", "1.012786"),
+        ("hkd", "1.001612"),
+        ("lltp", "3.000333"),
+        ("nhập hộ khẩu", "1.004222"),
+    ],
+)
+def test_abbreviations(index, q, code):
+    r = index.search(q)
+    assert code in [h.code for h in r.hits[:3]], (q, [h.code for h in r.hits])
+
+
+def test_typos(index):
+    assert top(index, "dang ky ket hun") == "1.000894"
+    assert top(index, "căng cước cấp lại") in {"1.014064", "2.001194"}
+    assert top(index, "giay phep lai sxe") in {"3.000346", "3.000348"}
+
+
+def test_unanswerable_is_not_confident(index):
+    for q in ("thời tiết hôm nay thế nào", "mua vé máy bay đi Đà Nẵng", "xin chào"):
+        assert not index.search(q).confident, q
+
+
+def test_no_content_words_gives_nothing(index):
+    r = index.search("cho tôi hỏi cần những giấy tờ gì ạ")
+    assert r.hits == () and not r.confident
+    assert index.search("").hits == ()
+
+
+def test_scores_in_range_and_sorted(index):
+    r = index.search("cấp lại", limit=10)
+    scores = [h.score for h in r.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_filters(index):
+    r = index.search("cấp lại thẻ căn cước", level="Cấp bộ")
+    assert r.hits[0].code == "1.000757"
+    assert all("Cấp bộ" in h.procedure.level for h in r.hits)
+    r = index.search("cấp lại", field="dat dai")
+    assert [h.code for h in r.hits] == ["1.012786"]
+
+
+def test_suggestions_when_unsure(index):
+    r = index.search("cấp lại")
+    assert not r.confident
+    kinds = {s.kind for s in r.suggestions}
+    assert "field" in kinds
+
+
+def test_confident_on_clear_question(index):
+    r = index.search("đăng ký thành lập hộ kinh doanh")
+    assert r.confident and r.hits[0].code == "1.001612"
+
+
+def test_duplicate_codes_are_merged():
+    a = P("1.001193", "Thủ tục đăng ký khai sinh", keywords=("làm giấy khai sinh",))
+    b = P("1.001193", "Thủ tục đăng ký khai sinh", online_level="mot_phan")
+    idx = SearchIndex.build([a, b])
+    assert len(idx) == 1
+    p = idx.get("1.001193")
+    assert p.keywords == ("làm giấy khai sinh",) and p.online_level == "mot_phan"
+
+
+def test_query_is_fast(index):
+    t = time.perf_counter()
+    for _ in range(200):
+        index.search("lam lai can cuoc o dau")
+    assert (time.perf_counter() - t) / 200 < 0.01
