@@ -171,6 +171,8 @@ def _kb_search(ctx: Context, text: str) -> list[tuple[str, str]] | None:
         return None
     result = index.search(text, limit=5)
     hits = result.hits if hasattr(result, "hits") else result
+    if getattr(result, "confident", False):  # a clear match: offer just that one
+        hits = hits[:1]
     out = []
     for hit in hits:
         code, name = getattr(hit, "code", ""), getattr(hit, "name", "")

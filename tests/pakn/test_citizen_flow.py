@@ -4,7 +4,6 @@ channel, and the web chat over real HTTP (with the upload endpoint)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 
 import aiohttp
@@ -205,32 +204,22 @@ async def test_near_identical_content_within_days_is_a_duplicate(papp, pchat, cl
     assert len(await _items(papp)) == 3
 
 
-@dataclass(frozen=True)
-class _Hit:
-    code: str
-    name: str
-
-
-class _Index:
-    """Stands in for the knowledge-base service (kb/search.py) the PAKN form looks up at run time."""
-
-    def __init__(self) -> None:
-        self.queries: list[str] = []
-
-    def search(self, text: str, limit: int = 5):
-        self.queries.append(text)
-        return [_Hit("1.001193", "Thủ tục đăng ký khai sinh"), _Hit("1.000656", "Thủ tục đăng ký khai tử")]
-
-
 async def test_procedure_is_picked_from_the_knowledge_base_when_loaded(papp, pchat):
-    index = _Index()
-    papp.services.extras["kb"] = index
+    from kb.model import Procedure
+    from kb.search import SearchIndex
+
+    papp.services.extras["kb"] = SearchIndex.build([
+        Procedure(code="1.001193", name="Thủ tục đăng ký khai sinh", level="Cấp xã", field="Hộ tịch"),
+        Procedure(code="1.000656", name="Thủ tục đăng ký khai tử", level="Cấp xã", field="Hộ tịch"),
+        Procedure(code="1.009994", name="Cấp giấy phép xây dựng nhà ở riêng lẻ", level="Cấp xã",
+                  field="Hoạt động xây dựng"),
+    ])
     await pchat.press("m:pakn")
     await pchat.press("pf:k:phan_anh")
     await pchat.press("pf:s:procedure")
-    offered = await pchat.say("khai sinh")
-    assert index.queries == ["khai sinh"]
-    assert payloads_of(offered)[:3] == ["pf:p:1.001193", "pf:p:1.000656", "pf:p:-"]
+    offered = await pchat.say("lam giay khai sinh cho con")
+    assert payloads_of(offered)[0] == "pf:p:1.001193" and "pf:p:-" in payloads_of(offered)
+    assert "pf:p:1.009994" not in payloads_of(offered)
     assert "Cơ quan" in texts_of(await pchat.say("1"))  # typed number picks the first
     await pchat.press("pf:a:STP")
     await pchat.say(CONTENT)
