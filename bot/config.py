@@ -147,6 +147,9 @@ class StaffConfig:
     session_hours: int = 10
     login_max_failures: int = 5  # failed logins per user name or address ...
     login_window_minutes: int = 15  # ... within this window, then refused until it passes
+    # Behind a reverse proxy, the header it puts the client address in ("X-Forwarded-For":
+    # its last entry is used, the one our proxy added; or "X-Real-IP"). Empty: the peer address.
+    client_ip_header: str = ""
     page_size: int = 50
     # argon2id cost (RFC 9106 "second recommended option" by default: t=3, 64 MiB, ~0.2 s);
     # lower only on very small machines. Existing hashes are upgraded at the next login.

@@ -509,8 +509,8 @@ def _summary(ctx: Context) -> str:
     lines = [f"Loại: {KIND_LABELS[d['kind']]}", f"Liên quan đến: {SUBJECT_LABELS[d['subject']]}"]
     if d.get("procedure_name") or d.get("procedure_code"):
         lines.append("Thủ tục: " + " – ".join(x for x in (d.get("procedure_code"), d.get("procedure_name")) if x))
-    lines.append("Cơ quan: " + (d.get("agency_name") or "Chưa rõ (văn phòng sẽ chuyển đúng nơi)")
-                 if d.get("agency_code") else "Cơ quan: Chưa rõ (văn phòng sẽ chuyển đúng nơi)")
+    lines.append("Cơ quan: " + (d.get("agency_name") if d.get("agency_code") else
+                                "Chưa rõ (văn phòng sẽ chuyển đúng nơi)"))
     lines.append(f"Nội dung: {d['content']}")
     if d.get("attachments"):
         lines.append(f"Tệp đính kèm: {len(d['attachments'])}")
@@ -556,8 +556,11 @@ async def on_confirm(ctx: Context, msg: Incoming) -> None:
 async def _send(ctx: Context) -> None:
     svc = _svc(ctx)
     d = ctx.data
-    if not (d.get("full_name") and d.get("phone") and d.get("consent_at") and d.get("content")):
-        await _advance(ctx, "kind")  # should not happen: ask for what is missing
+    if not all(d.get(k) for k in ("kind", "subject", "content", "full_name", "phone", "consent_at")):
+        # only a conversation saved by an older version can get here: start the form again
+        ctx.goto("pakn.kind", {"attachments": []})
+        ctx.reply("Thông tin phản ánh chưa đầy đủ, vui lòng nhập lại từ đầu.")
+        await _kind_prompt(ctx)
         return
     dup = await svc.find_duplicate(ctx.uow, citizen_id=ctx.citizen_id, phone=d["phone"],
                                    content=d["content"], now=ctx.now)

@@ -129,8 +129,13 @@ class Dashboard:
             raise web.HTTPForbidden(text="Phiên làm việc không hợp lệ (CSRF). Vui lòng tải lại trang.")
         return {k: str(v) for k, v in form.items() if isinstance(v, str)}
 
-    @staticmethod
-    def _client(request: web.Request) -> str:
+    def _client(self, request: web.Request) -> str:
+        """The client address for throttling: the peer, or what our reverse proxy says."""
+        header = self.config.staff.client_ip_header
+        if header:
+            value = request.headers.get(header, "").split(",")[-1].strip()
+            if value:
+                return value[:64]
         return request.remote or "unknown"
 
     def _scope(self, staff: StaffSessionInfo) -> tuple[str, ...] | None:
@@ -229,7 +234,7 @@ class Dashboard:
         return dict(item=item, attachments=attachments, messages=messages, history=history,
                     agencies={a.code: a for a in agencies}, staff_names=staff_names,
                     answer_delivery=answer_row.status if answer_row else None,
-                    sla=self.pakn.sla(item, self.clock.now()), actions=self.pakn.allowed_actions(staff.user, item),
+                    sla=self.pakn.sla(item, self.clock.now()), actions=self.pakn.allowed_actions(item),
                     public_draft=self.pakn.public_text(item, item.content), Urgency=Urgency)
 
     async def item_page(self, request: web.Request) -> web.Response:

@@ -202,14 +202,11 @@ class PaknService:
     def can_see(staff: StaffUser, item: PaknItem) -> bool:
         return staff.role == "admin" or (item.agency_code is not None and item.agency_code == staff.agency_code)
 
-    def allowed_actions(self, staff: StaffUser, item: PaknItem) -> list[str]:
-        out = []
-        for action, (sources, _target) in TRANSITIONS.items():
-            if item.state not in sources and not (action == "answer" and item.kind == "question"
-                                                  and item.state == "new"):
-                continue
-            out.append(action)
-        return out
+    @staticmethod
+    def allowed_actions(item: PaknItem) -> list[str]:
+        """The actions the item's state allows (a staff question may be answered while new)."""
+        return [action for action, (sources, _target) in TRANSITIONS.items()
+                if item.state in sources or (action == "answer" and item.kind == "question" and item.state == "new")]
 
     async def act(self, uow: UnitOfWork, item: PaknItem, action: str, *, staff: StaffUser, now: datetime,
                   text: str = "", agency_code: str | None = None) -> PaknItem:
@@ -218,7 +215,7 @@ class PaknService:
             raise TransitionError("Thao tác không hợp lệ.")
         if not self.can_see(staff, item):
             raise PermissionError(item.code)
-        if action not in self.allowed_actions(staff, item):
+        if action not in self.allowed_actions(item):
             raise TransitionError(f"Không thể “{ACTION_LABELS[action]}” khi phản ánh đang ở trạng thái "
                                   f"“{STATE_LABELS[item.state]}”.")
         text = (text or "").strip()

@@ -101,11 +101,6 @@ class PaknRepo(Repository):
                 .order_by(PaknItem.id.desc()).limit(limit))
         return list((await self.session.execute(stmt)).scalars())
 
-    async def open_for_info(self, citizen_id: int) -> list[PaknItem]:
-        stmt = (select(PaknItem).where(PaknItem.citizen_id == citizen_id, PaknItem.state == "needs_info")
-                .order_by(PaknItem.id.desc()))
-        return list((await self.session.execute(stmt)).scalars())
-
     def _filtered(self, stmt, f: ItemFilter):
         if f.states:
             stmt = stmt.where(PaknItem.state.in_(f.states))

@@ -379,3 +379,28 @@ async def test_queue_filters_due_soon_and_overdue(staff_app, pchat, server, cloc
         assert second in found and first not in found
     finally:
         await admin.client.close()
+
+
+async def test_behind_a_proxy_addresses_are_told_apart(make_app, sqlite_url, tmp_path, clock):
+    app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "up")},
+                   staff={**FAST_HASH, "client_ip_header": "X-Forwarded-For"})
+    await seed_staff_for(app)
+    async with TestServer(app.web) as srv:
+        attacker, colleague = StaffBrowser(srv), StaffBrowser(srv)
+        attacker.client.headers["X-Forwarded-For"] = "203.0.113.9, 10.0.0.1"
+        colleague.client.headers["X-Forwarded-For"] = "10.0.0.2"
+        try:
+            for i in range(app.config.staff.login_max_failures):
+                assert await attacker.login(f"doan-{i}", "abc") == 401
+            assert await attacker.login("admin") == 429
+            assert await colleague.login("admin") == 303  # same proxy, another office PC
+        finally:
+            await attacker.client.close()
+            await colleague.client.close()
+
+
+async def seed_staff_for(app):
+    from tests.pakn.conftest import seed_agencies
+
+    await seed_agencies(app)
+    await seed_staff(app)
