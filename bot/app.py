@@ -34,6 +34,7 @@ APP_KEY = web.AppKey("tthc_app", object)
 # Capabilities wired after the core, in this order: each module has ``setup(app: App)``
 # that adds its services, channels, routes, scheduled jobs and start/stop steps.
 FEATURES: list[str] = [
+    "kb.service",
     "bot.pakn.feature",
 ]
 

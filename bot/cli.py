@@ -19,6 +19,7 @@ from bot.logs import setup_logging
 log = logging.getLogger("tthc-bot")
 
 COMMAND_MODULES: list[str] = [
+    "kb.cli",
     "bot.pakn.cli",
 ]
 

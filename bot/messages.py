@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
+from typing import Sequence
 
 
 class Kind(str, Enum):
@@ -115,14 +116,25 @@ class Reply:
     links: tuple[Link, ...] = ()
     attachments: tuple[OutAttachment, ...] = ()
 
-    def as_text(self, *, numbered: bool = True) -> str:
-        """The reply for a text-only channel: choices as a numbered list, links inline."""
+    def as_text(self, *, numbered: bool = True, start: int = 1) -> str:
+        """The reply for a text-only channel: choices as a numbered list from ``start``,
+        links inline."""
         parts = [self.text]
         if self.links:
             parts.append("\n".join(f"{link.label}: {link.url}" for link in self.links))
         if self.choices and numbered:
-            parts.append("\n".join(f"{i}. {c.label}" for i, c in enumerate(self.choices, 1)))
+            parts.append("\n".join(f"{i}. {c.label}" for i, c in enumerate(self.choices, start)))
         return "\n\n".join(p for p in parts if p)
+
+
+def as_texts(replies: "Sequence[Reply]") -> list[str]:
+    """Replies of one turn for a text-only channel. Choices are numbered on across the
+    replies, as the core reads a typed number against all buttons of the turn."""
+    out, n = [], 1
+    for reply in replies:
+        out.append(reply.as_text(start=n))
+        n += len(reply.choices)
+    return out
 
 
 def split_text(text: str, limit: int) -> list[str]:

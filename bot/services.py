@@ -7,7 +7,7 @@ Each capability adds its service as a field here (default None) and builds it in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.channels.base import ChannelRegistry
 from bot.clock import Clock
@@ -18,6 +18,7 @@ from storage.db import Database
 if TYPE_CHECKING:
     from bot.notify import Notifier
     from bot.outbox import Outbox
+    from kb.service import KnowledgeBase
 
 
 @dataclass
@@ -29,5 +30,8 @@ class Services:
     notifier: "Notifier | None" = None
     outbox: "Outbox | None" = None
     events: EventBus = field(default_factory=EventBus)
+    kb: "KnowledgeBase | None" = None
+    # Hand a citizen's question to staff: ask_staff(ctx, procedure_code) (set by the PAKN feature).
+    ask_staff: Callable[..., Awaitable[None]] | None = None
     # Capabilities add theirs below.
     extras: dict[str, Any] = field(default_factory=dict)

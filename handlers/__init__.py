@@ -13,6 +13,7 @@ from bot.router import Router
 
 MODULES = [
     "handlers.menu",
+    "handlers.kb",
     "handlers.pakn",
 ]
 

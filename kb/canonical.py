@@ -12,6 +12,8 @@ import can go on past bad records.
 
 from __future__ import annotations
 
+import functools
+
 import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -159,8 +161,14 @@ def load_dir(directory: str | Path) -> list[Procedure]:
 
 
 def load_bundled() -> list[Procedure]:
-    """The knowledge base shipped with the project (``kb/data/procedures``)."""
-    return load_dir(BUNDLED_DIR)
+    """The knowledge base shipped with the project (``kb/data/procedures``); parsed once
+    per process (the files are part of the installed package and records are frozen)."""
+    return list(_bundled())
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled() -> tuple[Procedure, ...]:
+    return tuple(load_dir(BUNDLED_DIR))
 
 
 class _Dumper(yaml.SafeDumper):

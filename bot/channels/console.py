@@ -9,7 +9,7 @@ import sys
 from typing import Callable, Sequence, TextIO
 
 from bot.channels.base import Handle, Reachability, SendResult
-from bot.messages import ConversationKey, Incoming, Kind, Reply
+from bot.messages import ConversationKey, Incoming, Kind, Reply, as_texts
 
 PROMPT = "Bạn: "
 
@@ -40,8 +40,8 @@ class ConsoleChannel:
         return SendResult()
 
     def render(self, replies: Sequence[Reply]) -> None:
-        for reply in replies:
-            self._out.write("Bot: " + reply.as_text().replace("\n", "\n     ") + "\n\n")
+        for text in as_texts(replies):
+            self._out.write("Bot: " + text.replace("\n", "\n     ") + "\n\n")
         self._out.flush()
 
     async def run(self) -> None:

@@ -23,3 +23,4 @@ from storage.models.pakn import (  # noqa: F401
     StaffUser,
 )
 from storage.models.outbox import OutboxMessage  # noqa: F401
+from storage.models.kb import KbVersion, ProcedureRow  # noqa: F401

@@ -1,0 +1,283 @@
+"""Procedure lookup: a question (or a code) → up to 5 choices → a detail card with sections.
+
+Buttons on cards are actions (``kb:open:<code>``, ``kb:docs:<code>`` …) so they keep
+working on older messages; the clarifying filters are bound to the ``kb.results`` step.
+"""
+
+from __future__ import annotations
+
+from bot.messages import Choice, Incoming, Kind, Link
+from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
+from bot.text import fold
+from kb.model import ONLINE_LABELS, Procedure, base_code
+from kb.normalize import content_tokens
+from kb.search import SearchResult
+
+router = Router("kb")
+
+ASK = "kb.ask"
+RESULTS = "kb.results"
+
+PROMPT = ("Bạn muốn tìm thủ tục gì? Hãy gõ tên hoặc mô tả ngắn, có dấu hoặc không dấu "
+          "(ví dụ: \"đăng ký khai sinh\", \"cấp lại căn cước\", \"sổ đỏ\"), hoặc mã thủ tục như 1.001193.")
+NOT_FOUND = "Xin lỗi, tôi chưa tìm thấy thủ tục phù hợp với câu hỏi của bạn."
+UNSURE = "Tôi tìm thấy một số thủ tục có thể phù hợp. Bạn vui lòng chọn thủ tục đúng:"
+OTHERS = "Nếu chưa đúng thủ tục bạn cần, bạn có thể xem:"
+NARROW = "Hoặc chọn lĩnh vực, cấp thực hiện để tôi tìm chính xác hơn:"
+UNKNOWN_CODE = "Không tìm thấy thủ tục có mã {code}. Vui lòng kiểm tra lại mã hoặc gõ tên thủ tục."
+KB_EMPTY = "Kho thủ tục đang được cập nhật, vui lòng thử lại sau ít phút."
+MIN_FALLBACK_SCORE = 0.35  # below this, free text outside a flow is not treated as a lookup
+
+SMALL_TALK_GREETING = {"xin chao", "chao", "chao ban", "hello", "hi", "alo", "chao bot"}
+SMALL_TALK_THANKS = {"cam on", "cam on ban", "thanks", "thank you", "ok cam on", "cam on nhieu"}
+
+
+def _ask_choice(code: str = "") -> Choice:
+    return Choice("Hỏi cán bộ", f"kb:ask:{code}" if code else "kb:ask:")
+
+
+@router.menu_entry("kb", "Tra cứu thủ tục", order=10)
+async def start_lookup(ctx: Context, msg: Incoming) -> None:
+    ctx.goto(ASK, {})
+    ctx.reply(PROMPT, [CANCEL_CHOICE])
+
+
+@router.state(ASK)
+async def on_question(ctx: Context, msg: Incoming) -> None:
+    if msg.kind is not Kind.TEXT or not msg.text.strip():
+        ctx.reply(PROMPT, [CANCEL_CHOICE])
+        return
+    await lookup(ctx, msg.text)
+
+
+@router.fallback(order=10)
+async def small_talk(ctx: Context, msg: Incoming) -> bool:
+    said = fold(msg.text).strip(" !.?")
+    if said in SMALL_TALK_GREETING:
+        ctx.show_menu(f"Xin chào! Tôi là {ctx.config.province.bot_name}. Bạn cần hỗ trợ gì?")
+        return True
+    if said in SMALL_TALK_THANKS:
+        ctx.reply("Rất vui được hỗ trợ bạn. Chúc bạn một ngày tốt lành!", [MENU_CHOICE])
+        return True
+    return False
+
+
+@router.fallback(order=50)
+async def free_text_lookup(ctx: Context, msg: Incoming) -> bool:
+    """Free text outside any flow is read as a question about a procedure."""
+    kb = ctx.services.kb
+    if kb is None or not len(kb):
+        return False
+    if not content_tokens(msg.text):  # "???", "ok", "vâng": not a question about a procedure
+        return False
+    result = kb.search(msg.text, limit=5)
+    if not result.hits or (not result.confident and result.hits[0].score < MIN_FALLBACK_SCORE):
+        ctx.goto(RESULTS, {"q": msg.text[:300], "sugg": []})
+        ctx.reply(NOT_FOUND + " Bạn có thể gõ lại ngắn gọn hơn, chọn một mục trong menu hoặc hỏi cán bộ.",
+                  [Choice("Tra cứu lại", "m:kb"), _ask_choice(), MENU_CHOICE])
+        return True
+    _present(ctx, msg.text, result)
+    return True
+
+
+async def lookup(ctx: Context, query: str, **filters: str) -> None:
+    kb = ctx.services.kb
+    if kb is None or not len(kb):
+        ctx.end()
+        ctx.reply(KB_EMPTY, [MENU_CHOICE])
+        return
+    result = kb.search(query, limit=5, **filters)
+    if result.by_code and not result.hits:
+        code = result.terms[0] if result.terms else query.strip()
+        ctx.goto(ASK, {})
+        ctx.reply(UNKNOWN_CODE.format(code=code), [CANCEL_CHOICE])
+        return
+    if not result.hits:
+        ctx.goto(RESULTS, {"q": query[:300], "sugg": []})
+        ctx.reply(NOT_FOUND + " Bạn có thể gõ lại bằng từ khác, hoặc gửi câu hỏi cho cán bộ.",
+                  [Choice("Tra cứu lại", "m:kb"), _ask_choice(), MENU_CHOICE])
+        return
+    _present(ctx, query, result)
+
+
+def _present(ctx: Context, query: str, result: SearchResult) -> None:
+    hits = list(result.hits)
+    if result.confident:
+        top = hits[0].procedure
+        ctx.end()
+        card(ctx, top)
+        others = [Choice(_short(h.name), f"kb:open:{h.code}") for h in hits[1:4] if h.name != top.name]
+        if others:
+            ctx.reply(OTHERS, others)
+        return
+    suggestions = [(s.kind, s.value) for s in result.suggestions[:3]]
+    ctx.goto(RESULTS, {"q": query[:300], "sugg": suggestions})
+    choices = [Choice(_short(h.name), f"kb:open:{h.code}") for h in hits[:5]]
+    ctx.reply(UNSURE, choices)
+    if suggestions:
+        ctx.reply(NARROW, [Choice(_short(value), f"kb:f{i}") for i, (_kind, value) in enumerate(suggestions)]
+                  + [_ask_choice(), CANCEL_CHOICE])
+    else:
+        ctx.reply("Nếu không có thủ tục đúng, bạn có thể gõ lại câu hỏi hoặc hỏi cán bộ.",
+                  [_ask_choice(), CANCEL_CHOICE])
+
+
+@router.state(RESULTS)
+async def on_results(ctx: Context, msg: Incoming) -> None:
+    """While choices are shown: a narrowing filter, or a new question."""
+    if msg.kind is Kind.CHOICE and msg.choice.startswith("kb:f"):
+        suggestions = ctx.data.get("sugg", [])
+        try:
+            kind, value = suggestions[int(msg.choice[4:])]
+        except (ValueError, IndexError):
+            ctx.reply("Lựa chọn không hợp lệ. Vui lòng gõ lại câu hỏi.", [CANCEL_CHOICE])
+            return
+        await lookup(ctx, ctx.data.get("q", ""), **{kind: value})
+        return
+    if msg.kind is Kind.TEXT and msg.text.strip():
+        await lookup(ctx, msg.text)
+        return
+    ctx.reply(PROMPT, [CANCEL_CHOICE])
+
+
+# -- the card and its sections ----------------------------------------------------------
+
+
+def _procedure(ctx: Context, msg: Incoming, prefix: str) -> Procedure | None:
+    code = msg.choice[len(prefix):]
+    kb = ctx.services.kb
+    proc = kb.get(code) if kb is not None and base_code(code) else None
+    if proc is None:
+        ctx.reply("Không tìm thấy thủ tục này nữa (kho thủ tục có thể vừa được cập nhật). "
+                  "Vui lòng tra cứu lại.", [Choice("Tra cứu thủ tục", "m:kb"), MENU_CHOICE])
+    return proc
+
+
+@router.action("kb:open:")
+async def open_card(ctx: Context, msg: Incoming) -> None:
+    proc = _procedure(ctx, msg, "kb:open:")
+    if proc is not None:
+        ctx.end()
+        card(ctx, proc)
+
+
+def card(ctx: Context, p: Procedure) -> None:
+    lines = [p.name, f"Mã thủ tục: {p.code}" + (f" · {p.level}" if p.level else "")]
+    if p.field:
+        lines.append(f"Lĩnh vực: {p.field}")
+    agency = p.implementing_agency or p.competent_agency
+    if agency:
+        lines.append(f"Cơ quan thực hiện: {agency}")
+    if p.where_to_submit:
+        lines.append(f"Nơi nộp hồ sơ: {_clip(p.where_to_submit, 400)}")
+    if p.channels:
+        lines.append("Thời hạn giải quyết và phí, lệ phí:")
+        for ch in p.channels:
+            parts = [x for x in (ch.time, ch.fee) if x]
+            lines.append(f"• {ch.channel}: " + ("; ".join(_clip(x, 300) for x in parts) or "chưa có thông tin"))
+    if p.online_level:
+        lines.append(f"Dịch vụ công trực tuyến: {ONLINE_LABELS[p.online_level]}")
+    if p.result:
+        lines.append(f"Kết quả: {_clip(p.result, 300)}")
+    links = []
+    if p.online_url:
+        links.append(Link("Nộp hồ sơ trực tuyến", p.online_url))
+    if p.source_url:
+        links.append(Link("Xem trên Cổng Dịch vụ công", p.source_url))
+    choices = [Choice("Hồ sơ cần chuẩn bị", f"kb:docs:{p.code}"), Choice("Trình tự", f"kb:steps:{p.code}"),
+               Choice("Căn cứ pháp lý", f"kb:law:{p.code}"), Choice("Biểu mẫu", f"kb:forms:{p.code}"),
+               _ask_choice(p.code), Choice("Tra cứu thủ tục khác", "m:kb"), MENU_CHOICE]
+    ctx.reply("\n".join(lines), choices, links)
+
+
+def _section_choices(p: Procedure, skip: str) -> list[Choice]:
+    all_ = [("docs", "Hồ sơ cần chuẩn bị"), ("steps", "Trình tự"), ("law", "Căn cứ pháp lý"),
+            ("forms", "Biểu mẫu")]
+    out = [Choice(label, f"kb:{key}:{p.code}") for key, label in all_ if key != skip]
+    return out + [Choice("Xem lại thủ tục", f"kb:open:{p.code}"), _ask_choice(p.code), MENU_CHOICE]
+
+
+@router.action("kb:docs:")
+async def show_documents(ctx: Context, msg: Incoming) -> None:
+    p = _procedure(ctx, msg, "kb:docs:")
+    if p is None:
+        return
+    lines = [f"Hồ sơ cần chuẩn bị — {p.name}:"]
+    if p.documents:
+        for i, d in enumerate(p.documents, 1):
+            extra = "; ".join(x for x in (d.copies, f"mẫu: {d.form}" if d.form else "") if x)
+            lines.append(f"{i}. {d.name}" + (f" ({extra})" if extra else ""))
+    else:
+        lines.append("Chưa có thông tin về thành phần hồ sơ. Vui lòng liên hệ cơ quan thực hiện hoặc hỏi cán bộ.")
+    if p.conditions:
+        lines.append("")
+        lines.append("Yêu cầu, điều kiện: " + p.conditions)
+    ctx.reply("\n".join(lines), _section_choices(p, "docs"))
+
+
+@router.action("kb:steps:")
+async def show_steps(ctx: Context, msg: Incoming) -> None:
+    p = _procedure(ctx, msg, "kb:steps:")
+    if p is None:
+        return
+    body = "\n".join(p.steps) if p.steps else "Chưa có thông tin về trình tự thực hiện."
+    ctx.reply(f"Trình tự thực hiện — {p.name}:\n{body}", _section_choices(p, "steps"))
+
+
+@router.action("kb:law:")
+async def show_legal_basis(ctx: Context, msg: Incoming) -> None:
+    p = _procedure(ctx, msg, "kb:law:")
+    if p is None:
+        return
+    lines = [f"Căn cứ pháp lý — {p.name}:"]
+    for ref in p.legal_basis:
+        number = f" số {ref.number}" if ref.number else ""
+        date = f", ngày {_vn_date(ref.date)}" if ref.date else ""
+        lines.append(f"• {ref.title}{number}{date}")
+    if not p.legal_basis:
+        lines.append("Chưa có thông tin về căn cứ pháp lý.")
+    ctx.reply("\n".join(lines), _section_choices(p, "law"))
+
+
+@router.action("kb:forms:")
+async def show_forms(ctx: Context, msg: Incoming) -> None:
+    p = _procedure(ctx, msg, "kb:forms:")
+    if p is None:
+        return
+    forms = [d for d in p.documents if d.form]
+    if forms:
+        lines = [f"Biểu mẫu — {p.name}:"] + [f"• {d.form} (dùng cho: {d.name})" for d in forms]
+        lines.append("Bạn có thể nhận mẫu tại nơi nộp hồ sơ hoặc tải trên Cổng Dịch vụ công.")
+    else:
+        lines = [f"Thủ tục \"{p.name}\" không có mẫu đơn, tờ khai riêng được công bố."]
+    links = [Link("Xem trên Cổng Dịch vụ công", p.source_url)] if p.source_url else []
+    ctx.reply("\n".join(lines), _section_choices(p, "forms"), links)
+
+
+@router.action("kb:ask:")
+async def ask_staff(ctx: Context, msg: Incoming) -> None:
+    """"Hỏi cán bộ": pass the question to staff (the PAKN queue), or say how to reach them."""
+    code = msg.choice[len("kb:ask:"):]
+    p = ctx.services.kb.get(code) if code and ctx.services.kb is not None and base_code(code) else None
+    handoff = getattr(ctx.services, "ask_staff", None)
+    if handoff is not None:
+        await handoff(ctx, p.code if p else "")
+        return
+    c = ctx.config.contact
+    about = f" về thủ tục \"{p.name}\" (mã {p.code})" if p else ""
+    ctx.reply(f"Để được cán bộ hướng dẫn trực tiếp{about}, bạn vui lòng gọi {c.hotline_label} "
+              f"{c.hotline}" + (f" ({c.office_hours})" if c.office_hours else "") + ".", [MENU_CHOICE])
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return _clip(text, limit)
+
+
+def _vn_date(iso: str) -> str:
+    parts = iso.split("-")
+    return f"{parts[2]}/{parts[1]}/{parts[0]}" if len(parts) == 3 else iso

@@ -1,0 +1,133 @@
+"""``tthc-bot kb import|stats|search``: operate and measure the knowledge base."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from storage.migrate import upgrade
+
+
+def register(sub) -> None:
+    kb = sub.add_parser("kb", help="procedure knowledge base").add_subparsers(dest="kb_command", required=True)
+
+    p = kb.add_parser("import", help="import procedure files (national portal JSONL(.gz), Defence JSONL, "
+                                     "XLSX/CSV lists, canonical YAML/JSONL); idempotent")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--db", help="database URL (default: from the config)")
+    p.set_defaults(func=cmd_import)
+
+    p = kb.add_parser("stats", help="counts by field, level and source")
+    p.add_argument("--db", help="database URL (default: from the config)")
+    p.set_defaults(func=cmd_stats)
+
+    p = kb.add_parser("search", help="search; without QUERY, one query per line from stdin, JSON lines out")
+    p.add_argument("query", nargs="?")
+    p.add_argument("--limit", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="JSON output (always on for stdin queries)")
+    p.add_argument("--db", help="database URL (default: from the config)")
+    p.set_defaults(func=cmd_search)
+
+
+def _setup(args: argparse.Namespace):
+    from bot.cli import load
+
+    cfg = load(args)
+    upgrade(cfg.database.url)
+    return cfg
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from kb.service import import_paths, terminal_progress
+    from storage.db import Database
+
+    cfg = _setup(args)
+
+    async def main() -> int:
+        db = Database(cfg.database.url)
+        try:
+            reports = await import_paths(db, args.paths, SystemClock().now(), progress=terminal_progress)
+        finally:
+            await db.dispose()
+        failed = False
+        for r in reports:
+            print(r.line())
+            for err in r.skipped[:50]:
+                print(f"  skipped: {err}")
+            if len(r.skipped) > 50:
+                print(f"  ... and {len(r.skipped) - 50} more skipped rows")
+            failed = failed or bool(r.error)
+        return 1 if failed else 0
+
+    return asyncio.run(main())
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from storage.db import Database
+    from storage.repos.kb import ProcedureRepo
+
+    cfg = _setup(args)
+
+    async def main() -> None:
+        db = Database(cfg.database.url)
+        try:
+            async with db.unit_of_work() as uow:
+                repo = uow.repo(ProcedureRepo)
+                total, version = await repo.count(), await repo.version()
+                by_field = await repo.counts_by("field")
+                by_level = await repo.counts_by("level")
+                by_source = await repo.counts_by("source")
+        finally:
+            await db.dispose()
+        print(f"procedures: {total} (version {version})")
+        for title, rows in (("by level", by_level), ("by source", by_source), ("by field (top 25)", by_field[:25])):
+            print(f"{title}:")
+            for value, n in rows:
+                print(f"  {n:6d}  {value or '(none)'}")
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from kb.service import KnowledgeBase
+    from storage.db import Database
+
+    cfg = _setup(args)
+
+    async def build() -> KnowledgeBase:
+        db = Database(cfg.database.url)
+        try:
+            kb = KnowledgeBase(db, SystemClock())
+            await kb.refresh(force=True)
+            return kb
+        finally:
+            await db.dispose()
+
+    kb = asyncio.run(build())
+
+    def answer(query: str) -> dict:
+        res = kb.search(query, limit=args.limit)
+        return {"query": query, "confident": res.confident,
+                "results": [{"code": h.code, "name": h.name, "score": h.score} for h in res.hits]}
+
+    if args.query is None:
+        for line in sys.stdin:
+            q = line.strip()
+            if q:
+                print(json.dumps(answer(q), ensure_ascii=False), flush=True)
+        return 0
+    out = answer(args.query)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print(("Chắc chắn" if out["confident"] else "Chưa chắc chắn") + f" — {args.query}")
+        for i, r in enumerate(out["results"], 1):
+            print(f"{i}. [{r['code']}] {r['name']} ({r['score']:.2f})")
+        if not out["results"]:
+            print("Không tìm thấy thủ tục phù hợp.")
+    return 0
