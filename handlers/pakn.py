@@ -8,8 +8,9 @@ stored in the same transaction as the acknowledgement, so a code is never given 
 something that was not saved.
 
 For other modules: :func:`ask_staff` turns a citizen's question into a staff question
-(same queue, the answer comes back on the citizen's channel); a ``Choice("Hỏi cán bộ",
-ask_staff_payload(code))`` button on a procedure card starts the same from a procedure.
+(same queue, the answer comes back on the citizen's channel); :func:`start_ask` (installed
+as ``services.ask_staff``, which the knowledge base's "Hỏi cán bộ" buttons call) asks the
+citizen for the question first.
 """
 
 from __future__ import annotations
@@ -163,22 +164,14 @@ async def on_subject(ctx: Context, msg: Incoming) -> None:
 # -- procedure (searched in the knowledge base when it is loaded) ---------------------------
 
 def _kb_search(ctx: Context, text: str) -> list[tuple[str, str]] | None:
-    """(code, name) of the best procedures for ``text``; None when no knowledge base is loaded.
-    Looked up at run time: the KB service may be the index itself or hold it as ``.index``."""
-    kb = ctx.services.extras.get("kb")
-    index = kb if hasattr(kb, "search") else getattr(kb, "index", None)
-    if index is None or not hasattr(index, "search"):
+    """(code, name) of the best procedures for ``text``; None when no knowledge base is
+    loaded (then the typed name or code is kept as it is)."""
+    kb = ctx.services.kb
+    if kb is None or not len(kb):
         return None
-    result = index.search(text, limit=5)
-    hits = result.hits if hasattr(result, "hits") else result
-    if getattr(result, "confident", False):  # a clear match: offer just that one
-        hits = hits[:1]
-    out = []
-    for hit in hits:
-        code, name = getattr(hit, "code", ""), getattr(hit, "name", "")
-        if code and len(f"pf:p:{code}".encode()) <= 64:
-            out.append((code, name))
-    return out
+    result = kb.search(text, limit=5)
+    hits = result.hits[:1] if result.confident else result.hits  # a clear match: offer just that one
+    return [(h.code, h.name) for h in hits if len(f"pf:p:{h.code}".encode()) <= 64]
 
 
 async def _procedure_prompt(ctx: Context) -> None:
@@ -708,36 +701,32 @@ async def on_info(ctx: Context, msg: Incoming) -> None:
 # Questions for staff ("Hỏi cán bộ", and what the knowledge base cannot answer)
 # ---------------------------------------------------------------------------------------
 
-ASK_PREFIX = "pakn:ask:"
-
-
-def ask_staff_payload(procedure_code: str = "") -> str:
-    """The button payload that starts "Hỏi cán bộ" (about a procedure, when given)."""
-    payload = ASK_PREFIX + procedure_code
-    return payload if len(payload.encode()) <= 64 else ASK_PREFIX
-
-
 @router.menu_entry("ask_staff", "Hỏi cán bộ", order=45)
 async def ask_menu(ctx: Context, msg: Incoming) -> None:
-    ctx.goto("pakn.ask", {})
-    ctx.reply("Vui lòng nhập câu hỏi của bạn. Cán bộ sẽ trả lời tại đây trong giờ làm việc.", [CANCEL_CHOICE])
+    await start_ask(ctx)
 
 
-@router.action(ASK_PREFIX)
-async def ask_button(ctx: Context, msg: Incoming) -> None:
-    code = msg.choice[len(ASK_PREFIX):]
-    ctx.goto("pakn.ask", {"procedure_code": code} if PROC_CODE_RE.match(code) else {})
-    ctx.reply("Vui lòng nhập câu hỏi của bạn" + (f" về thủ tục {code}" if PROC_CODE_RE.match(code) else "")
-              + ". Cán bộ sẽ trả lời tại đây.", [CANCEL_CHOICE])
+async def start_ask(ctx: Context, procedure_code: str = "") -> None:
+    """Start "Hỏi cán bộ" (the ``services.ask_staff`` hook: the knowledge base's "Hỏi cán bộ"
+    buttons call it). A question the citizen just typed (``ctx.data["q"]``, kept by the
+    lookup when nothing matched) can be sent as it is."""
+    previous = str(ctx.data.get("q", ""))[: ctx.config.pakn.content_max_chars] if ctx.data else ""
+    code = procedure_code if PROC_CODE_RE.match(procedure_code or "") else ""
+    ctx.goto("pakn.ask", {"procedure_code": code, "q": previous})
+    about = f" về thủ tục {code}" if code else ""
+    choices = [Choice("Gửi câu hỏi vừa nhập", "pf:ask:prev")] if len(previous) >= 5 else []
+    ctx.reply(f"Vui lòng nhập câu hỏi của bạn{about}. Cán bộ sẽ trả lời tại đây trong giờ làm việc."
+              + (f"\nHoặc gửi câu hỏi vừa nhập: “{_short(previous, 200)}”." if choices else ""),
+              [*choices, CANCEL_CHOICE])
 
 
 @router.state("pakn.ask")
 async def on_ask(ctx: Context, msg: Incoming) -> None:
-    text = msg.text.strip() if msg.kind is Kind.TEXT else ""
+    text = ctx.data.get("q", "") if msg.choice == "pf:ask:prev" else (msg.text.strip() if msg.kind is Kind.TEXT else "")
     if len(text) < 5:
         ctx.reply("Vui lòng nhập câu hỏi (ít nhất 5 ký tự).", [CANCEL_CHOICE])
         return
-    procedure_code = ctx.data.get("procedure_code")
+    procedure_code = ctx.data.get("procedure_code") or None
     ctx.end()
     await ask_staff(ctx, text, procedure_code)
 
@@ -756,10 +745,8 @@ async def ask_staff(ctx: Context, question_text: str, procedure_code: str | None
         ctx.reply(f"Câu hỏi này bạn đã gửi (mã {dup.code}); cán bộ sẽ trả lời tại đây.",
                   [Choice("Tra cứu", f"pakn:l:{dup.code}"), MENU_CHOICE])
         return dup.code
-    name = None
-    if procedure_code:
-        found = _kb_search(ctx, procedure_code)
-        name = next((n for c, n in found or [] if c == procedure_code), None)
+    procedure = ctx.services.kb.get(procedure_code) if procedure_code and ctx.services.kb is not None else None
+    name = procedure.name if procedure else None
     item = await svc.file(ctx.uow, citizen_id=ctx.citizen_id, channel=ctx.key.channel, now=ctx.now, draft={
         "kind": "question", "subject": "question", "content": text, "procedure_code": procedure_code,
         "procedure_name": name, "agency_code": None, "attachments": []})

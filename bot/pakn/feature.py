@@ -8,6 +8,7 @@ from bot.channels.web_upload import WebUpload
 from bot.dashboard.views import Dashboard
 from bot.pakn.service import PaknService
 from bot.pakn.staff_notify import StaffNotifier
+from handlers.pakn import start_ask
 from storage.repos.pakn import StaffRepo
 
 
@@ -16,6 +17,7 @@ def setup(app) -> None:
     config = app.config
     pakn = PaknService(config, services.clock, services.events)
     services.extras["pakn"] = pakn
+    services.ask_staff = start_ask  # "Hỏi cán bộ" on procedure cards and unanswered questions
     app.web.add_routes(Dashboard(app).routes())
     app.web.add_routes(WebUpload(app.web_channel, config).routes())
 

@@ -64,7 +64,10 @@ async def file_pakn(say: Any, press: Any, *, content: str = CONTENT, name: str =
     await press("m:pakn")
     await press("pf:k:phan_anh")
     await press("pf:s:procedure")
-    await say("đăng ký khai sinh")  # no knowledge base loaded: the typed name is kept
+    offered = await say("đăng ký khai sinh")
+    picks = [c.payload for r in offered for c in r.choices if c.payload.startswith("pf:p:")]
+    if picks:  # the knowledge base is loaded: pick its first match
+        await press(picks[0])
     await press("pf:a:STP")
     await say(content)
     await press("pf:skip")  # no attachments

@@ -31,7 +31,8 @@ async def test_full_form_is_stored_then_acknowledged_with_code_and_deadline(papp
     assert f"pakn:l:{code}" in payloads_of(replies)
     [item] = await _items(papp)
     assert (item.code, item.kind, item.subject, item.state) == (code, "phan_anh", "procedure", "new")
-    assert item.procedure_name == "đăng ký khai sinh" and item.procedure_code is None
+    # the bundled knowledge base is loaded: the procedure was picked from its search
+    assert (item.procedure_code, item.procedure_name) == ("1.001193", "Thủ tục đăng ký khai sinh")
     assert item.agency_code == "STP" and item.content == CONTENT
     assert (item.full_name, item.phone, item.place) == ("Nguyễn Văn An", "0912345678",
                                                         "Bộ phận một cửa UBND xã Tân Hội")
@@ -204,23 +205,20 @@ async def test_near_identical_content_within_days_is_a_duplicate(papp, pchat, cl
     assert len(await _items(papp)) == 3
 
 
-async def test_procedure_is_picked_from_the_knowledge_base_when_loaded(papp, pchat):
-    from kb.model import Procedure
-    from kb.search import SearchIndex
-
-    papp.services.extras["kb"] = SearchIndex.build([
-        Procedure(code="1.001193", name="Thủ tục đăng ký khai sinh", level="Cấp xã", field="Hộ tịch"),
-        Procedure(code="1.000656", name="Thủ tục đăng ký khai tử", level="Cấp xã", field="Hộ tịch"),
-        Procedure(code="1.009994", name="Cấp giấy phép xây dựng nhà ở riêng lẻ", level="Cấp xã",
-                  field="Hoạt động xây dựng"),
-    ])
+async def test_procedure_from_the_knowledge_base_or_as_typed(papp, pchat):
     await pchat.press("m:pakn")
     await pchat.press("pf:k:phan_anh")
     await pchat.press("pf:s:procedure")
     offered = await pchat.say("lam giay khai sinh cho con")
     assert payloads_of(offered)[0] == "pf:p:1.001193" and "pf:p:-" in payloads_of(offered)
-    assert "pf:p:1.009994" not in payloads_of(offered)
     assert "Cơ quan" in texts_of(await pchat.say("1"))  # typed number picks the first
+    await pchat.say("Hủy")
+    # not in the list: what was typed is kept
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:procedure")
+    await pchat.say("thủ tục xin giấy phép bắn pháo hoa")
+    await pchat.press("pf:p:-")
     await pchat.press("pf:a:STP")
     await pchat.say(CONTENT)
     await pchat.press("pf:skip")
@@ -229,10 +227,16 @@ async def test_procedure_is_picked_from_the_knowledge_base_when_loaded(papp, pch
     await pchat.say("0912345678")
     await pchat.press("pf:skip")
     await pchat.press("pf:skip")
-    assert "1.001193 – Thủ tục đăng ký khai sinh" in texts_of(await pchat.press("pf:y"))
+    assert "Thủ tục: thủ tục xin giấy phép bắn pháo hoa" in texts_of(await pchat.press("pf:y"))
     await pchat.press("pf:send")
-    [item] = await _items(papp)
-    assert (item.procedure_code, item.procedure_name) == ("1.001193", "Thủ tục đăng ký khai sinh")
+    # no knowledge base at all (not loaded, or another deployment): a typed code is kept as a code
+    papp.services.kb = None
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:kien_nghi")
+    await pchat.press("pf:s:procedure")
+    assert "Cơ quan" in texts_of(await pchat.say("1.004227"))
+    items = await _items(papp)
+    assert (items[0].procedure_code, items[0].procedure_name) == (None, "thủ tục xin giấy phép bắn pháo hoa")
 
 
 # -- the web chat over HTTP, with uploads -------------------------------------------------------

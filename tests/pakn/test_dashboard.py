@@ -265,10 +265,19 @@ async def test_staff_question_goes_through_the_same_queue(staff_app, pchat, serv
     await pchat.press("m:ask_staff")
     replies = await pchat.say("Làm lại giấy khai sinh bản sao ở xã khác được không?")
     code = CODE.search(texts_of(replies)).group(0)
-    # from a procedure card's "Hỏi cán bộ" button
-    await pchat.press("pakn:ask:1.001193")
+    # from a procedure card's "Hỏi cán bộ" button (the knowledge base calls services.ask_staff)
+    await pchat.press("kb:open:1.001193")
+    card = await pchat.press("kb:ask:1.001193")
+    assert "về thủ tục 1.001193" in texts_of(card)
     second = CODE.search(texts_of(await pchat.say("Có cần mang sổ hộ khẩu không?"))).group(0)
     assert (await _item(staff_app, second)).procedure_code == "1.001193"
+    assert (await _item(staff_app, second)).procedure_name == "Thủ tục đăng ký khai sinh"
+    # a question the search could not answer is offered as it was typed
+    await pchat.say("xin cấp phép nuôi rồng ở ao làng")
+    offer = await pchat.press("kb:ask:")
+    assert "pf:ask:prev" in payloads_of(offer)
+    third = CODE.search(texts_of(await pchat.press("pf:ask:prev"))).group(0)
+    assert (await _item(staff_app, third)).content == "xin cấp phép nuôi rồng ở ao làng"
     officer, admin = await browser(server), await browser(server)
     try:
         await officer.login("stp")
