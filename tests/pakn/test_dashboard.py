@@ -5,7 +5,6 @@ staff questions and the staff group's reminders."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from aiohttp import web
