@@ -35,6 +35,8 @@ APP_KEY = web.AppKey("tthc_app", object)
 # that adds its services, channels, routes, scheduled jobs and start/stop steps.
 FEATURES: list[str] = [
     "kb.service",
+    "bot.channels.platforms",
+    "bot.dossiers.feature",
     "bot.pakn.feature",
 ]
 

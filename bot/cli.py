@@ -20,6 +20,8 @@ log = logging.getLogger("tthc-bot")
 
 COMMAND_MODULES: list[str] = [
     "kb.cli",
+    "bot.channels.cli",
+    "bot.dossiers.cli",
     "bot.pakn.cli",
 ]
 

@@ -97,6 +97,99 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class TelegramConfig:
+    """Telegram Bot API (python-telegram-bot). See config.example.toml for each key."""
+
+    enabled: bool = False
+    token: str = ""  # from @BotFather; put it in TTHC__TELEGRAM__TOKEN
+    mode: str = "webhook"  # "webhook" (served by our web server) or "polling"
+    webhook_secret: str = ""  # echoed by Telegram in X-Telegram-Bot-Api-Secret-Token
+    webhook_path: str = "/webhooks/telegram"
+    api_base_url: str = "https://api.telegram.org/bot"  # the token is appended
+    file_base_url: str = "https://api.telegram.org/file/bot"
+    overall_messages_per_second: float = 30.0  # [V] Telegram's bot-wide limit
+    per_chat_messages_per_second: float = 1.0  # [V] about one message a second per chat
+    per_chat_burst: int = 3  # a reply of up to this many messages goes out at once
+    group_messages_per_minute: float = 20.0  # [V] per group
+    max_retries: int = 2  # further tries after a 429, each after its retry_after
+    request_timeout_seconds: float = 10.0
+    poll_timeout_seconds: int = 25  # long-poll wait of getUpdates (polling mode)
+
+
+@dataclass(frozen=True)
+class ZaloOAConfig:
+    """Zalo Official Account, Open API v3. See config.example.toml for each key."""
+
+    enabled: bool = False
+    app_id: str = ""  # the Zalo app linked to the OA
+    app_secret: str = ""  # the app's secret key: sent when refreshing tokens
+    oa_secret_key: str = ""  # the OA secret key: webhook signatures
+    access_token: str = ""  # first token pair only; afterwards the database keeps it
+    refresh_token: str = ""
+    webhook_path: str = "/webhooks/zalo-oa"
+    api_base_url: str = "https://openapi.zalo.me"
+    oauth_base_url: str = "https://oauth.zaloapp.com"
+    template_base_url: str = "https://business.openapi.zalo.me"
+    template_path: str = "/message/template"  # [I] ZNS/ZBS template send endpoint
+    access_token_lifetime_hours: float = 25.0  # [U] when the token endpoint gives no expires_in
+    refresh_token_lifetime_days: int = 90  # [U]
+    refresh_early_minutes: int = 60  # refresh this long before the access token expires
+    free_window_hours: int = 48  # [U] free consultation replies after the citizen's message
+    extended_window_days: int = 7  # [U] replies still possible (limited/paid) up to this
+    use_extended_window: bool = True  # treat 48 h–7 d as directly reachable
+    template_id: str = ""  # approved template for reaching citizens outside the window
+    night_ban_start: str = "22:00"  # [U] error -234 window, local time
+    night_ban_end: str = "06:00"
+    rate_limit_retry_seconds: int = 60  # wait after error -32 (rate limit)
+    max_text_chars: int = 2000  # [U] longest text message
+    request_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class ZaloBotConfig:
+    """Zalo Bot platform (bot token API). See config.example.toml for each key."""
+
+    enabled: bool = False
+    token: str = ""  # from Zalo Bot Manager; put it in TTHC__ZALO_BOT__TOKEN
+    mode: str = "webhook"  # "webhook" or "polling" (exclusive on the platform)
+    webhook_secret: str = ""  # 8–256 characters, echoed in X-Bot-Api-Secret-Token
+    webhook_path: str = "/webhooks/zalo-bot"
+    api_base_url: str = "https://bot-api.zaloplatforms.com"
+    max_text_chars: int = 2000  # [V] sendMessage text is 1–2,000 characters
+    poll_timeout_seconds: int = 30
+    request_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class DossiersConfig:
+    """Dossier status (hồ sơ) from the province's one-stop system (Một cửa điện tử)."""
+
+    enabled: bool = True
+    backend: str = "local"  # "local": table fed by `tthc-bot dossiers import`; "http": the API
+    api_base_url: str = ""  # e.g. https://motcua.example.gov.vn/api/v1
+    api_auth_header: str = "Authorization"
+    api_token: str = ""  # secret: TTHC__DOSSIERS__API_TOKEN (sent as the header's value)
+    lookup_deadline_seconds: float = 3.0  # a citizen waits at most this long for the source
+    request_timeout_seconds: float = 1.2  # one HTTP attempt
+    max_attempts: int = 2  # bounded retry of one lookup
+    retry_backoff_seconds: float = 0.2  # doubled after each failed attempt
+    breaker_failures: int = 5  # consecutive failures that open the circuit breaker
+    breaker_reset_seconds: float = 30.0  # how long it stays open before one trial call
+    code_example: str = "000.00.01.H50-250101-0001"
+    proof_valid_days: int = 30  # a proven ownership is remembered this long
+    proof_max_failures_per_citizen: int = 5  # wrong answers per citizen in proof_window
+    proof_max_failures_per_dossier: int = 10  # wrong answers on one dossier, all citizens
+    proof_window_minutes: int = 1440
+    lookup_max_per_hour: int = 30  # lookups per citizen per hour
+    lookup_max_misses_per_hour: int = 8  # lookups of codes that do not exist (guessing)
+    check_interval_seconds: int = 600  # how often followed dossiers are checked
+    check_batch: int = 200  # dossiers checked per run
+    webhook_path: str = "/hooks/dossiers"
+    webhook_secret: str = ""  # secret: TTHC__DOSSIERS__WEBHOOK_SECRET; empty = webhook off
+    webhook_max_skew_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class CalendarConfig:
     """Working days for legal deadlines (bot/workdays.py). Public holidays come from the
     ``holidays`` package; the government decides Tết bridges and make-up Saturdays each
@@ -170,6 +263,10 @@ class Config:
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    zalo_oa: ZaloOAConfig = field(default_factory=ZaloOAConfig)
+    zalo_bot: ZaloBotConfig = field(default_factory=ZaloBotConfig)
+    dossiers: DossiersConfig = field(default_factory=DossiersConfig)
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     pakn: PaknConfig = field(default_factory=PaknConfig)
     staff: StaffConfig = field(default_factory=StaffConfig)
@@ -375,6 +472,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError("web.max_body_bytes: must be at least 1024")
     if cfg.conversation.idle_timeout_minutes < 1:
         raise ConfigError("conversation.idle_timeout_minutes: must be at least 1")
+    _validate_dossiers(cfg.dossiers)
     _validate_calendar(cfg.calendar)
     _validate_pakn(cfg.pakn)
     _validate_staff(cfg.staff)
@@ -388,6 +486,81 @@ def validate(cfg: Config) -> None:
         raise ConfigError("outbox: poll_seconds must be positive and lease_seconds at least 10")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"logging.level: unknown level {cfg.logging.level!r}")
+    _validate_channels(cfg)
+
+
+def _validate_channels(cfg: Config) -> None:
+    """Shapes of the platform settings. Missing credentials are not an error here: the
+    channel is reported and left off at start-up while the rest keeps running."""
+    import re
+
+    for section in ("telegram", "zalo_bot"):
+        c = getattr(cfg, section)
+        if c.mode not in ("webhook", "polling"):
+            raise ConfigError(f"{section}.mode: must be \"webhook\" or \"polling\", got {c.mode!r}")
+        if c.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{8,256}", c.webhook_secret):
+            raise ConfigError(f"{section}.webhook_secret: 8–256 characters of A-Z, a-z, 0-9, _ and -")
+    for section in ("telegram", "zalo_oa", "zalo_bot"):
+        c = getattr(cfg, section)
+        if not c.webhook_path.startswith("/"):
+            raise ConfigError(f"{section}.webhook_path: must start with /")
+        for key in ("api_base_url", "oauth_base_url", "template_base_url", "file_base_url"):
+            url = getattr(c, key, None)
+            if url is not None and not url.startswith(("https://", "http://")):
+                raise ConfigError(f"{section}.{key}: must be an http(s) URL, got {url!r}")
+        if c.request_timeout_seconds <= 0:
+            raise ConfigError(f"{section}.request_timeout_seconds: must be positive")
+    t = cfg.telegram
+    if t.overall_messages_per_second <= 0 or t.per_chat_messages_per_second <= 0 \
+            or t.group_messages_per_minute <= 0 or t.per_chat_burst < 1:
+        raise ConfigError("telegram: rate limits must be positive")
+    if t.max_retries < 0:
+        raise ConfigError("telegram.max_retries: must be 0 or more")
+    z = cfg.zalo_oa
+    for key in ("night_ban_start", "night_ban_end"):
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(z, key)):
+            raise ConfigError(f"zalo_oa.{key}: expected HH:MM, got {getattr(z, key)!r}")
+    if z.free_window_hours < 1 or z.extended_window_days * 24 < z.free_window_hours:
+        raise ConfigError("zalo_oa: free_window_hours must be ≥ 1 and within extended_window_days")
+    if z.access_token_lifetime_hours <= 0 or z.refresh_early_minutes < 0:
+        raise ConfigError("zalo_oa: token lifetimes must be positive")
+    if z.refresh_early_minutes >= z.access_token_lifetime_hours * 60:
+        raise ConfigError("zalo_oa.refresh_early_minutes: must be shorter than the token lifetime")
+    for section in ("zalo_oa", "zalo_bot"):
+        if getattr(cfg, section).max_text_chars < 100:
+            raise ConfigError(f"{section}.max_text_chars: must be at least 100")
+
+
+def _validate_dossiers(d: DossiersConfig) -> None:
+    if d.backend not in ("local", "http"):
+        raise ConfigError(f"dossiers.backend: must be \"local\" or \"http\", got {d.backend!r}")
+    if d.enabled and d.backend == "http" and not d.api_base_url.startswith(("http://", "https://")):
+        raise ConfigError("dossiers.api_base_url: required (http:// or https://) when dossiers.backend = \"http\"")
+    if not 0.5 <= d.lookup_deadline_seconds <= 10:
+        raise ConfigError("dossiers.lookup_deadline_seconds: must be between 0.5 and 10")
+    if not 0 < d.request_timeout_seconds <= d.lookup_deadline_seconds:
+        raise ConfigError("dossiers.request_timeout_seconds: must be positive and at most lookup_deadline_seconds")
+    if not 1 <= d.max_attempts <= 5:
+        raise ConfigError("dossiers.max_attempts: must be between 1 and 5")
+    if d.retry_backoff_seconds < 0 or d.breaker_reset_seconds <= 0 or d.breaker_failures < 1:
+        raise ConfigError("dossiers: retry_backoff_seconds >= 0, breaker_reset_seconds > 0, breaker_failures >= 1")
+    for name in ("proof_valid_days", "proof_max_failures_per_citizen", "proof_max_failures_per_dossier",
+                 "proof_window_minutes", "lookup_max_per_hour", "lookup_max_misses_per_hour",
+                 "check_batch"):
+        if getattr(d, name) < 1:
+            raise ConfigError(f"dossiers.{name}: must be at least 1")
+    if d.check_interval_seconds < 10:
+        raise ConfigError("dossiers.check_interval_seconds: must be at least 10")
+    if not d.webhook_path.startswith("/"):
+        raise ConfigError("dossiers.webhook_path: must start with /")
+    if d.webhook_secret and len(d.webhook_secret) < 16:
+        raise ConfigError("dossiers.webhook_secret: too short (at least 16 characters)")
+    from bot.dossiers.code import InvalidCode, parse_code
+
+    try:
+        parse_code(d.code_example)
+    except InvalidCode:
+        raise ConfigError(f"dossiers.code_example: not a valid dossier code: {d.code_example!r}") from None
 
 
 def _validate_calendar(c: CalendarConfig) -> None:

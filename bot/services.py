@@ -16,6 +16,7 @@ from bot.events import EventBus
 from storage.db import Database
 
 if TYPE_CHECKING:
+    from bot.dossiers.service import DossierService
     from bot.notify import Notifier
     from bot.outbox import Outbox
     from kb.service import KnowledgeBase
@@ -33,5 +34,6 @@ class Services:
     kb: "KnowledgeBase | None" = None
     # Hand a citizen's question to staff: ask_staff(ctx, procedure_code) (set by the PAKN feature).
     ask_staff: Callable[..., Awaitable[None]] | None = None
+    dossiers: "DossierService | None" = None  # dossier status (bot/dossiers), when enabled
     # Capabilities add theirs below.
     extras: dict[str, Any] = field(default_factory=dict)

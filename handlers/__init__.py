@@ -14,6 +14,7 @@ from bot.router import Router
 MODULES = [
     "handlers.menu",
     "handlers.kb",
+    "handlers.dossiers",
     "handlers.pakn",
 ]
 

@@ -26,7 +26,7 @@ OTHERS = "Nếu chưa đúng thủ tục bạn cần, bạn có thể xem:"
 NARROW = "Hoặc chọn lĩnh vực, cấp thực hiện để tôi tìm chính xác hơn:"
 UNKNOWN_CODE = "Không tìm thấy thủ tục có mã {code}. Vui lòng kiểm tra lại mã hoặc gõ tên thủ tục."
 KB_EMPTY = "Kho thủ tục đang được cập nhật, vui lòng thử lại sau ít phút."
-MIN_FALLBACK_SCORE = 0.35  # below this, free text outside a flow is not treated as a lookup
+MIN_FALLBACK_SCORE = 0.5  # below this, free text outside a flow is not treated as a lookup
 
 SMALL_TALK_GREETING = {"xin chao", "chao", "chao ban", "hello", "hi", "alo", "chao bot"}
 SMALL_TALK_THANKS = {"cam on", "cam on ban", "thanks", "thank you", "ok cam on", "cam on nhieu"}
@@ -53,10 +53,11 @@ async def on_question(ctx: Context, msg: Incoming) -> None:
 @router.fallback(order=10)
 async def small_talk(ctx: Context, msg: Incoming) -> bool:
     said = fold(msg.text).strip(" !.?")
-    if said in SMALL_TALK_GREETING:
+    short = len(said.split()) <= 4
+    if said in SMALL_TALK_GREETING or (short and said.startswith(("xin chao", "chao "))):
         ctx.show_menu(f"Xin chào! Tôi là {ctx.config.province.bot_name}. Bạn cần hỗ trợ gì?")
         return True
-    if said in SMALL_TALK_THANKS:
+    if said in SMALL_TALK_THANKS or (short and said.startswith("cam on")):
         ctx.reply("Rất vui được hỗ trợ bạn. Chúc bạn một ngày tốt lành!", [MENU_CHOICE])
         return True
     return False

@@ -30,6 +30,8 @@ __all__ = [
     "word_pairs",
     "filler_mask",
     "is_stop",
+    "is_syllable",
+    "teencode_variants",
 ]
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
@@ -128,6 +130,32 @@ FILLER_PHRASES: tuple[tuple[str, ...], ...] = tuple(
             "ad oi",
             "nop ho so",
             "online duoc khong",
+            # greetings, thanks and chit-chat: never content ("chào" would match "chào bán")
+            "xin chao",
+            "chao anh",
+            "chao chi",
+            "chao em",
+            "chao ad",
+            "chao admin",
+            "chao anh chi",
+            "chao buoi sang",
+            "chao buoi chieu",
+            "cam on",
+            "cam on ban",
+            "xin cam on",
+            "tam biet",
+            "hello",
+            "hi",
+            "alo",
+            "thanks",
+            "thank you",
+            "ok",
+            "oke",
+            "ban la ai",
+            "ban ten gi",
+            "ban la bot",
+            "ban co khoe khong",
+            "co ai khong",
         },
         key=lambda s: -len(s.split()),
     )
@@ -140,6 +168,7 @@ STOP_WORDS: frozenset[str] = frozenset(
     xin làm cho của tôi muốn cần gì nào thế ở đâu bao lâu như là và thì có không được mình em
     anh chị ạ ơi vậy nhé nha giúp hỏi về với để những các một này đó ai khi phải tại sao ra hay
     hoặc nếu rồi đang sẽ đã bị vào cũng còn nữa nhỉ hả ạ vâng dạ bạn ad admin
+    nhiều lắm quá rất
     """.split()
 )
 
@@ -189,6 +218,9 @@ def filler_mask(toks: list[str]) -> list[bool]:
 def is_stop(pairs: list[tuple[str, str]], i: int) -> bool:
     """Whether word ``i`` of ``pairs`` (from :func:`word_pairs`) is a filler word."""
     acc, f = pairs[i]
+    if f == "chao":  # a greeting, except in "chào bán" / "chào mua" (securities offers)
+        nxt = pairs[i + 1] if i + 1 < len(pairs) else ("", "")
+        return not (nxt[0] in ("bán", "mua") or (nxt[0] == nxt[1] and nxt[1] == "mua"))
     stop = (acc in STOP_WORDS) if acc != f else (f in STOP_WORDS_PLAIN)
     if stop and f == "lam" and i + 1 < len(pairs) and pairs[i + 1][1] in _LAM_KEEP_NEXT:
         return False
@@ -205,3 +237,27 @@ def content_tokens(text: str) -> list[str]:
 def bigrams(toks: list[str]) -> list[str]:
     """Adjacent pairs joined with ``_`` (``["can", "cuoc"]`` -> ``["can_cuoc"]``)."""
     return [f"{a}_{b}" for a, b in zip(toks, toks[1:])]
+
+
+# A Vietnamese syllable in folded form: optional onset, 1-3 vowels, optional final consonant.
+# Words that cannot be Vietnamese ("qwe", "asdkjh", "xyz") are not typo-corrected into
+# Vietnamese words: a citizen did not mean one of ours.
+_SYLLABLE_RE = re.compile(r"^(?:ngh|ng|nh|ph|th|tr|ch|kh|gh|gi|qu|[bcdghklmnprstvx])?[aeiouy]{1,3}(?:ng|nh|ch|[cmnpt])?$")
+
+
+def is_syllable(folded: str) -> bool:
+    """Whether a folded word can be a Vietnamese syllable (``"truong"`` yes, ``"qwe"`` no)."""
+    return bool(_SYLLABLE_RE.match(folded))
+
+
+# Chat spellings ("teencode"): f for ph, j for gi, z for d, w for qu/u, k for c, dz for d.
+_TEEN_ONSETS = (("f", "ph"), ("j", "gi"), ("z", "d"), ("dz", "d"), ("w", "qu"), ("w", "u"), ("k", "c"))
+
+
+def teencode_variants(folded: str) -> list[str]:
+    """Standard spellings a chat-spelled folded word may stand for (``"fep"`` -> ``["phep"]``)."""
+    out = []
+    for src, dst in _TEEN_ONSETS:
+        if folded.startswith(src) and len(folded) > len(src):
+            out.append(dst + folded[len(src):])
+    return out

@@ -38,6 +38,7 @@ from array import array
 from bisect import bisect_left
 import re
 from collections import Counter
+from sys import intern
 from dataclasses import dataclass, field as dc_field
 from typing import Iterable, Sequence
 
@@ -45,7 +46,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from .model import Procedure
-from .normalize import bigrams, filler_mask, fold, is_stop, tokens, word_pairs
+from .normalize import bigrams, filler_mask, fold, is_stop, is_syllable, teencode_variants, tokens, word_pairs
 from .synonyms import Synonyms, load_synonyms
 
 __all__ = ["SearchIndex", "SearchResult", "SearchHit", "Suggestion", "SearchConfig", "find_codes"]
@@ -83,13 +84,19 @@ class SearchConfig:
     candidate_postings: int = 4000  # postings gathered per query before only "checking" words
     check_candidates: int = 300  # best candidates the commoner words are added to
     rerank: int = 40  # candidates re-scored with coverage and name similarity
-    w_bm25: float = 0.30
+    w_bm25: float = 0.40
     w_coverage: float = 0.20
     w_name: float = 0.20
-    level_bonus: float = 0.015  # citizen-level variant when the query names no level
-    confident_score: float = 0.55
+    level_bonus: float = 0.05  # citizen-level variant when the query names no level
+    w_name_cover: float = 0.05  # share of the procedure name's information the query covers
+    name_full_bonus: float = 0.06  # every word of the procedure's name is in the query
+    citizen_bonus: float = 0.02  # procedures whose subjects include citizens (the bot's audience)
+    idf_power: float = 0.7  # <1 flattens idf: rare incidental words weigh less (coverage, BM25)
+    unknown_mass: float = 0.6  # weight (x the idf of a word seen once) of a word matching nothing
+    typo_credit: float = 0.6  # coverage credit of a typo-corrected word
+    confident_score: float = 0.62
     confident_coverage: float = 0.80
-    confident_margin: float = 0.02  # over the best hit with a different name
+    confident_margin: float = 0.04  # over the best hit with a different name
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,7 @@ class SearchResult:
     suggestions: tuple[Suggestion, ...] = ()
     terms: tuple[str, ...] = ()  # the folded words actually searched (after expansion/correction)
     by_code: bool = False  # answered by an exact code lookup
+    margin: float = 0.0  # top score minus the best score of a procedure with another name (1.0: none)
 
     @property
     def top(self) -> SearchHit | None:
@@ -125,6 +133,8 @@ class SearchResult:
 
 
 _PAIR_FIELDS = frozenset({"name", "keywords", "field"})  # fields indexed with word pairs too
+_UWORD = re.compile(r"[^\W\d_]+")
+_CITIZEN = "cong dan"  # subject "Công dân Việt Nam"
 _LEVEL_WORDS = {"xa", "tinh", "bo", "huyen", "phuong", "trung", "uong"}
 _LEVEL_MENTION = re.compile(r"\bcap (xa|tinh|bo|huyen|trung uong)\b|\b(phuong|thi tran|trung uong)\b")
 _NAME_PREFIX = re.compile(r"^\s*thu tuc\s+")
@@ -153,6 +163,10 @@ class SearchIndex:
         self.by_code: dict[str, int] = {}
         self.vocab_by_len: dict[int, list[str]] = {}
         self.fuzzy_names: list[str] = []
+        self.name_terms: list[tuple[str, ...]] = []  # distinct folded words of each name
+        self.citizen: bytearray = bytearray()  # 1 where the subjects include citizens
+        self._max_idf = 1.0
+        self.accented: dict[str, frozenset[str]] = {}  # folded word -> accented spellings in names
         self.name_len: list[int] = []
         self.level_rank: list[int] = []
         self.folded_level: list[str] = []
@@ -249,12 +263,23 @@ class SearchIndex:
                 per.append((fname, got[0], got[1]))
                 lengths[fname].append(got[1])
             field_terms.append(per)
-            self.fuzzy_names.append(_NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-"))
+            fuzzy_name = _NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-")
+            self.fuzzy_names.append(fuzzy_name)
+            self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(tokens(fuzzy_name))))
+            self.citizen.append(any(_CITIZEN in fold_c(sj) for sj in p.subjects))
             self.name_len.append(len(name_f))
             self.level_rank.append(_citizen_level(p.level))
             self.folded_level.append(texts["level"])
             self.folded_field.append(texts["field"])
             self.folded_agency.append(texts["agency"])
+
+        spellings: set[str] = set()
+        for p in docs:
+            spellings.update(_UWORD.findall(p.name.lower()))
+        acc: dict[str, set[str]] = {}
+        for w in spellings:
+            acc.setdefault(fold(w), set()).add(w)
+        self.accented = {k: frozenset(v) for k, v in acc.items()}
 
         avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
         tf_ids: dict[str, array] = {}
@@ -282,6 +307,7 @@ class SearchIndex:
             idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
             self.idf[t] = idf
             self.postings[t] = (ids, array("f", [idf * v / (k1 + v) for v in tf_vals[t]]))
+        self._max_idf = math.log(1.0 + (n - 0.5) / 1.5) if n > 1 else 1.0
         s = weights["name"]
         self._ideal_sat = s / (k1 + s)
         for t in self.postings:
@@ -300,23 +326,27 @@ class SearchIndex:
         return self.docs[i] if i is not None else None
 
     # -- query analysis ---------------------------------------------------------------------
-    def _correct(self, tok: str) -> list[tuple[str, float]]:
+    def _correct(self, tok: str, typed: str = "") -> list[tuple[str, float]]:
+        """Corrections of the folded word ``tok``; ``typed`` is the word as typed (lower case)."""
+        key = typed if typed and typed != tok else tok
         cache = self._correct_cache
-        if tok not in cache:
+        if key not in cache:
             if len(cache) > 20000:
                 cache.clear()
-            cache[tok] = _correct(self, tok)
-        return cache[tok]
+            cache[key] = _correct(self, tok, typed)
+        return cache[key]
 
     def analyse(self, query: str) -> tuple[dict[str, float], list[str], bool]:
         """Query -> (term weights, content unigrams, level mentioned)."""
-        weights, seq, level, _ = self._analyse(query)
+        weights, seq, level, _, _ = self._analyse(query)
         return weights, seq, level
 
-    def _analyse(self, query: str) -> tuple[dict[str, float], list[str], bool, list[list[tuple[str, ...]]]]:
+    def _analyse(self, query: str) -> tuple[dict[str, float], list[str], bool, list[list[tuple[tuple[str, ...], float]]], int]:
         """Also the concept groups: per typed word (or synonym span) its alternative spellings
-        (the word, its typo corrections, the official phrases) - coverage counts a group as
-        matched when any alternative is."""
+        (the word, its typo corrections, the official phrases), each with the credit it earns -
+        coverage counts a group as matched when any alternative is; and the number of content
+        words that match nothing in the index even after typo correction (they count against
+        coverage: "asdkjh qwe", "cảm ơn" must not look like a full match)."""
         cfg = self.config
         pairs = word_pairs(query)
         toks = [f for _, f in pairs]
@@ -331,7 +361,8 @@ class SearchIndex:
 
         seq: list[str] = []  # content unigrams in order (for pairs and name similarity)
         extra_phrases: list[tuple[tuple[str, ...], float]] = []
-        groups: list[list[tuple[str, ...]]] = []
+        groups: list[list[tuple[tuple[str, ...], float]]] = []
+        unknown = 0
         span_group: dict[int, int] = {}
         for e in expansions:
             span = range(e.start, e.end)
@@ -347,7 +378,7 @@ class SearchIndex:
             if alts:
                 for j in span:
                     span_group[j] = len(groups)
-                groups.append(alts)
+                groups.append([(a, 1.0) for a in alts])
             for ph in e.phrases:
                 extra_phrases.append((ph, w))
         for j, t in enumerate(toks):
@@ -357,17 +388,19 @@ class SearchIndex:
                 seq.append(t)
                 add(t, 1.0)
                 if j not in span_group:
-                    groups.append([(t,)])
+                    groups.append([((t,), 1.0)])
             elif t.isdigit():
                 continue
             else:
-                corr = self._correct(t)
+                corr = self._correct(t, pairs[j][0])
                 if corr:
                     best = corr[0][0]
                     seq.append(best)
                     for c, sim in corr:
                         add(c, cfg.fuzzy_weight * sim)
-                    groups.append([(c,) for c, _ in corr])
+                    groups.append([((c,), cfg.typo_credit * sim) for c, sim in corr])
+                elif len(t) > 1 and j not in span_group:
+                    unknown += 1
         for a, b in zip(seq, seq[1:]):
             add(f"{a}_{b}", cfg.bigram_weight)
         for ph, w in extra_phrases:
@@ -375,8 +408,18 @@ class SearchIndex:
                 add(t, w)
             for bg in bigrams(list(ph)):
                 add(bg, w * cfg.bigram_weight)
+        if cfg.idf_power != 1.0:
+            p1 = cfg.idf_power - 1.0
+            idf = self.idf
+            for t in weights:
+                if "_" in t:
+                    a, _, b = t.partition("_")
+                    f = (max(idf.get(a, 1.0), 1e-6) * max(idf.get(b, 1.0), 1e-6)) ** (p1 / 2)
+                else:
+                    f = max(idf[t], 1e-6) ** p1
+                weights[t] *= f
         level_mentioned = bool(_LEVEL_MENTION.search(" ".join(toks)))
-        return weights, seq, level_mentioned, groups
+        return weights, seq, level_mentioned, groups, unknown
 
     # -- search ----------------------------------------------------------------------------
     def search(
@@ -413,7 +456,7 @@ class SearchIndex:
                 )
             query = rest
 
-        weights, seq, level_mentioned, groups = self._analyse(query)
+        weights, seq, level_mentioned, groups, unknown = self._analyse(query)
         if not weights or not any("_" not in t for t in weights):
             return SearchResult(query, (), False, (), tuple(weights))
 
@@ -423,11 +466,14 @@ class SearchIndex:
         top = heapq.nlargest(max(cfg.rerank, limit), scores, key=scores.__getitem__)
 
         uni = [(t, w * self.idf[t]) for t, w in weights.items() if "_" not in t]
-        idf = self.idf
-        gmass = [max(sum(idf[t] for t in alt) for alt in g) for g in groups]
-        gtotal = sum(gmass) or 1.0
-        gfull = [[(alt, sum(idf[t] for t in alt)) for alt in g] for g in groups]
-        uterms = {t for g in groups for alt in g for t in alt}
+        power = cfg.idf_power
+        idf = self.idf if power == 1.0 else _PowIdf(self.idf, power)
+        gmass = [max(sum(idf[t] for t in alt) for alt, _ in g) for g in groups]
+        gtotal = (sum(gmass) + unknown * cfg.unknown_mass * self._max_idf ** power) or 1.0
+        gfull = [[(alt, sum(idf[t] for t in alt), credit) for alt, credit in g] for g in groups]
+        uterms = {t for g in groups for alt, _ in g for t in alt}
+        qterms = {t for t in weights if "_" not in t}
+        w_cover, full_bonus = cfg.w_name_cover, cfg.name_full_bonus
         ideal = sum(w * self.idf[t] * self._ideal_sat for t, w in weights.items()) or 1.0
         qstr = " ".join(dict.fromkeys(seq)) if seq else " ".join(t for t, _ in uni)
         proc_q = fuzz.token_set_ratio  # rapidfuzz scorers; cdist would need numpy
@@ -440,9 +486,9 @@ class SearchIndex:
             cov = 0.0
             for g, mass in zip(gfull, gmass):
                 best = 0.0
-                for alt, tot in g:
+                for alt, tot, credit in g:
                     if tot:
-                        got = sum(idf[t] for t in alt if t in matched) / tot
+                        got = credit * sum(idf[t] for t in alt if t in matched) / tot
                         if got > best:
                             best = got
                 cov += mass * best
@@ -450,8 +496,13 @@ class SearchIndex:
             bm = min(1.0, scores[d] / ideal)
             name_sim = (0.5 * sims[j] + 0.5 * sims2[j]) / 100.0
             s = cfg.w_bm25 * bm + cfg.w_coverage * cov + cfg.w_name * name_sim
+            if w_cover or full_bonus:
+                nc = _name_cover(self.name_terms[d], qterms, idf)
+                s += w_cover * nc + (full_bonus if nc >= 0.999 else 0.0)
             if not level_mentioned and self.level_rank[d] == 0:
                 s += cfg.level_bonus
+            if self.citizen[d]:
+                s += cfg.citizen_bonus
             s = max(0.0, min(1.0, s))
             ranked.append((s, cov, d))
         ranked.sort(key=lambda x: (-round(x[0], 3), self.level_rank[x[2]] if not level_mentioned else 0,
@@ -460,23 +511,23 @@ class SearchIndex:
             SearchHit(self.docs[d].code, self.docs[d].name, round(s, 4), self.docs[d], round(cov, 4))
             for s, cov, d in ranked[:limit]
         )
-        confident = self._confident(ranked)
+        margin = self._margin(ranked)
+        s0, cov0, _ = ranked[0]
+        confident = (s0 >= cfg.confident_score and cov0 >= cfg.confident_coverage
+                     and margin >= cfg.confident_margin)
         suggestions = () if confident else self._suggest(ranked)
-        return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)))
+        return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
+                            margin=round(margin, 4))
 
-    def _confident(self, ranked: Sequence[tuple[float, float, int]]) -> bool:
-        cfg = self.config
-        if not ranked:
-            return False
-        s0, cov0, d0 = ranked[0]
-        if s0 < cfg.confident_score or cov0 < cfg.confident_coverage:
-            return False
+    def _margin(self, ranked: Sequence[tuple[float, float, int]]) -> float:
+        """How far the top hit is ahead of the best hit with a different name (the same
+        procedure at another level is not a competitor); 1.0 when there is none."""
+        s0, _, d0 = ranked[0]
         name0 = self.fuzzy_names[d0]
         for s, _, d in ranked[1:]:
-            if self.fuzzy_names[d] == name0:
-                continue  # the same procedure at another level: not a competitor
-            return s0 - s >= cfg.confident_margin
-        return True
+            if self.fuzzy_names[d] != name0:
+                return s0 - s
+        return 1.0
 
     def _suggest(self, ranked: Sequence[tuple[float, float, int]]) -> tuple[Suggestion, ...]:
         if not ranked:
@@ -553,10 +604,57 @@ def _split_phrases(text: str) -> list[list[str]]:
     return [tokens(part) for part in text.split(";") if part.strip()]
 
 
-def _correct(index: SearchIndex, tok: str) -> list[tuple[str, float]]:
-    """Index words within edit distance 1 (short words) or 2 (7+ letters), best first."""
+class _PowIdf:
+    """``idf[t] ** power`` on demand (a flattened idf for coverage)."""
+
+    __slots__ = ("idf", "power", "memo")
+
+    def __init__(self, idf: dict[str, float], power: float):
+        self.idf, self.power, self.memo = idf, power, {}
+
+    def __getitem__(self, t: str) -> float:
+        v = self.memo.get(t)
+        if v is None:
+            v = self.memo[t] = max(self.idf[t], 0.0) ** self.power
+        return v
+
+    def get(self, t: str, default: float = 0.0) -> float:
+        return self[t] if t in self.idf else default
+
+
+def _name_cover(name_terms: tuple[str, ...], qterms: set[str], idf) -> float:
+    """Share of the name's information (idf mass) carried by query words: 1.0 for "đăng ký khai
+    sinh" asked as "làm giấy khai sinh cho con", less for "đăng ký khai sinh kết hợp nhận cha,
+    mẹ, con" - a general procedure is not beaten by a specialised one that repeats a word."""
+    tot = got = 0.0
+    for t in name_terms:
+        w = idf.get(t, 0.0)
+        tot += w
+        if t in qterms:
+            got += w
+    return got / tot if tot else 0.0
+
+
+# Letters citizens confuse (regional pronunciation): a short word may be corrected across them.
+_CONFUSABLE_FIRST = {frozenset(p) for p in (("s", "x"), ("c", "t"), ("d", "g"), ("d", "r"), ("g", "r"),
+                                             ("l", "n"), ("c", "k"), ("v", "d"))}
+
+
+def _correct(index: SearchIndex, tok: str, typed: str = "") -> list[tuple[str, float]]:
+    """Index words within edit distance 1 (short words) or 2 (7+ letters), best first.
+
+    Chat spellings ("fép" -> phép) are tried first. Words of 3-4 letters are corrected only when
+    they could be Vietnamese syllables ("qwe", "xyz" are not), and 3-letter words only to a word
+    with the same (or a commonly confused) first letter - "mấc" -> mất, not "qwe" -> que. A word
+    typed with accents must also be close with its accents: "mấc" -> "mất" (one letter), but not
+    "hôm" -> "hội" (letter and tone: a correctly spelt word we simply do not have)."""
+    for v in teencode_variants(tok):
+        if v in index.postings:
+            return [(v, 0.9)]
     n = len(tok)
     if n < 3:
+        return []
+    if n <= 4 and not is_syllable(tok):
         return []
     max_d = 1 if n < 7 else 2
     cands: list[str] = []
@@ -565,6 +663,14 @@ def _correct(index: SearchIndex, tok: str) -> list[tuple[str, float]]:
     if not cands:
         return []
     found = process.extract(tok, cands, scorer=Levenshtein.distance, score_cutoff=max_d, limit=5)
+    if not found:
+        return []
+    if n <= 3:
+        found = [f for f in found if f[0][0] == tok[0] or frozenset((f[0][0], tok[0])) in _CONFUSABLE_FIRST]
+    if typed and typed != tok and len(typed) == n:
+        found = [f for f in found
+                 if any(Levenshtein.distance(typed, a, score_cutoff=max_d) <= max_d
+                        for a in index.accented.get(f[0], (f[0],)))]
     if not found:
         return []
     best = min(d for _, d, _ in found)

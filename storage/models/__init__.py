@@ -12,6 +12,7 @@ from storage.models.core import (  # noqa: F401
     MessageLog,
     ProcessedUpdate,
 )
+from storage.models.channels import InboxUpdate, ZaloOAToken  # noqa: F401
 from storage.models.pakn import (  # noqa: F401
     PaknAgency,
     PaknAttachment,
@@ -24,3 +25,9 @@ from storage.models.pakn import (  # noqa: F401
 )
 from storage.models.outbox import OutboxMessage  # noqa: F401
 from storage.models.kb import KbVersion, ProcedureRow  # noqa: F401
+from storage.models.dossiers import (  # noqa: F401
+    DossierOwnership,
+    DossierRateEvent,
+    DossierRecord,
+    DossierSubscription,
+)

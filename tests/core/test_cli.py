@@ -27,8 +27,7 @@ def test_db_upgrade_then_chat_in_the_terminal(tmp_path):
                input="lien he\n1\nhuy\n")
     assert chat.returncode == 0, chat.stderr
     out = chat.stdout
-    assert "Xin chào" in out and "1022" in out and re.search(r"\d+\. Tra cứu thủ tục", out)
-    assert re.search(r"\d+\. Hướng dẫn", out)
+    assert "Xin chào" in out and "1022" in out and "1. Tra cứu thủ tục" in out and ". Hướng dẫn" in out
 
 
 def test_run_refuses_an_unmigrated_database(tmp_path):

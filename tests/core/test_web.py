@@ -145,7 +145,8 @@ async def test_two_app_instances_share_the_conversation(make_app, sqlite_url):
     first = make_app(sqlite_url)
     async with TestClient(TestServer(first.web)) as c1:
         await c1.get("/")
-        await c1.post("/api/chat", json={"text": "menu", "id": "r1"})
+        menu = (await (await c1.post("/api/chat", json={"text": "menu", "id": "r1"})).json())["messages"]
+        help_no = [c["payload"] for c in menu[-1]["choices"]].index("m:help") + 1
         sid = c1.session.cookie_jar.filter_cookies(c1.make_url("/"))[COOKIE].value
     second = make_app(sqlite_url)
     async with TestClient(TestServer(second.web), cookies={COOKIE: sid}) as c2:

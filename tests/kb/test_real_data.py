@@ -61,21 +61,44 @@ def test_lamdong_and_ministry_lists(shared_data):
         assert len([p for p in items if not isinstance(p, RowError)]) >= 3, f.name
 
 
-def test_search_quality_regression(national, shared_data):
-    if not QUESTIONS.exists():
-        pytest.skip("benchmarks/data/questions.jsonl not present")
+@pytest.fixture(scope="module")
+def full_index(national, shared_data):
     items, _ = national
     procs = [p for p in items if not isinstance(p, RowError)]
     procs += [p for p in detect_and_parse(shared_data / "tthc-bqp-2026.jsonl.gz") if not isinstance(p, RowError)]
-    index = SearchIndex.build(procs)
+    return SearchIndex.build(procs)
+
+
+def test_search_quality_regression(full_index):
+    if not QUESTIONS.exists():
+        pytest.skip("benchmarks/data/questions.jsonl not present")
+    index = full_index
     qs = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
     answerable = [q for q in qs if q["codes"]]
-    top5 = sum(bool(set(q["codes"]) & {h.code for h in index.search(q["q"]).hits}) for q in answerable)
-    wrong = 0
+    results = {q["q"]: index.search(q["q"]) for q in qs}
+    top1 = sum(bool(results[q["q"]].hits) and results[q["q"]].hits[0].code in q["codes"] for q in answerable)
+    top5 = sum(bool(set(q["codes"]) & {h.code for h in results[q["q"]].hits}) for q in answerable)
+    confident = wrong = 0
     for q in qs:
-        r = index.search(q["q"])
+        r = results[q["q"]]
+        confident += r.confident
         if r.confident and (not q["codes"] or r.hits[0].code not in q["codes"]):
             wrong += 1
-    # measured 0.895 / 0.023 (benchmarks/README.md); guard against regressions
-    assert top5 / len(answerable) >= 0.87
-    assert wrong / len(qs) < 0.05
+    # all questions (dev + held-out) measured top-1 0.79, top-5 0.94, confident 0.30, wrong 0.009
+    # (benchmarks/README.md); guard against regressions
+    assert top1 / len(answerable) >= 0.75
+    assert top5 / len(answerable) >= 0.92
+    assert confident / len(qs) >= 0.27
+    assert wrong / len(qs) < 0.04
+
+
+@pytest.mark.parametrize("q", [
+    "xin chào", "chào anh chị ạ", "cảm ơn bạn nhiều", "bạn là ai vậy", "asdkjh qwe", "xin chao",
+    "thời tiết hôm nay thế nào", "thoi tiet hom nay", "hôm nay ăn gì", "kết quả bóng đá tối qua",
+    "mua vé máy bay đi Đà Nẵng", "zzzz xxxx",
+])
+def test_chit_chat_and_out_of_domain_on_real_data(full_index, q):
+    r = full_index.search(q)
+    assert not r.confident, q
+    # everyday words ("kết quả", "hôm nay") do occur in names: such questions score below 0.5
+    assert not r.hits or r.hits[0].score < 0.5, (q, r.hits[0].code, r.hits[0].score, r.hits[0].coverage)
