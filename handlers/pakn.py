@@ -335,7 +335,7 @@ def _take_attachments(ctx: Context, msg: Incoming, into: list[dict[str, Any]]) -
             problems.append(f"“{label}” quá lớn (tối đa {cfg.max_attachment_bytes // 1_000_000} MB mỗi tệp).")
         else:
             into.append({"channel": msg.channel, "kind": att.kind, "ref": att.ref, "name": att.name[:300],
-                         "mime_type": att.mime_type, "size": att.size})
+                         "mime_type": att.mime_type[:100], "size": att.size})
     return problems
 
 

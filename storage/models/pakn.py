@@ -81,7 +81,7 @@ class PaknAttachment(Base):
     message_id: Mapped[int | None] = mapped_column(BigId)  # the pakn_messages row, when sent later
     channel: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
-    ref: Mapped[str] = mapped_column(String(500))  # platform file id / URL, or "upload:<name>"
+    ref: Mapped[str] = mapped_column(Text)  # platform file id / URL, or "upload:<name>"
     name: Mapped[str] = mapped_column(String(300), default="")
     mime_type: Mapped[str] = mapped_column(String(100), default="")
     size: Mapped[int | None] = mapped_column()

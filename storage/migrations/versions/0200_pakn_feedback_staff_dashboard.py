@@ -99,7 +99,7 @@ def upgrade() -> None:
     sa.Column('message_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('ref', sa.String(length=500), nullable=False),
+    sa.Column('ref', sa.Text(), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
     sa.Column('mime_type', sa.String(length=100), nullable=False),
     sa.Column('size', sa.Integer(), nullable=True),
