@@ -38,6 +38,7 @@ FEATURES: list[str] = [
     "bot.channels.platforms",
     "bot.dossiers.feature",
     "bot.surveys",
+    "bot.pakn.feature",
 ]
 
 

@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "bot.channels.cli",
     "bot.dossiers.cli",
     "bot.surveys.cli",
+    "bot.pakn.cli",
 ]
 
 

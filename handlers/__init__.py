@@ -16,6 +16,7 @@ MODULES = [
     "handlers.kb",
     "handlers.dossiers",
     "handlers.surveys",
+    "handlers.pakn",
 ]
 
 
