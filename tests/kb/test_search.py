@@ -265,3 +265,25 @@ def test_margin_is_reported(index):
     r = index.search("đăng ký thành lập hộ kinh doanh")
     assert 0.0 < r.margin <= 1.0
     assert index.search("1.000894").margin == 0.0  # code lookups: not a ranking
+
+
+def test_words_found_only_outside_the_name_are_not_confident():
+    # the absent procedure's words ("nghĩa vụ quân sự") occur in a present one's keywords: a
+    # strong-looking match, but the name does not carry the question - a choice list, not a card
+    idx = SearchIndex.build([
+        P("1.003677", "Khai báo tạm vắng", field="Đăng ký, quản lý cư trú",
+          keywords=("người trong độ tuổi nghĩa vụ quân sự đi khỏi nơi cư trú",)),
+        P("1.004194", "Đăng ký tạm trú", field="Đăng ký, quản lý cư trú"),
+    ])
+    r = idx.search("đăng ký nghĩa vụ quân sự tạm vắng")
+    assert r.hits and not r.confident
+    assert idx.search("khai báo tạm vắng").hits[0].code == "1.003677"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(NAMED), st.lists(GIBBERISH, min_size=2, max_size=3))
+def test_property_uncovered_words_prevent_confidence(index, p, noise):
+    # a name followed by as many unknown words: never a confident answer
+    words = p.name.split()
+    q = " ".join(words + noise * max(1, len(words) // len(noise)))
+    assert not index.search(q).confident, q
