@@ -104,6 +104,9 @@ def main() -> int:
     for name in ("tthc-national-portal-2026.jsonl.gz", "tthc-bqp-2026.jsonl.gz"):
         base += [p for p in detect_and_parse(data / name) if not isinstance(p, RowError)]
     qs = queries(base, args.queries)
+    qfile = ROOT / "benchmarks" / "data" / "questions.jsonl"
+    labelled = [json.loads(x) for x in qfile.read_text(encoding="utf-8").splitlines() if x.strip()] \
+        if qfile.exists() else []
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
         procs = scaled(base, n)
@@ -122,7 +125,14 @@ def main() -> int:
             index.search(q)
             cpu.append((time.thread_time() - c) * 1000)
             lat.append((time.perf_counter() - t) * 1000)
+        # ranking sanity at this size: the labelled questions' top-5 (copies are only distractors)
+        hit5 = answerable = 0
+        for q in labelled:
+            if q["codes"]:
+                answerable += 1
+                hit5 += bool(set(q["codes"]) & {h.code for h in index.search(q["q"]).hits[:5]})
         rows.append({
+            "top5": round(hit5 / answerable, 3) if answerable else None,
             "procedures": len(index), "build_s": round(build, 3), "build_cpu_s": round(build_cpu, 3),
             "queries": len(qs), "cpu_p50_ms": round(statistics.median(cpu), 3), "cpu_p95_ms": round(pct(cpu, 95), 3),
             "p50_ms": round(statistics.median(lat), 3), "p95_ms": round(pct(lat, 95), 3),
@@ -133,11 +143,11 @@ def main() -> int:
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
           "(wall-clock figures suffer when other processes compete; CPU figures much less)")
     print(f"{'procedures':>10} {'build s':>8} {'(cpu s)':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}"
-          f" {'cpu p50':>8} {'cpu p95':>8} {'RSS MB':>7} {'index MB':>8}")
+          f" {'cpu p50':>8} {'cpu p95':>8} {'RSS MB':>7} {'index MB':>8} {'top-5':>6}")
     for r in rows:
         print(f"{r['procedures']:>10} {r['build_s']:>8.2f} {r['build_cpu_s']:>8.2f} {r['p50_ms']:>7.2f} {r['p95_ms']:>7.2f}"
               f" {r['p99_ms']:>7.2f} {r['max_ms']:>7.2f} {r['cpu_p50_ms']:>8.2f} {r['cpu_p95_ms']:>8.2f}"
-              f" {r['rss_mb']:>7.0f} {r['index_rss_mb']:>8.0f}")
+              f" {r['rss_mb']:>7.0f} {r['index_rss_mb']:>8.0f} {r['top5'] or 0:>6.3f}")
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "search_speed.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")

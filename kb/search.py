@@ -82,9 +82,9 @@ class SearchConfig:
     b: float = 0.9
     bigram_weight: float = 1.6  # query weight of a word pair relative to its words
     fuzzy_weight: float = 0.8  # query weight of a typo-corrected word
-    candidate_postings: int = 4000  # postings gathered per query before only "checking" words
-    check_candidates: int = 300  # best candidates the commoner words are added to
-    rerank: int = 40  # candidates re-scored with coverage and name similarity
+    candidate_postings: int = 2000  # postings gathered per query before only "checking" words
+    check_candidates: int = 120  # best candidates the commoner words are added to
+    rerank: int = 30  # candidates re-scored with coverage and name similarity
     w_bm25: float = 0.40
     w_coverage: float = 0.20
     w_name: float = 0.20
