@@ -1,6 +1,6 @@
 """Search speed: index build time, query latency and process memory at 3k, 10k, 50k procedures.
 
-    .venv/bin/python benchmarks/search_speed.py [--sizes 3000,10000,50000] [--queries 2000]
+    .venv/bin/python benchmarks/search_speed.py [--sizes 3000,10000,50000] [--queries 2000] [--set rerank=40 ...]
 
 The real national-portal and Defence records (../shared/data) are scaled up with variations:
 each copy gets a synthetic code (first digit 4-9, never a real code) and a perturbed name (a word
@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 from kb.importers import RowError, detect_and_parse  # noqa: E402
 from kb.model import Procedure  # noqa: E402
 from kb.normalize import fold  # noqa: E402
-from kb.search import SearchIndex  # noqa: E402
+from kb.search import SearchConfig, SearchIndex  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 SUFFIXES = ["(thực hiện tại cấp tỉnh)", "(thực hiện tại cấp xã)", "(cấp trung ương)", "đối với tổ chức",
             "đối với cá nhân", "trong trường hợp bị mất", "có yếu tố nước ngoài", "lần đầu", "trực tuyến"]
@@ -98,7 +100,11 @@ def main() -> int:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--sizes", default="3000,10000,50000")
     ap.add_argument("--queries", type=int, default=2000)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="SearchConfig override")
     args = ap.parse_args()
+    from search_quality import parse_overrides
+
+    config = dataclasses.replace(SearchConfig(), **parse_overrides(args.set))
     data = Path(args.data)
     base: list[Procedure] = []
     for name in ("tthc-national-portal-2026.jsonl.gz", "tthc-bqp-2026.jsonl.gz"):
@@ -113,7 +119,7 @@ def main() -> int:
         gc.collect()
         before = rss_mb()
         t, c = time.perf_counter(), time.process_time()
-        index = SearchIndex.build(procs)
+        index = SearchIndex.build(procs, config=config)
         build = time.perf_counter() - t
         build_cpu = time.process_time() - c
         after = rss_mb()

@@ -526,7 +526,7 @@ class SearchIndex:
         scores = self._accumulate(weights, allowed)
         if not scores:
             return SearchResult(query, (), False, (), tuple(weights))
-        top = heapq.nlargest(max(cfg.rerank, limit), scores, key=scores.__getitem__)
+        top = heapq.nlargest(max(cfg.rerank, len(self.docs) // 1250, limit), scores, key=scores.__getitem__)
 
         uni = [(t, w * self.idf[t]) for t, w in weights.items() if "_" not in t]
         power = cfg.idf_power
@@ -657,7 +657,10 @@ class SearchIndex:
         """Scores of candidate documents. Rarer words' postings are added in full (up to a budget);
         commoner words are only added to the best candidates found so far."""
         cfg = self.config
-        budget = cfg.candidate_postings
+        # a bigger catalogue has more near-namesakes: the budgets grow with it (a fixed share)
+        n = len(self.docs)
+        budget = max(cfg.candidate_postings, n // 12)
+        check = max(cfg.check_candidates, n // 170)
         terms = sorted(weights, key=lambda t: len(self.postings[t][0]))
         scores: dict[int, float] = {}
         used = 0
@@ -675,7 +678,7 @@ class SearchIndex:
         if allowed is not None:
             scores = {d: s for d, s in scores.items() if d in allowed}
         if checkers and scores:
-            keep = heapq.nlargest(cfg.check_candidates, scores, key=scores.__getitem__)
+            keep = heapq.nlargest(check, scores, key=scores.__getitem__)
             scores = {d: scores[d] for d in keep}
             for t in checkers:
                 ids, vals = self.postings[t]
