@@ -129,6 +129,7 @@ class SearchResult:
     terms: tuple[str, ...] = ()  # the folded words actually searched (after expansion/correction)
     by_code: bool = False  # answered by an exact code lookup
     margin: float = 0.0  # top score minus the best score of a procedure with another name (1.0: none)
+    name_coverage: float = 0.0  # share of the query's information found in the top hit's name
 
     @property
     def top(self) -> SearchHit | None:
@@ -609,14 +610,14 @@ class SearchIndex:
         s0, cov0, d0 = ranked[0]
         confident = (s0 >= cfg.confident_score and cov0 >= cfg.confident_coverage
                      and margin >= cfg.confident_margin)
-        if confident and cfg.confident_name_coverage:
-            # the query's words must be found in the top procedure's NAME, not only in its keywords
-            # or agency: in a small knowledge base an absent procedure's words often occur in the
-            # other fields of a present one ("nghĩa vụ quân sự" in the keywords of "tạm vắng")
-            confident = _group_cover(gfull, set(self.name_terms[d0]), idf) >= cfg.confident_name_coverage
+        # the query's words must be found in the top procedure's NAME, not only in its keywords or
+        # agency: in a small knowledge base an absent procedure's words often occur in the other
+        # fields of a present one ("nghĩa vụ quân sự" in the keywords of "khai báo tạm vắng")
+        name_cov = _group_cover(gfull, set(self.name_terms[d0]), idf)
+        confident = confident and name_cov >= cfg.confident_name_coverage
         suggestions = () if confident else self._suggest(ranked)
         return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
-                            margin=round(margin, 4))
+                            margin=round(margin, 4), name_coverage=round(name_cov, 4))
 
     def _margin(self, ranked: Sequence[tuple[float, float, int]]) -> float:
         """How far the top hit is ahead of the best hit with a different name (the same
