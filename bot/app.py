@@ -37,6 +37,8 @@ FEATURES: list[str] = [
     "kb.service",
     "bot.channels.platforms",
     "bot.dossiers.feature",
+    "bot.surveys",
+    "bot.pakn.feature",
 ]
 
 

@@ -22,6 +22,8 @@ COMMAND_MODULES: list[str] = [
     "kb.cli",
     "bot.channels.cli",
     "bot.dossiers.cli",
+    "bot.surveys.cli",
+    "bot.pakn.cli",
 ]
 
 

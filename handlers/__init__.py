@@ -15,6 +15,8 @@ MODULES = [
     "handlers.menu",
     "handlers.kb",
     "handlers.dossiers",
+    "handlers.surveys",
+    "handlers.pakn",
 ]
 
 
