@@ -23,10 +23,11 @@ How a query is scored
    the share of the query's information content the procedure matches (coverage), and a
    rapidfuzz similarity between the query and the name. Ties go to the citizen-level variant
    (Cấp xã / Cấp tỉnh) over Cấp bộ when the query does not name a level, then to the shorter,
-   more general name.
+   more general name. When the query carries accents, a name word that matches a typed word only
+   once folded ("lại" for a typed "lái") does not count towards the name cover.
 5. ``confident`` is true only when the top hit is strong (score and coverage above thresholds,
-   calibrated on labelled questions — see benchmarks/README.md) and clearly ahead of a *different*
-   procedure. Being wrong with confidence is worse than saying "chưa tìm thấy".
+   calibrated on labelled questions — see benchmarks/README.md), clearly ahead of a *different*
+   procedure, and the query's information is found in its *name* (not only in its keywords). Being wrong with confidence is worse than saying "chưa tìm thấy".
 """
 
 from __future__ import annotations
