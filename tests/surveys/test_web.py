@@ -148,7 +148,7 @@ async def test_officer_sees_only_their_agency(two_agencies):
         assert "Cơ quan: <strong>Sở Tư pháp</strong>" in html and '<select name="agency">' not in html
         assert "SXD" not in html and "Xuất sắc" not in html  # D-1 (graded 15.75 of 18) is not there
         # another agency's figures, on the page or as a file: refused
-        for path in (f"/staff/bao-cao?{PERIOD}&agency={quote('SXD <b>')}", f"/staff/bao-cao?agency=SXD",
+        for path in (f"/staff/bao-cao?{PERIOD}&agency={quote('SXD <b>')}", "/staff/bao-cao?agency=SXD",
                      f"/staff/bao-cao/xuat?{PERIOD}&agency={quote('SXD <b>')}&format=xlsx",
                      f"/staff/bao-cao/xuat?{PERIOD}&agency=SXD&format=csv"):
             r = await officer.get(path, allow_redirects=False)
