@@ -1,6 +1,6 @@
 """Search speed: index build time, query latency and process memory at 3k, 10k, 50k procedures.
 
-    .venv/bin/python benchmarks/search_speed.py [--sizes 3000,10000,50000] [--queries 2000]
+    .venv/bin/python benchmarks/search_speed.py [--sizes 3000,10000,50000] [--queries 2000] [--set rerank=40 ...]
 
 The real national-portal and Defence records (../shared/data) are scaled up with variations:
 each copy gets a synthetic code (first digit 4-9, never a real code) and a perturbed name (a word
@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 from kb.importers import RowError, detect_and_parse  # noqa: E402
 from kb.model import Procedure  # noqa: E402
 from kb.normalize import fold  # noqa: E402
-from kb.search import SearchIndex  # noqa: E402
+from kb.search import SearchConfig, SearchIndex  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 SUFFIXES = ["(thực hiện tại cấp tỉnh)", "(thực hiện tại cấp xã)", "(cấp trung ương)", "đối với tổ chức",
             "đối với cá nhân", "trong trường hợp bị mất", "có yếu tố nước ngoài", "lần đầu", "trực tuyến"]
@@ -98,19 +100,26 @@ def main() -> int:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--sizes", default="3000,10000,50000")
     ap.add_argument("--queries", type=int, default=2000)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="SearchConfig override")
     args = ap.parse_args()
+    from search_quality import parse_overrides
+
+    config = dataclasses.replace(SearchConfig(), **parse_overrides(args.set))
     data = Path(args.data)
     base: list[Procedure] = []
     for name in ("tthc-national-portal-2026.jsonl.gz", "tthc-bqp-2026.jsonl.gz"):
         base += [p for p in detect_and_parse(data / name) if not isinstance(p, RowError)]
     qs = queries(base, args.queries)
+    qfile = ROOT / "benchmarks" / "data" / "questions.jsonl"
+    labelled = [json.loads(x) for x in qfile.read_text(encoding="utf-8").splitlines() if x.strip()] \
+        if qfile.exists() else []
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
         procs = scaled(base, n)
         gc.collect()
         before = rss_mb()
         t, c = time.perf_counter(), time.process_time()
-        index = SearchIndex.build(procs)
+        index = SearchIndex.build(procs, config=config)
         build = time.perf_counter() - t
         build_cpu = time.process_time() - c
         after = rss_mb()
@@ -122,7 +131,14 @@ def main() -> int:
             index.search(q)
             cpu.append((time.thread_time() - c) * 1000)
             lat.append((time.perf_counter() - t) * 1000)
+        # ranking sanity at this size: the labelled questions' top-5 (copies are only distractors)
+        hit5 = answerable = 0
+        for q in labelled:
+            if q["codes"]:
+                answerable += 1
+                hit5 += bool(set(q["codes"]) & {h.code for h in index.search(q["q"]).hits[:5]})
         rows.append({
+            "top5": round(hit5 / answerable, 3) if answerable else None,
             "procedures": len(index), "build_s": round(build, 3), "build_cpu_s": round(build_cpu, 3),
             "queries": len(qs), "cpu_p50_ms": round(statistics.median(cpu), 3), "cpu_p95_ms": round(pct(cpu, 95), 3),
             "p50_ms": round(statistics.median(lat), 3), "p95_ms": round(pct(lat, 95), 3),
@@ -133,11 +149,11 @@ def main() -> int:
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
           "(wall-clock figures suffer when other processes compete; CPU figures much less)")
     print(f"{'procedures':>10} {'build s':>8} {'(cpu s)':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}"
-          f" {'cpu p50':>8} {'cpu p95':>8} {'RSS MB':>7} {'index MB':>8}")
+          f" {'cpu p50':>8} {'cpu p95':>8} {'RSS MB':>7} {'index MB':>8} {'top-5':>6}")
     for r in rows:
         print(f"{r['procedures']:>10} {r['build_s']:>8.2f} {r['build_cpu_s']:>8.2f} {r['p50_ms']:>7.2f} {r['p95_ms']:>7.2f}"
               f" {r['p99_ms']:>7.2f} {r['max_ms']:>7.2f} {r['cpu_p50_ms']:>8.2f} {r['cpu_p95_ms']:>8.2f}"
-              f" {r['rss_mb']:>7.0f} {r['index_rss_mb']:>8.0f}")
+              f" {r['rss_mb']:>7.0f} {r['index_rss_mb']:>8.0f} {r['top5'] or 0:>6.3f}")
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "search_speed.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")

@@ -39,6 +39,8 @@ FEATURES: list[str] = [
     "bot.channels.platforms",
     "bot.dossiers.feature",
     "bot.ops.feature",
+    "bot.surveys",
+    "bot.pakn.feature",
 ]
 
 

@@ -24,6 +24,8 @@ COMMAND_MODULES: list[str] = [
     "bot.channels.cli",
     "bot.dossiers.cli",
     "bot.ops.cli",
+    "bot.surveys.cli",
+    "bot.pakn.cli",
 ]
 
 

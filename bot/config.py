@@ -94,6 +94,29 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True)
+class SurveysConfig:
+    enabled: bool = True
+    questionnaire: str = ""  # YAML file; empty: the bundled bot/surveys/questionnaires/default.yaml
+    delay_minutes: int = 120  # after the case is resolved (then quiet hours push it to morning)
+    reminder_hours: int = 24  # one reminder this long after the survey was sent, if unanswered
+    expire_days: int = 7  # after the survey was due to be sent, answers are no longer taken
+    tick_seconds: float = 60.0  # how often the survey job looks for sent/expired surveys
+    # Zalo OA: an approved template (ZNS/ZBS) sent instead when the messaging window is closed.
+    zalo_template_id: str = ""
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    # The report pages (/staff/bao-cao) use the staff dashboard's login and roles.
+    # Targets shown next to each figure (percent). Provincial plans (e.g. Đồng Nai 2023):
+    # ≥ 93 % satisfied, ≥ 92 % satisfied with PAKN handling, ≥ 96 % PAKN handled on time.
+    target_satisfied: float = 93.0
+    target_pakn_satisfied: float = 92.0
+    target_pakn_on_time: float = 96.0
+    target_response_rate: float = 0.0  # 0: no target shown
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -161,6 +184,8 @@ class ZaloBotConfig:
     max_text_chars: int = 2000  # [V] sendMessage text is 1–2,000 characters
     poll_timeout_seconds: int = 30
     request_timeout_seconds: float = 10.0
+
+
 @dataclass(frozen=True)
 class DossiersConfig:
     """Dossier status (hồ sơ) from the province's one-stop system (Một cửa điện tử)."""
@@ -218,6 +243,71 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class CalendarConfig:
+    """Working days for legal deadlines (bot/workdays.py). Public holidays come from the
+    ``holidays`` package; the government decides Tết bridges and make-up Saturdays each
+    year, so they are configured here ([I]: check the yearly notice of the Ministry of
+    Home Affairs)."""
+
+    country: str = "VN"
+    extra_days_off: tuple[str, ...] = ()  # ISO dates, e.g. "2027-02-11"
+    extra_working_days: tuple[str, ...] = ()  # ISO dates of weekend days worked in exchange
+    cutoff_hour: int = 17  # a submission after this local time counts from the next working day
+    cutoff_minute: int = 0
+
+
+@dataclass(frozen=True)
+class PaknConfig:
+    """Feedback and recommendations (phản ánh, kiến nghị — Decree 20/2008/NĐ-CP)."""
+
+    # Deadlines in working days. National PAKN system practice [U]: accept or reject <= 2,
+    # forward outside one's competence <= 5 (ND 20/2008 Art. 14 [V]), answer <= 15,
+    # publish <= 2 after answering (TT 02/2017/TT-VPCP [V, via summary]).
+    accept_days: int = 2
+    forward_days: int = 5
+    answer_days: int = 15
+    publish_days: int = 2
+    due_soon_days: int = 1  # "due soon" at this many working days left (reminders, colours)
+    content_min_chars: int = 20
+    content_max_chars: int = 2000
+    max_attachments: int = 5
+    max_attachment_bytes: int = 10_000_000
+    # Electronic PAKN may carry attachments in the formats the system allows (ND 92/2017).
+    attachment_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp", "application/pdf")
+    duplicate_days: int = 3  # near-identical content from the same sender this recent is a duplicate
+    duplicate_similarity: int = 90  # 0-100 (rapidfuzz token-set ratio on folded text)
+    # Khiếu nại / tố cáo are not PAKN (ND 20/2008 Art. 1, 5): where to send the citizen.
+    complaint_info: str = (
+        "Khiếu nại, tố cáo được giải quyết theo Luật Khiếu nại 2011 và Luật Tố cáo 2018, không "
+        "qua kênh phản ánh, kiến nghị. Vui lòng gửi đơn đến Ban Tiếp công dân hoặc Thanh tra tỉnh, "
+        "hoặc đến trực tiếp cơ quan có thẩm quyền giải quyết.")
+    complaint_url: str = ""
+    code_prefix: str = "PAKN"
+    upload_dir: str = "var/uploads"  # web-chat attachments (served to staff only)
+
+
+@dataclass(frozen=True)
+class StaffConfig:
+    """The staff dashboard (/staff) and the optional staff Telegram group."""
+
+    session_hours: int = 10
+    login_max_failures: int = 5  # failed logins per user name or address ...
+    login_window_minutes: int = 15  # ... within this window, then refused until it passes
+    # Behind a reverse proxy, the header it puts the client address in ("X-Forwarded-For":
+    # its last entry is used, the one our proxy added; or "X-Real-IP"). Empty: the peer address.
+    client_ip_header: str = ""
+    page_size: int = 50
+    # argon2id cost (RFC 9106 "second recommended option" by default: t=3, 64 MiB, ~0.2 s);
+    # lower only on very small machines. Existing hashes are upgraded at the next login.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    telegram_token: str = ""  # secret: TTHC__STAFF__TELEGRAM_TOKEN (a bot in the staff group)
+    telegram_chat_id: str = ""  # the staff group's chat id; empty = no group notifications
+    telegram_api_url: str = "https://api.telegram.org"
+    reminder_interval_seconds: int = 900
+
+
+@dataclass(frozen=True)
 class Config:
     province: ProvinceConfig = field(default_factory=ProvinceConfig)
     contact: ContactConfig = field(default_factory=ContactConfig)
@@ -225,6 +315,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    surveys: SurveysConfig = field(default_factory=SurveysConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     zalo_oa: ZaloOAConfig = field(default_factory=ZaloOAConfig)
@@ -232,6 +324,9 @@ class Config:
     dossiers: DossiersConfig = field(default_factory=DossiersConfig)
     ops: OpsConfig = field(default_factory=OpsConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    pakn: PaknConfig = field(default_factory=PaknConfig)
+    staff: StaffConfig = field(default_factory=StaffConfig)
     source: str = "embedded defaults"  # where it was loaded from (not a TOML key)
 
     @property
@@ -244,6 +339,11 @@ class Config:
 
 # Keys a config *file* must set (the embedded defaults are for trying the bot out only).
 REQUIRED_IN_FILE = ("province.name",)
+# Keys that existed once: a clear reason instead of "unknown key" when an old file still has them.
+REMOVED_KEYS = {
+    "reports.access_token": "removed — the report pages (/staff/bao-cao) use the staff login now; "
+                            "delete the key (and TTHC__REPORTS__ACCESS_TOKEN)",
+}
 
 _SKIP = {"source"}
 
@@ -327,7 +427,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     known = {f.name for f in fields(cls) if f.name not in _SKIP}
     for key in data:
         if key not in known:
-            raise ConfigError(f"{prefix}{key}: unknown key")
+            raise ConfigError(f"{prefix}{key}: {REMOVED_KEYS.get(prefix + key, 'unknown key')}")
     kwargs: dict[str, Any] = {}
     for f in fields(cls):
         if f.name in _SKIP or f.name not in data:
@@ -436,6 +536,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("conversation.idle_timeout_minutes: must be at least 1")
     _validate_dossiers(cfg.dossiers)
     _validate_ops(cfg)
+    _validate_calendar(cfg.calendar)
+    _validate_pakn(cfg.pakn)
+    _validate_staff(cfg.staff)
     for key in ("quiet_start", "quiet_end"):
         value = getattr(cfg.outbox, key)
         if parse_hhmm(value) is None:
@@ -444,6 +547,23 @@ def validate(cfg: Config) -> None:
         raise ConfigError("outbox: batch_size, concurrency and max_attempts must be at least 1")
     if cfg.outbox.poll_seconds <= 0 or cfg.outbox.lease_seconds < 10:
         raise ConfigError("outbox: poll_seconds must be positive and lease_seconds at least 10")
+    sv = cfg.surveys
+    if sv.delay_minutes < 0 or sv.reminder_hours < 1 or sv.expire_days < 1 or sv.tick_seconds <= 0:
+        raise ConfigError("surveys: delay_minutes must be ≥ 0, reminder_hours and expire_days ≥ 1, "
+                          "tick_seconds positive")
+    if sv.reminder_hours >= sv.expire_days * 24:
+        raise ConfigError("surveys.reminder_hours: must be shorter than expire_days")
+    if sv.questionnaire:
+        from bot.surveys.questionnaire import QuestionnaireError, load_questionnaire
+
+        try:
+            load_questionnaire(sv.questionnaire)
+        except QuestionnaireError as exc:
+            raise ConfigError(f"surveys.questionnaire: {exc}") from None
+    for name in ("target_satisfied", "target_pakn_satisfied", "target_pakn_on_time",
+                 "target_response_rate"):
+        if not 0 <= getattr(cfg.reports, name) <= 100:
+            raise ConfigError(f"reports.{name}: a percentage between 0 and 100")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"logging.level: unknown level {cfg.logging.level!r}")
     _validate_channels(cfg)
@@ -541,6 +661,63 @@ def _validate_dossiers(d: DossiersConfig) -> None:
         parse_code(d.code_example)
     except InvalidCode:
         raise ConfigError(f"dossiers.code_example: not a valid dossier code: {d.code_example!r}") from None
+
+
+def _validate_calendar(c: CalendarConfig) -> None:
+    import holidays
+    from datetime import date
+
+    if c.country not in holidays.list_supported_countries():
+        raise ConfigError(f"calendar.country: unknown country code {c.country!r}")
+    for key in ("extra_days_off", "extra_working_days"):
+        for value in getattr(c, key):
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ConfigError(f"calendar.{key}: {value!r} is not a date (YYYY-MM-DD)") from None
+    if set(c.extra_days_off) & set(c.extra_working_days):
+        raise ConfigError("calendar: a date is both in extra_days_off and extra_working_days")
+    if not 0 <= c.cutoff_hour <= 23 or not 0 <= c.cutoff_minute <= 59:
+        raise ConfigError("calendar.cutoff_hour/cutoff_minute: not a time of day")
+
+
+def _validate_pakn(p: PaknConfig) -> None:
+    for key in ("accept_days", "forward_days", "answer_days", "publish_days"):
+        if not 1 <= getattr(p, key) <= 90:
+            raise ConfigError(f"pakn.{key}: must be between 1 and 90 working days")
+    if p.due_soon_days < 0:
+        raise ConfigError("pakn.due_soon_days: must not be negative")
+    if not 1 <= p.content_min_chars < p.content_max_chars:
+        raise ConfigError("pakn.content_min_chars: must be at least 1 and below content_max_chars")
+    if not 0 <= p.max_attachments <= 20:
+        raise ConfigError("pakn.max_attachments: must be between 0 and 20")
+    if p.max_attachment_bytes < 1024:
+        raise ConfigError("pakn.max_attachment_bytes: must be at least 1024")
+    if any("/" not in t for t in p.attachment_types):
+        raise ConfigError("pakn.attachment_types: each entry must be a MIME type like image/jpeg")
+    if not 50 <= p.duplicate_similarity <= 100:
+        raise ConfigError("pakn.duplicate_similarity: must be between 50 and 100")
+    if p.duplicate_days < 0:
+        raise ConfigError("pakn.duplicate_days: must not be negative")
+    if not p.code_prefix.isalnum() or len(p.code_prefix) > 8:
+        raise ConfigError("pakn.code_prefix: letters and digits only, at most 8")
+    if not p.upload_dir.strip():
+        raise ConfigError("pakn.upload_dir: must not be empty")
+
+
+def _validate_staff(s: StaffConfig) -> None:
+    if not 1 <= s.session_hours <= 24 * 7:
+        raise ConfigError("staff.session_hours: must be between 1 and 168")
+    if s.login_max_failures < 1 or s.login_window_minutes < 1:
+        raise ConfigError("staff.login_max_failures/login_window_minutes: must be at least 1")
+    if s.argon2_time_cost < 1 or s.argon2_memory_kib < 8192:
+        raise ConfigError("staff.argon2_time_cost must be at least 1 and argon2_memory_kib at least 8192")
+    if not 5 <= s.page_size <= 500:
+        raise ConfigError("staff.page_size: must be between 5 and 500")
+    if bool(s.telegram_token) != bool(s.telegram_chat_id):
+        raise ConfigError("staff.telegram_token and staff.telegram_chat_id: set both or neither")
+    if s.reminder_interval_seconds < 30:
+        raise ConfigError("staff.reminder_interval_seconds: must be at least 30")
 
 
 def parse_hhmm(value: str) -> "time | None":

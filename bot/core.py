@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import weakref
 from datetime import timedelta
@@ -209,16 +210,26 @@ class BotCore:
 def _match_label(typed: str, choices: list[Choice] | tuple[Choice, ...]) -> str:
     """The payload of the button whose label the citizen typed: the whole label, or the
     start of it ("lien he" for "Liên hệ / đường dây nóng") when only one label fits."""
+    typed = _words(typed)
     if not typed:
         return ""
-    exact = [c.payload for c in choices if fold(c.label) == typed]
+    labels = [(_words(fold(c.label)), c.payload) for c in choices]
+    exact = [payload for label, payload in labels if label == typed]
     if exact:
         return exact[0]
     if len(typed) >= 4:
-        starts = [c.payload for c in choices if fold(c.label).startswith(typed + " ")]
+        starts = [payload for label, payload in labels if label.startswith(typed + " ")]
         if len(starts) == 1:
             return starts[0]
     return ""
+
+
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def _words(text: str) -> str:
+    """Folded text with punctuation as spaces: 'gui phan anh, kien nghi' -> 'gui phan anh kien nghi'."""
+    return " ".join(_NOT_WORD.sub(" ", text).split())
 
 
 def _inbound_payload(msg: Incoming) -> dict[str, Any]:

@@ -41,6 +41,9 @@ class CaseResolved(Event):
     procedure_code: str = ""
     field: str = ""  # lĩnh vực of the procedure, when known
     channel: str = ""  # the channel the citizen used for this case, when known
+    # For the on-time figures (PAKN on-time rate, answer time); None when not known.
+    received_at: datetime | None = None  # when the case was received
+    on_time: bool | None = None  # resolved within its legal deadline (the publisher's rules)
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,12 @@ class Notifier:
             identities = await uow.citizens.identities_of(citizen_id)
         last = DeliveryResult(Delivery.UNREACHABLE, "no reachable channel")
         for ident in identities:
-            if not ident.reachable or ident.channel not in self.channels:
+            channel = self.channels.get(ident.channel)
+            if channel is None:
+                continue
+            # An identity marked unreachable (blocked bot, Zalo's window closed) can still be
+            # reached by an approved template when one is given and the channel sends them.
+            if not ident.reachable and not (template and hasattr(channel, "send_template")):
                 continue
             key = ConversationKey(ident.channel, ident.chat_id, ident.user_id)
             last = await self.deliver(key, replies, template=template)

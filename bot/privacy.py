@@ -38,3 +38,12 @@ def mask_phone(phone: str) -> str:
     if len(digits) <= 3:
         return "*" * len(digits)
     return "*" * (len(digits) - 3) + digits[-3:]
+
+
+def redact_pii(text: str, placeholder: str = "[đã ẩn]") -> str:
+    """Remove phone numbers, ID-like numbers and e-mail addresses entirely (public pages)."""
+    if not text:
+        return text
+    text = _EMAIL.sub(placeholder, text)
+    text = _PHONE.sub(placeholder, text)
+    return _LONG_DIGITS.sub(placeholder, text)

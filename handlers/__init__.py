@@ -16,6 +16,8 @@ MODULES = [
     "handlers.kb",
     "handlers.dossiers",
     "handlers.privacy",
+    "handlers.surveys",
+    "handlers.pakn",
 ]
 
 

@@ -23,10 +23,11 @@ How a query is scored
    the share of the query's information content the procedure matches (coverage), and a
    rapidfuzz similarity between the query and the name. Ties go to the citizen-level variant
    (Cấp xã / Cấp tỉnh) over Cấp bộ when the query does not name a level, then to the shorter,
-   more general name.
+   more general name. When the query carries accents, a name word that matches a typed word only
+   once folded ("lại" for a typed "lái") does not count towards the name cover.
 5. ``confident`` is true only when the top hit is strong (score and coverage above thresholds,
-   calibrated on labelled questions — see benchmarks/README.md) and clearly ahead of a *different*
-   procedure. Being wrong with confidence is worse than saying "chưa tìm thấy".
+   calibrated on labelled questions — see benchmarks/README.md), clearly ahead of a *different*
+   procedure, and the query's information is found in its *name* (not only in its keywords). Being wrong with confidence is worse than saying "chưa tìm thấy".
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import math
 from array import array
 from bisect import bisect_left
 import re
+import unicodedata
 from collections import Counter
 from sys import intern
 from dataclasses import dataclass, field as dc_field
@@ -81,9 +83,9 @@ class SearchConfig:
     b: float = 0.9
     bigram_weight: float = 1.6  # query weight of a word pair relative to its words
     fuzzy_weight: float = 0.8  # query weight of a typo-corrected word
-    candidate_postings: int = 4000  # postings gathered per query before only "checking" words
-    check_candidates: int = 300  # best candidates the commoner words are added to
-    rerank: int = 40  # candidates re-scored with coverage and name similarity
+    candidate_postings: int = 2000  # postings gathered per query before only "checking" words
+    check_candidates: int = 120  # best candidates the commoner words are added to
+    rerank: int = 30  # candidates re-scored with coverage and name similarity
     w_bm25: float = 0.40
     w_coverage: float = 0.20
     w_name: float = 0.20
@@ -94,9 +96,11 @@ class SearchConfig:
     idf_power: float = 0.7  # <1 flattens idf: rare incidental words weigh less (coverage, BM25)
     unknown_mass: float = 0.6  # weight (x the idf of a word seen once) of a word matching nothing
     typo_credit: float = 0.6  # coverage credit of a typo-corrected word
+    accent_cover: bool = True  # name cover honours the accents the citizen typed ("lái" is not "lại")
     confident_score: float = 0.62
-    confident_coverage: float = 0.80
-    confident_margin: float = 0.04  # over the best hit with a different name
+    confident_coverage: float = 0.70
+    confident_margin: float = 0.02  # over the best hit with a different name
+    confident_name_coverage: float = 0.6  # share of the query's information found in the top NAME
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class SearchResult:
     terms: tuple[str, ...] = ()  # the folded words actually searched (after expansion/correction)
     by_code: bool = False  # answered by an exact code lookup
     margin: float = 0.0  # top score minus the best score of a procedure with another name (1.0: none)
+    name_coverage: float = 0.0  # share of the query's information found in the top hit's name
 
     @property
     def top(self) -> SearchHit | None:
@@ -139,6 +144,8 @@ _LEVEL_WORDS = {"xa", "tinh", "bo", "huyen", "phuong", "trung", "uong"}
 _LEVEL_MENTION = re.compile(r"\bcap (xa|tinh|bo|huyen|trung uong)\b|\b(phuong|thi tran|trung uong)\b")
 _NAME_PREFIX = re.compile(r"^\s*thu tuc\s+")
 _NAME_LEVEL_SUFFIX = re.compile(r"\((?:thuc hien )?(?:tai |o )?cap [^)]*\)")
+_NAME_PREFIX_ACC = re.compile(r"^\s*thủ tục:?\s+")
+_NAME_LEVEL_SUFFIX_ACC = re.compile(r"\((?:thực hiện )?(?:tại |ở )?cấp [^)]*\)")
 
 
 def _citizen_level(level: str) -> int:
@@ -164,6 +171,11 @@ class SearchIndex:
         self.vocab_by_len: dict[int, list[str]] = {}
         self.fuzzy_names: list[str] = []
         self.name_terms: list[tuple[str, ...]] = []  # distinct folded words of each name
+        # per name: its distinct words as (accented lower case, folded), for accent-aware name cover
+        self.name_words: list[tuple[tuple[str, str], ...]] = []
+        self._pidf: dict[float, dict[str, float]] = {}  # idf ** power per power (query-invariant)
+        self._name_w: dict[float, list] = {}  # per power, per doc: (name term weights, total), lazily
+        self._name_wa: dict[float, list] = {}  # the same over accented name words
         self.citizen: bytearray = bytearray()  # 1 where the subjects include citizens
         self._max_idf = 1.0
         self.accented: dict[str, frozenset[str]] = {}  # folded word -> accented spellings in names
@@ -274,8 +286,18 @@ class SearchIndex:
             self.folded_agency.append(texts["agency"])
 
         spellings: set[str] = set()
+        acc_pairs: dict[str, tuple[str, str]] = {}
         for p in docs:
-            spellings.update(_UWORD.findall(p.name.lower()))
+            lower = unicodedata.normalize("NFC", p.name).lower()
+            spellings.update(_UWORD.findall(lower))
+            words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
+            pairs = []
+            for w in dict.fromkeys(words):
+                pr = acc_pairs.get(w)
+                if pr is None:
+                    pr = acc_pairs[w] = (intern(w), intern(fold(w)))
+                pairs.append(pr)
+            self.name_words.append(tuple(pairs))
         acc: dict[str, set[str]] = {}
         for w in spellings:
             acc.setdefault(fold(w), set()).add(w)
@@ -313,7 +335,41 @@ class SearchIndex:
         for t in self.postings:
             if "_" not in t and not t.isdigit():
                 self.vocab_by_len.setdefault(len(t), []).append(t)
+        self.pidf(cfg.idf_power)
         return self
+
+    def pidf(self, power: float) -> dict[str, float]:
+        """``idf ** power`` for every single word (computed once per power, not per query)."""
+        got = self._pidf.get(power)
+        if got is None:
+            if len(self._pidf) > 8:  # only a tuning run tries many powers
+                self._pidf.clear()
+                self._name_w.clear()
+                self._name_wa.clear()
+            got = self._pidf[power] = {t: max(v, 0.0) ** power for t, v in self.idf.items() if "_" not in t}
+        return got
+
+    def _name_weights(self, d: int, power: float) -> tuple[tuple[tuple[str, float], ...], float]:
+        per = self._name_w.get(power)
+        if per is None:
+            per = self._name_w[power] = [None] * len(self.docs)
+        got = per[d]
+        if got is None:
+            pidf = self.pidf(power)
+            tw = tuple((t, pidf.get(t, 0.0)) for t in self.name_terms[d])
+            got = per[d] = (tw, sum(w for _, w in tw))
+        return got
+
+    def _name_weights_acc(self, d: int, power: float) -> tuple[tuple[tuple[str, str, float], ...], float]:
+        per = self._name_wa.get(power)
+        if per is None:
+            per = self._name_wa[power] = [None] * len(self.docs)
+        got = per[d]
+        if got is None:
+            pidf = self.pidf(power)
+            tw = tuple((a, f, pidf.get(f, 0.0)) for a, f in self.name_words[d])
+            got = per[d] = (tw, sum(w for _, _, w in tw))
+        return got
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -338,15 +394,19 @@ class SearchIndex:
 
     def analyse(self, query: str) -> tuple[dict[str, float], list[str], bool]:
         """Query -> (term weights, content unigrams, level mentioned)."""
-        weights, seq, level, _, _ = self._analyse(query)
+        weights, seq, level, _, _, _ = self._analyse(query)
         return weights, seq, level
 
-    def _analyse(self, query: str) -> tuple[dict[str, float], list[str], bool, list[list[tuple[tuple[str, ...], float]]], int]:
+    def _analyse(self, query: str) -> tuple[dict[str, float], list[str], bool, list[list[tuple[tuple[str, ...], float]]], int,
+                                             dict[str, set[str]]]:
         """Also the concept groups: per typed word (or synonym span) its alternative spellings
         (the word, its typo corrections, the official phrases), each with the credit it earns -
         coverage counts a group as matched when any alternative is; and the number of content
         words that match nothing in the index even after typo correction (they count against
-        coverage: "asdkjh qwe", "cảm ơn" must not look like a full match)."""
+        coverage: "asdkjh qwe", "cảm ơn" must not look like a full match); and, by folded form, the
+        accented spellings of content words the citizen typed WITH accents where that spelling occurs
+        in some procedure name ("lái" -> {"lái"}): only such words can tell apart names that folding
+        merges ("lái"/"lại"); a misspelt accent ("giây") is no signal."""
         cfg = self.config
         pairs = word_pairs(query)
         toks = [f for _, f in pairs]
@@ -419,7 +479,12 @@ class SearchIndex:
                     f = max(idf[t], 1e-6) ** p1
                 weights[t] *= f
         level_mentioned = bool(_LEVEL_MENTION.search(" ".join(toks)))
-        return weights, seq, level_mentioned, groups, unknown
+        q_acc: dict[str, set[str]] = {}
+        for j, (a, f) in enumerate(pairs):
+            if (a != f and not mask[j] and f in weights
+                    and a in self.accented.get(f, ()) and not is_stop(pairs, j)):
+                q_acc.setdefault(f, set()).add(a)
+        return weights, seq, level_mentioned, groups, unknown, q_acc
 
     # -- search ----------------------------------------------------------------------------
     def search(
@@ -456,54 +521,85 @@ class SearchIndex:
                 )
             query = rest
 
-        weights, seq, level_mentioned, groups, unknown = self._analyse(query)
+        weights, seq, level_mentioned, groups, unknown, q_acc = self._analyse(query)
         if not weights or not any("_" not in t for t in weights):
             return SearchResult(query, (), False, (), tuple(weights))
 
         scores = self._accumulate(weights, allowed)
         if not scores:
             return SearchResult(query, (), False, (), tuple(weights))
-        top = heapq.nlargest(max(cfg.rerank, limit), scores, key=scores.__getitem__)
+        top = heapq.nlargest(max(cfg.rerank, len(self.docs) // 1250, limit), scores, key=scores.__getitem__)
 
         uni = [(t, w * self.idf[t]) for t, w in weights.items() if "_" not in t]
         power = cfg.idf_power
-        idf = self.idf if power == 1.0 else _PowIdf(self.idf, power)
+        idf = self.pidf(power)
         gmass = [max(sum(idf[t] for t in alt) for alt, _ in g) for g in groups]
         gtotal = (sum(gmass) + unknown * cfg.unknown_mass * self._max_idf ** power) or 1.0
-        gfull = [[(alt, sum(idf[t] for t in alt), credit) for alt, credit in g] for g in groups]
-        uterms = {t for g in groups for alt, _ in g for t in alt}
+        gfull = [(mass / gtotal, [(alt, sum(idf[t] for t in alt), credit) for alt, credit in g])
+                 for g, mass in zip(groups, gmass)]
+        uterms = [(t, self.postings[t][0]) for t in {t for g in groups for alt, _ in g for t in alt}]
         qterms = {t for t in weights if "_" not in t}
         w_cover, full_bonus = cfg.w_name_cover, cfg.name_full_bonus
         ideal = sum(w * self.idf[t] * self._ideal_sat for t, w in weights.items()) or 1.0
         qstr = " ".join(dict.fromkeys(seq)) if seq else " ".join(t for t, _ in uni)
-        proc_q = fuzz.token_set_ratio  # rapidfuzz scorers; cdist would need numpy
-        sims = [proc_q(qstr, self.fuzzy_names[d]) for d in top]
-        sims2 = [fuzz.token_sort_ratio(qstr, self.fuzzy_names[d]) for d in top]
-        ranked = []
-        for j, d in enumerate(top):
-            has = self._has
-            matched = {t for t in uterms if has(t, d)}
+        if not cfg.accent_cover:
+            q_acc = {}
+        w_bm25, w_cov, w_name = cfg.w_bm25, cfg.w_coverage, cfg.w_name
+        level_bonus = 0.0 if level_mentioned else cfg.level_bonus
+        citizen_bonus = cfg.citizen_bonus
+        level_rank, citizen = self.level_rank, self.citizen
+        # stage 1: everything but the name similarity (cheap); stage 2: rapidfuzz on the best
+        # candidates only - a candidate whose cheap score plus the largest possible similarity
+        # cannot reach the k-th best full score is skipped
+        cheap = []
+        for d in top:
+            matched = set()
+            for t, ids in uterms:
+                i = bisect_left(ids, d)
+                if i < len(ids) and ids[i] == d:
+                    matched.add(t)
             cov = 0.0
-            for g, mass in zip(gfull, gmass):
+            for share, g in gfull:
                 best = 0.0
                 for alt, tot, credit in g:
                     if tot:
                         got = credit * sum(idf[t] for t in alt if t in matched) / tot
                         if got > best:
                             best = got
-                cov += mass * best
-            cov /= gtotal
-            bm = min(1.0, scores[d] / ideal)
-            name_sim = (0.5 * sims[j] + 0.5 * sims2[j]) / 100.0
-            s = cfg.w_bm25 * bm + cfg.w_coverage * cov + cfg.w_name * name_sim
+                cov += share * best
+            bm = scores[d] / ideal
+            s = w_bm25 * (bm if bm < 1.0 else 1.0) + w_cov * cov
             if w_cover or full_bonus:
-                nc = _name_cover(self.name_terms[d], qterms, idf)
+                if q_acc:  # a name word folded like a typed word but spelt otherwise is not covered
+                    twa, tot = self._name_weights_acc(d, power)
+                    nc = sum(w for a, f, w in twa if f in qterms and (f not in q_acc or a in q_acc[f]))
+                else:
+                    tw, tot = self._name_weights(d, power)
+                    nc = sum(w for t, w in tw if t in qterms)
+                nc = nc / tot if tot else 0.0
                 s += w_cover * nc + (full_bonus if nc >= 0.999 else 0.0)
-            if not level_mentioned and self.level_rank[d] == 0:
-                s += cfg.level_bonus
-            if self.citizen[d]:
-                s += cfg.citizen_bonus
-            s = max(0.0, min(1.0, s))
+            if level_rank[d] == 0:
+                s += level_bonus
+            if citizen[d]:
+                s += citizen_bonus
+            cheap.append((s, cov, d))
+        cheap.sort(key=lambda x: -x[0])
+        keep = max(limit, 10)
+        ranked = []
+        best_full: list[float] = []  # min-heap of the best `keep` full scores
+        token_set, token_sort, names = fuzz.token_set_ratio, fuzz.token_sort_ratio, self.fuzzy_names
+        for s, cov, d in cheap:
+            if len(best_full) >= keep and s + w_name < best_full[0]:
+                ranked.append((max(0.0, min(1.0, s)), cov, d))  # cannot reach the top: no similarity
+                continue
+            name = names[d]
+            name_sim = (token_set(qstr, name) + token_sort(qstr, name)) / 200.0
+            s = s + w_name * name_sim
+            s = 0.0 if s < 0.0 else 1.0 if s > 1.0 else s
+            if len(best_full) < keep:
+                heapq.heappush(best_full, s)
+            elif s > best_full[0]:
+                heapq.heapreplace(best_full, s)
             ranked.append((s, cov, d))
         ranked.sort(key=lambda x: (-round(x[0], 3), self.level_rank[x[2]] if not level_mentioned else 0,
                                    self.name_len[x[2]], self.docs[x[2]].code))
@@ -512,12 +608,17 @@ class SearchIndex:
             for s, cov, d in ranked[:limit]
         )
         margin = self._margin(ranked)
-        s0, cov0, _ = ranked[0]
+        s0, cov0, d0 = ranked[0]
         confident = (s0 >= cfg.confident_score and cov0 >= cfg.confident_coverage
                      and margin >= cfg.confident_margin)
+        # the query's words must be found in the top procedure's NAME, not only in its keywords or
+        # agency: in a small knowledge base an absent procedure's words often occur in the other
+        # fields of a present one ("nghĩa vụ quân sự" in the keywords of "khai báo tạm vắng")
+        name_cov = _group_cover(gfull, set(self.name_terms[d0]), idf)
+        confident = confident and name_cov >= cfg.confident_name_coverage
         suggestions = () if confident else self._suggest(ranked)
         return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
-                            margin=round(margin, 4))
+                            margin=round(margin, 4), name_coverage=round(name_cov, 4))
 
     def _margin(self, ranked: Sequence[tuple[float, float, int]]) -> float:
         """How far the top hit is ahead of the best hit with a different name (the same
@@ -558,7 +659,10 @@ class SearchIndex:
         """Scores of candidate documents. Rarer words' postings are added in full (up to a budget);
         commoner words are only added to the best candidates found so far."""
         cfg = self.config
-        budget = cfg.candidate_postings
+        # a bigger catalogue has more near-namesakes: the budgets grow with it (a fixed share)
+        n = len(self.docs)
+        budget = max(cfg.candidate_postings, n // 12)
+        check = max(cfg.check_candidates, n // 170)
         terms = sorted(weights, key=lambda t: len(self.postings[t][0]))
         scores: dict[int, float] = {}
         used = 0
@@ -576,7 +680,7 @@ class SearchIndex:
         if allowed is not None:
             scores = {d: s for d, s in scores.items() if d in allowed}
         if checkers and scores:
-            keep = heapq.nlargest(cfg.check_candidates, scores, key=scores.__getitem__)
+            keep = heapq.nlargest(check, scores, key=scores.__getitem__)
             scores = {d: scores[d] for d in keep}
             for t in checkers:
                 ids, vals = self.postings[t]
@@ -604,35 +708,18 @@ def _split_phrases(text: str) -> list[list[str]]:
     return [tokens(part) for part in text.split(";") if part.strip()]
 
 
-class _PowIdf:
-    """``idf[t] ** power`` on demand (a flattened idf for coverage)."""
-
-    __slots__ = ("idf", "power", "memo")
-
-    def __init__(self, idf: dict[str, float], power: float):
-        self.idf, self.power, self.memo = idf, power, {}
-
-    def __getitem__(self, t: str) -> float:
-        v = self.memo.get(t)
-        if v is None:
-            v = self.memo[t] = max(self.idf[t], 0.0) ** self.power
-        return v
-
-    def get(self, t: str, default: float = 0.0) -> float:
-        return self[t] if t in self.idf else default
-
-
-def _name_cover(name_terms: tuple[str, ...], qterms: set[str], idf) -> float:
-    """Share of the name's information (idf mass) carried by query words: 1.0 for "đăng ký khai
-    sinh" asked as "làm giấy khai sinh cho con", less for "đăng ký khai sinh kết hợp nhận cha,
-    mẹ, con" - a general procedure is not beaten by a specialised one that repeats a word."""
-    tot = got = 0.0
-    for t in name_terms:
-        w = idf.get(t, 0.0)
-        tot += w
-        if t in qterms:
-            got += w
-    return got / tot if tot else 0.0
+def _group_cover(gfull, present: set[str], idf) -> float:
+    """Share of the query's information (concept groups, see SearchIndex._analyse) in ``present``."""
+    cov = 0.0
+    for share, g in gfull:
+        best = 0.0
+        for alt, tot, credit in g:
+            if tot:
+                got = credit * sum(idf[t] for t in alt if t in present) / tot
+                if got > best:
+                    best = got
+        cov += share * best
+    return cov
 
 
 # Letters citizens confuse (regional pronunciation): a short word may be corrected across them.

@@ -116,7 +116,7 @@ class Synonyms:
                 k = len(ph)
                 if i + k > n or (skip and any(skip[i : i + k])):
                     continue
-                if all(_word_matches(pairs[i + j], ph[j]) for j in range(k)):
+                if _phrase_matches(pairs[i : i + k], ph):
                     hit = Expansion(i, i + k, entry.expand, entry.weight)
                     break
             if hit:
@@ -135,6 +135,21 @@ def _word_matches(query: tuple[str, str], phrase: tuple[str, str]) -> bool:
     # an unaccented query word matches by folded form; an accented one needs the same accents
     # (the phrase may itself be written without accents, e.g. "cccd")
     return q_acc == q_fold or p_acc == p_fold or q_acc == p_acc
+
+
+def _phrase_matches(words: list[tuple[str, str]], phrase: Phrase) -> bool:
+    """Every word matches (:func:`_word_matches`); in a phrase of two or more words one accent slip
+    is forgiven when another word carries the phrase's accents exactly ("sổ đổ" is "sổ đỏ": the
+    accented "sổ" anchors it), so a typo in the accents does not lose the citizen's term."""
+    slips = anchored = 0
+    for q, p in zip(words, phrase):
+        if q[1] != p[1]:
+            return False
+        if _word_matches(q, p):
+            anchored += q[0] != q[1] and q[0] == p[0]
+        else:
+            slips += 1
+    return slips == 0 or (slips == 1 and len(phrase) >= 2 and anchored >= 1)
 
 
 _default: Synonyms | None = None

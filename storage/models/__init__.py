@@ -13,6 +13,16 @@ from storage.models.core import (  # noqa: F401
     ProcessedUpdate,
 )
 from storage.models.channels import InboxUpdate, ZaloOAToken  # noqa: F401
+from storage.models.pakn import (  # noqa: F401
+    PaknAgency,
+    PaknAttachment,
+    PaknItem,
+    PaknMessage,
+    PaknNotice,
+    StaffLoginFailure,
+    StaffSession,
+    StaffUser,
+)
 from storage.models.outbox import OutboxMessage  # noqa: F401
 from storage.models.kb import KbVersion, ProcedureRow  # noqa: F401
 from storage.models.dossiers import (  # noqa: F401
@@ -20,4 +30,10 @@ from storage.models.dossiers import (  # noqa: F401
     DossierRateEvent,
     DossierRecord,
     DossierSubscription,
+)
+from storage.models.surveys import (  # noqa: F401
+    Survey,
+    SurveyAnswer,
+    SurveyOptOut,
+    SurveyQuestionnaire,
 )

@@ -130,3 +130,27 @@ class OutboxRepo(Repository):
         return (await self.session.execute(
             select(func.count()).select_from(OutboxMessage)
             .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now))).scalar_one()
+
+    async def by_kind_and_status(self) -> dict[tuple[str, str], int]:
+        """Row counts per (kind, status): the dashboard's queue table."""
+        rows = await self.session.execute(
+            select(OutboxMessage.kind, OutboxMessage.status, func.count())
+            .group_by(OutboxMessage.kind, OutboxMessage.status))
+        return {(k, s): n for k, s, n in rows.all()}
+
+    async def sent_since(self, since: datetime) -> int:
+        return (await self.session.execute(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at >= since))).scalar_one()
+
+    async def oldest_due(self, now: datetime) -> datetime | None:
+        """When the longest-waiting due message became due (the backlog's age)."""
+        return (await self.session.execute(
+            select(func.min(OutboxMessage.not_before))
+            .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now))).scalar_one()
+
+    async def recent_errors(self, limit: int = 20) -> list[OutboxMessage]:
+        """The latest messages that failed, were unreachable or are being retried."""
+        return list((await self.session.execute(
+            select(OutboxMessage).where(OutboxMessage.last_error.is_not(None),
+                                        OutboxMessage.status != SENT)
+            .order_by(OutboxMessage.id.desc()).limit(limit))).scalars())

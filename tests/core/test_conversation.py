@@ -197,3 +197,10 @@ async def test_restart_continues_conversation_on_same_database(make_app, sqlite_
     second.router.include(flow)
     ch2 = MemoryChannel(second.core.handle)
     assert "Chào An" in texts_of(await ch2.say("An", update_id="after-restart-1"))
+
+
+@pytest.mark.parametrize("typed", ["gửi phản ánh", "gui phan anh kien nghi", "Gửi phản ánh, kiến nghị!"])
+async def test_menu_label_typed_without_its_punctuation(chat, typed):
+    replies = await chat.say(typed)
+    assert "m:pakn" not in payloads_of(replies)  # not the menu again: the form started
+    assert "Mã thủ tục" not in texts_of(replies) and "chưa tìm thấy" not in texts_of(replies)

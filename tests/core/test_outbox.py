@@ -246,3 +246,16 @@ async def test_two_dispatchers_send_a_backlog_exactly_once(db_url):
     assert a.sent + b.sent == 5000
     assert a.sent > 0 and b.sent > 0
     assert len(sent) == 5000 and set(sent.values()) == {1}
+
+
+async def test_template_reaches_an_identity_marked_unreachable(env):
+    """Zalo -230 (window closed) marks the identity unreachable; a template may still go."""
+    clock, db, ch, outbox, citizen = env
+    async with db.unit_of_work() as uow:
+        await uow.citizens.mark_unreachable("memory", "u1", "-230")
+    ch.how = Reachability.TEMPLATE
+    plain = await _enqueue(db, clock, citizen_id=citizen)
+    templ = await _enqueue(db, clock, citizen_id=citizen, template={"template_id": "t1", "params": {}})
+    await outbox.drain()
+    assert await _status(db, plain) == "unreachable" and await _status(db, templ) == "sent"
+    assert [t[1] for t in ch.templates] == ["t1"]

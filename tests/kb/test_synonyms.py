@@ -62,3 +62,36 @@ def test_malformed_file_is_rejected():
         Synonyms.from_data({"entries": [{"match": ["x"]}]})
     with pytest.raises(SynonymError, match="weight"):
         Synonyms.from_data({"entries": [{"match": ["x"], "expand": ["y"], "weight": 2}]})
+
+
+def _phrases(q):
+    return {p for _, _, phrases in expand(q) for p in phrases}
+
+
+def test_one_accent_slip_in_a_phrase_is_forgiven():
+    # "sổ đổ": the accented "sổ" anchors the phrase, the slip on "đỏ" is forgiven
+    assert "giay chung nhan quyen su dung dat" in _phrases("sổ đổ")
+    assert "chuyen nhuong quyen su dung dat" in _phrases("sang tên sổ đổ")
+    # but a single word must carry its own accents, and two slips are not a typo
+    assert "giay chung nhan quyen su dung dat" not in _phrases("sở đổ")
+
+
+def test_short_words_that_fold_like_common_words_do_not_expand():
+    # "cho" (for) is not "chó", "bố" is not "bò": no livestock words in a birth/death question
+    assert "dong vat tren can" not in _phrases("giấy khai sinh cho con")
+    assert "dong vat tren can" not in _phrases("làm giấy chứng tử cho bố")
+    assert "dong vat tren can" in _phrases("kiểm dịch gà vận chuyển")
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([e for e in load_synonyms().entries]))
+def test_property_every_match_phrase_expands_as_typed_and_folded(entry):
+    from kb.normalize import fold
+
+    for ph in entry.match:
+        text = " ".join(a for a, _ in ph)
+        for q in (text, fold(text)):
+            assert expand(q), q

@@ -53,6 +53,7 @@ async def test_nothing_found_offers_staff_and_retry(chat):
 
 
 async def test_ask_staff_without_a_staff_queue_gives_the_hotline(chat, app):
+    app.services.ask_staff = None  # a deployment without the PAKN staff queue
     replies = await chat.press("kb:ask:1.001193")
     assert app.config.contact.hotline in texts_of(replies)
 

@@ -46,7 +46,6 @@
     });
     log.appendChild(bubble);
     if (m.choices && m.choices.length) {
-      clearChoices();
       var box = el("div", "choices");
       m.choices.forEach(function (c) {
         var b = el("button", "", c.label);
@@ -59,7 +58,10 @@
   }
   function showError(text) { log.appendChild(el("div", "msg err", text)); scroll(); }
   function receive(data) {
-    (data.messages || []).forEach(render);
+    var fresh = (data.messages || []).filter(function (m) { return !seen[m.id]; });
+    // buttons of older turns go; all buttons of this turn stay (the core accepts any of them)
+    if (fresh.some(function (m) { return m.choices && m.choices.length; })) clearChoices();
+    fresh.forEach(render);
     scroll();
   }
   function send(body, shown) {
@@ -95,6 +97,28 @@
     if (!text) return;
     input.value = "";
     send({ text: text }, text);
+  });
+  var file = document.getElementById("file");
+  if (file) file.addEventListener("change", function () {
+    if (!file.files.length || busy) return;
+    var f = file.files[0];
+    busy = true;
+    clearChoices();
+    log.appendChild(el("div", "msg me", "📎 " + f.name));
+    scroll();
+    var data = new FormData();
+    data.append("id", newId());
+    data.append("after", String(lastId));
+    data.append("file", f, f.name);
+    fetch("/api/upload", { method: "POST", credentials: "same-origin", body: data })
+      .then(function (r) {
+        return r.json().then(function (d) {
+          if (!r.ok) { showError(d.error || "Không gửi được tệp. Vui lòng thử lại."); return; }
+          receive(d);
+        });
+      })
+      .catch(function () { showError("Mất kết nối. Vui lòng kiểm tra mạng và thử lại."); })
+      .then(function () { busy = false; file.value = ""; });
   });
   document.getElementById("menu").addEventListener("click", function () { send({ text: "Menu" }, "Menu"); });
   fetch("/api/messages?after=0", { credentials: "same-origin" })

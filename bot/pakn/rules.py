@@ -1,0 +1,98 @@
+"""Rules for what a PAKN must contain, platform-neutral and without I/O.
+
+Legal basis (see also config.example.toml, [pakn]):
+- Decree 20/2008/NĐ-CP Art. 7: a PAKN is written in Vietnamese, states its content
+  clearly and carries the sender's name, address and phone number; without them it is
+  not accepted — so there is no anonymous PAKN.
+- Decree 20/2008/NĐ-CP Art. 1, 5: complaints (khiếu nại, Law on Complaints 2011) and
+  denunciations (tố cáo, Law on Denunciations 2018) are handled under their own laws,
+  not as PAKN.
+- Decree 13/2023/NĐ-CP Art. 11: personal data are processed only with the data
+  subject's consent, given after being told what for.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from bot.text import fold
+
+# Mobile: 03x, 05x, 07x, 08x, 09x + 8 digits; landline: 11 digits starting 02 (area codes
+# since 2017). +84 / 84 instead of the leading 0.
+_MOBILE = re.compile(r"^0[35789]\d{8}$")
+_LANDLINE = re.compile(r"^02\d{9}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_NAME_CHAR = re.compile(r"^[^\W\d_]+$")  # letters only (any script), per word
+
+# Words that mark a complaint or a denunciation rather than a PAKN (folded).
+_COMPLAINT = re.compile(r"\b(khieu nai|khieu kien|to cao|don to|to giac)\b")
+
+
+def normalize_phone(text: str) -> str | None:
+    """A Vietnamese phone number in national form (0xxxxxxxxx), or None."""
+    raw = (text or "").strip()
+    if not re.fullmatch(r"[+\d\s.\-()]{9,20}", raw):
+        return None
+    digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+") and not digits.startswith("84"):
+        return None
+    if digits.startswith("84") and len(digits) in (11, 12):
+        digits = "0" + digits[2:]
+    if _MOBILE.match(digits) or _LANDLINE.match(digits):
+        return digits
+    return None
+
+
+def normalize_email(text: str) -> str | None:
+    value = (text or "").strip()
+    return value.lower() if len(value) <= 200 and _EMAIL.match(value) else None
+
+
+def normalize_name(text: str) -> str | None:
+    """A person's full name: 2 to 7 words of letters, at most 100 characters."""
+    value = " ".join(unicodedata.normalize("NFC", text or "").split())
+    words = value.split(" ")
+    if not 2 <= len(words) <= 7 or len(value) > 100:
+        return None
+    if not all(_NAME_CHAR.match(w) for w in words):
+        return None
+    return " ".join(w[:1].upper() + w[1:] for w in words)
+
+
+def looks_like_complaint(text: str) -> bool:
+    """True when the text calls itself a khiếu nại or tố cáo."""
+    return bool(_COMPLAINT.search(fold(text)))
+
+
+def content_key(text: str) -> str:
+    """The content as compared for duplicates: folded, punctuation dropped."""
+    return " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
+
+
+def similarity(a: str, b: str) -> float:
+    """0-100: how alike two content keys are (word order and repeats ignored)."""
+    if not a or not b:
+        return 0.0
+    return max(fuzz.token_set_ratio(a, b) if min(len(a), len(b)) >= 40 else 0.0, fuzz.ratio(a, b))
+
+
+@dataclass(frozen=True)
+class AttachmentCheck:
+    ok: bool
+    problem: str = ""  # "type" | "size" | "count"
+
+
+def check_attachment(mime_type: str, size: int | None, *, allowed: tuple[str, ...], max_bytes: int,
+                     already: int, max_count: int) -> AttachmentCheck:
+    if already >= max_count:
+        return AttachmentCheck(False, "count")
+    mime = (mime_type or "").lower().split(";")[0].strip()
+    if mime not in allowed:
+        return AttachmentCheck(False, "type")
+    if size is not None and size > max_bytes:
+        return AttachmentCheck(False, "size")
+    return AttachmentCheck(True)

@@ -1,0 +1,328 @@
+"""The citizen's PAKN form end to end through the real core and router: the in-memory
+channel, and the web chat over real HTTP (with the upload endpoint)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from storage.models.pakn import PaknAttachment, PaknItem
+from tests.conftest import payloads_of, texts_of
+from tests.pakn.conftest import CONTENT, file_pakn
+
+CODE = re.compile(r"PAKN-2611-[23456789A-HJKMNP-Z]{4}")
+
+
+async def _items(app) -> list[PaknItem]:
+    async with app.db.unit_of_work() as uow:
+        return list((await uow.session.execute(select(PaknItem).order_by(PaknItem.id))).scalars())
+
+
+async def test_full_form_is_stored_then_acknowledged_with_code_and_deadline(papp, pchat):
+    replies = await file_pakn(pchat.say, pchat.press)
+    text = texts_of(replies)
+    code = CODE.search(text).group(0)
+    # Monday 2/11/2026 09:00 → 15 working days; 24/11 (Ngày Văn hóa Việt Nam) is not one of them.
+    assert "23/11/2026" in text and "15 ngày làm việc" in text
+    assert f"pakn:l:{code}" in payloads_of(replies)
+    [item] = await _items(papp)
+    assert (item.code, item.kind, item.subject, item.state) == (code, "phan_anh", "procedure", "new")
+    # the bundled knowledge base is loaded: the procedure was picked from its search
+    assert (item.procedure_code, item.procedure_name) == ("1.001193", "Thủ tục đăng ký khai sinh")
+    assert item.agency_code == "STP" and item.content == CONTENT
+    assert (item.full_name, item.phone, item.place) == ("Nguyễn Văn An", "0912345678",
+                                                        "Bộ phận một cửa UBND xã Tân Hội")
+    assert item.consent_at == papp.services.clock.now()
+    assert (item.received_on, item.accept_due, item.forward_due, item.answer_due) == (
+        date(2026, 11, 2), date(2026, 11, 4), date(2026, 11, 9), date(2026, 11, 23))
+    async with papp.db.unit_of_work() as uow:
+        audit = await uow.audit.for_entity("pakn", code)
+    assert [a.action for a in audit] == ["pakn.filed"]
+
+
+async def test_lookup_shows_details_to_the_sender_only(papp, pchat):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    other = pchat.as_user("u2")
+    await other.press("m:pakn_lookup")
+    denied = texts_of(await other.say(code.lower()))
+    assert "Không tìm thấy" in denied and "Nguyễn" not in denied and "khai sinh" not in denied
+    await pchat.press("m:pakn_lookup")
+    mine = texts_of(await pchat.say(code))
+    assert code in mine and "Mới tiếp nhận" in mine and "23/11/2026" in mine
+
+
+async def test_summary_can_be_edited_before_sending(papp, pchat):
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:kien_nghi")
+    await pchat.press("pf:s:rule")
+    await pchat.press("pf:a:-")
+    await pchat.say("Đề nghị bỏ yêu cầu nộp bản sao chứng thực khi đã có dữ liệu dân cư.")
+    await pchat.say("xong")
+    await pchat.press("pf:skip")
+    await pchat.say("tran thi binh")
+    await pchat.say("+84 987 654 321")
+    await pchat.say("12 Lê Lợi, phường 1")
+    await pchat.say("Binh.Tran@Example.vn")
+    summary = texts_of(await pchat.press("pf:y"))
+    assert "Kiến nghị" in summary and "Trần Thi Binh" not in summary and "Tran Thi Binh" in summary
+    assert "0987654321" in summary and "binh.tran@example.vn" in summary
+    assert "pf:e:content" in payloads_of(await pchat.press("pf:edit"))
+    await pchat.press("pf:e:content")
+    back = texts_of(await pchat.say("Đề nghị bỏ yêu cầu nộp bản sao giấy khai sinh khi làm căn cước cho trẻ."))
+    assert "kiểm tra lại" in back and "giấy khai sinh khi làm căn cước" in back  # straight back to the summary
+    await pchat.press("pf:edit")
+    await pchat.press("pf:e:phone")
+    bad = texts_of(await pchat.say("12345"))
+    assert "Số điện thoại chưa đúng" in bad
+    assert "0281234567" not in texts_of(await pchat.say("028 3822 1234"))
+    await pchat.press("pf:send")
+    [item] = await _items(papp)
+    assert item.kind == "kien_nghi" and item.agency_code is None
+    assert item.content.startswith("Đề nghị bỏ yêu cầu nộp bản sao giấy khai sinh")
+    assert (item.phone, item.address, item.email) == ("02838221234", "12 Lê Lợi, phường 1", "binh.tran@example.vn")
+
+
+async def test_cancel_midway_stores_nothing(papp, pchat):
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:official")
+    await pchat.press("pf:a:SXD")
+    await pchat.say(CONTENT)
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.say("Lê Văn Cường")
+    replies = await pchat.say("Hủy")
+    assert "Đã hủy" in texts_of(replies) and "m:pakn" in payloads_of(replies)
+    assert await _items(papp) == []
+    # after cancelling, a phone number is just free text again, not an answer to the form
+    assert "Số điện thoại" not in texts_of(await pchat.say("0912345678"))
+
+
+async def test_attachments_checked_for_type_size_and_count(papp, pchat):
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:other")
+    await pchat.press("pf:a:STP")
+    early = texts_of(await pchat.send_photo("tg-early"))
+    assert "nhập nội dung bằng chữ trước" in early
+    await pchat.say(CONTENT)
+    gif = texts_of(await pchat.send_photo("tg-gif", mime_type="image/gif", name="anh.gif"))
+    assert "không đúng định dạng" in gif and "Đã nhận 0/5" in gif
+    big = texts_of(await pchat.send_photo("tg-big", size=25_000_000, name="to.jpg"))
+    assert "quá lớn" in big and "10 MB" in big
+    for i in range(5):
+        ok = texts_of(await pchat.send_photo(f"tg-ok-{i}", name=f"anh{i}.jpg"))
+        assert f"Đã nhận {i + 1}/5" in ok
+    sixth = texts_of(await pchat.send_photo("tg-6"))
+    assert "Đã đủ 5 tệp" in sixth
+    await pchat.press("pf:done")
+    await pchat.press("pf:skip")
+    await pchat.say("Phạm Thị Dung")
+    await pchat.say("0903000111")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    summary = texts_of(await pchat.press("pf:y"))
+    assert "Tệp đính kèm: 5" in summary
+    await pchat.press("pf:send")
+    async with papp.db.unit_of_work() as uow:
+        refs = [a.ref for a in (await uow.session.execute(select(PaknAttachment))).scalars()]
+    assert refs == [f"tg-ok-{i}" for i in range(5)]
+
+
+async def test_invalid_phone_name_and_anonymity_are_explained(papp, pchat):
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:other")
+    await pchat.press("pf:a:STP")
+    await pchat.say(CONTENT)
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    anon = texts_of(await pchat.say("ẩn danh"))
+    assert "Nghị định 20/2008" in anon and "ẩn danh không được tiếp nhận" in anon
+    assert "Họ tên chưa hợp lệ" in texts_of(await pchat.say("An"))
+    assert "Họ tên chưa hợp lệ" in texts_of(await pchat.say("Nguyen Van 123"))
+    await pchat.say("Võ Thị Em")
+    for bad in ("091234567", "0112345678", "+1 202 555 0199", "số của tôi"):
+        assert "Số điện thoại chưa đúng" in texts_of(await pchat.say(bad)), bad
+    assert "Địa chỉ liên hệ" in texts_of(await pchat.say("0391234567"))
+
+
+async def test_no_consent_no_filing(papp, pchat):
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:other")
+    await pchat.press("pf:a:STP")
+    await pchat.say(CONTENT)
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.say("Võ Thị Em")
+    await pchat.say("0391234567")
+    await pchat.press("pf:skip")
+    ask = await pchat.press("pf:skip")
+    assert "Nghị định 13/2023" in texts_of(ask) and "pf:y" in payloads_of(ask)
+    refused = await pchat.press("pf:n")
+    assert "không tiếp nhận" in texts_of(refused) and "pf:send" not in payloads_of(refused)
+    assert "Vui lòng chọn" in texts_of(await pchat.say("gửi luôn đi"))
+    await pchat.say("Hủy")
+    assert await _items(papp) == []
+
+
+async def test_complaints_and_denunciations_are_redirected(papp, pchat):
+    await pchat.press("m:pakn")
+    replies = await pchat.press("pf:k:complaint")
+    assert "Luật Khiếu nại" in texts_of(replies) and "m:pakn" not in payloads_of(replies)
+    await pchat.press("m:pakn")
+    typed = texts_of(await pchat.say("Tôi muốn tố cáo cán bộ xã"))
+    assert "không phải là phản ánh" in typed
+    # in the content: warned, and may still send it as a PAKN
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:official")
+    await pchat.press("pf:a:STP")
+    warn = await pchat.say("Tôi đã khiếu nại nhiều lần về việc cán bộ hẹn lại hồ sơ mà không ai trả lời.")
+    assert "Luật Khiếu nại" in texts_of(warn) and "pf:c:keep" in payloads_of(warn)
+    assert "ảnh hoặc tệp" in texts_of(await pchat.press("pf:c:keep"))
+    assert await _items(papp) == []
+
+
+async def test_near_identical_content_within_days_is_a_duplicate(papp, pchat, clock):
+    first = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    clock.advance(days=1)
+    again = texts_of(await file_pakn(pchat.say, pchat.press, content=CONTENT.replace("5 ngày", "5 ngày!!")))
+    assert f"mã {first}" in again and "không tạo phản ánh mới" in again
+    assert len(await _items(papp)) == 1
+    # different content is a new PAKN; the same content after the window is too
+    other = texts_of(await file_pakn(pchat.say, pchat.press, content="Cán bộ tiếp nhận yêu cầu nộp thêm "
+                                     "giấy xác nhận cư trú không có trong thủ tục đã công bố."))
+    assert CODE.search(other).group(0) != first
+    clock.advance(days=papp.config.pakn.duplicate_days + 1)
+    later = texts_of(await file_pakn(pchat.say, pchat.press))
+    assert "Đã tiếp nhận" in later
+    assert len(await _items(papp)) == 3
+
+
+async def test_procedure_from_the_knowledge_base_or_as_typed(papp, pchat):
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:procedure")
+    offered = await pchat.say("lam giay khai sinh cho con")
+    assert payloads_of(offered)[0] == "pf:p:1.001193" and "pf:p:-" in payloads_of(offered)
+    assert "Cơ quan" in texts_of(await pchat.say("1"))  # typed number picks the first
+    await pchat.say("Hủy")
+    # not in the list: what was typed is kept
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:procedure")
+    await pchat.say("thủ tục xin giấy phép bắn pháo hoa")
+    await pchat.press("pf:p:-")
+    await pchat.press("pf:a:STP")
+    await pchat.say(CONTENT)
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.say("Nguyễn Văn An")
+    await pchat.say("0912345678")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    assert "Thủ tục: thủ tục xin giấy phép bắn pháo hoa" in texts_of(await pchat.press("pf:y"))
+    await pchat.press("pf:send")
+    # no knowledge base at all (not loaded, or another deployment): a typed code is kept as a code
+    papp.services.kb = None
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:kien_nghi")
+    await pchat.press("pf:s:procedure")
+    assert "Cơ quan" in texts_of(await pchat.say("1.004227"))
+    items = await _items(papp)
+    assert (items[0].procedure_code, items[0].procedure_name) == (None, "thủ tục xin giấy phép bắn pháo hoa")
+
+
+# -- the web chat over HTTP, with uploads -------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000
+
+
+class WebCitizen:
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.after = 0
+        self.n = 0
+
+    async def _post(self, body: dict) -> list[dict]:
+        self.n += 1
+        resp = await self.client.post("/api/chat", json={**body, "id": f"c{self.n}", "after": self.after})
+        assert resp.status == 200, await resp.text()
+        data = await resp.json()
+        self.after = data["last_id"]
+        return data["messages"]
+
+    async def say(self, text: str) -> list[dict]:
+        return await self._post({"text": text})
+
+    async def press(self, payload: str) -> list[dict]:
+        return await self._post({"choice": payload})
+
+    async def upload(self, data: bytes, name: str, content_type: str) -> tuple[int, list[dict]]:
+        self.n += 1
+        form = aiohttp.FormData()
+        form.add_field("id", f"u{self.n}")
+        form.add_field("after", str(self.after))
+        form.add_field("file", data, filename=name, content_type=content_type)
+        resp = await self.client.post("/api/upload", data=form)
+        body = await resp.json()
+        if resp.status == 200:
+            self.after = body["last_id"]
+            return resp.status, body["messages"]
+        return resp.status, [body]
+
+
+def _texts(messages: list[dict]) -> str:
+    return "\n".join(m.get("text", m.get("error", "")) for m in messages)
+
+
+async def test_web_chat_form_with_uploads(papp, tmp_path):
+    async with TestClient(TestServer(papp.web)) as client:
+        await client.get("/")  # the session cookie
+        web = WebCitizen(client)
+        await web.press("m:pakn")
+        await web.press("pf:k:phan_anh")
+        await web.press("pf:s:official")
+        await web.press("pf:a:SXD")
+        await web.say(CONTENT)
+        status, ok = await web.upload(PNG, "bien-nhan.png", "image/png")
+        assert status == 200 and "Đã nhận 1/5" in _texts(ok)
+        # claims to be a JPEG but is not an image: refused by its content, nothing saved
+        status, fake = await web.upload(b"MZ\x90\x00 not an image" * 10, "anh.jpg", "image/jpeg")
+        assert status == 200 and "không đúng định dạng" in _texts(fake)
+        limit = papp.config.pakn.max_attachment_bytes
+        status, big = await web.upload(PNG + b"\x00" * limit, "to.png", "image/png")
+        assert status == 200 and "quá lớn" in _texts(big)
+        await web.press("pf:done")
+        await web.press("pf:skip")
+        await web.say("Đặng Văn Giang")
+        await web.say("0977123456")
+        await web.press("pf:skip")
+        await web.press("pf:skip")
+        await web.press("pf:y")
+        done = _texts(await web.press("pf:send"))
+        code = CODE.search(done).group(0)
+    [item] = await _items(papp)
+    assert item.code == code and item.channel == "web" and item.agency_code == "SXD"
+    async with papp.db.unit_of_work() as uow:
+        [att] = list((await uow.session.execute(select(PaknAttachment))).scalars())
+    assert att.mime_type == "image/png" and att.size == len(PNG) and att.name == "bien-nhan.png"
+    saved = list((tmp_path / "uploads").iterdir())
+    assert [p.name for p in saved] == [att.ref.removeprefix("upload:")]
+    assert saved[0].read_bytes() == PNG
+
+
+async def test_upload_without_chat_session_is_refused(papp):
+    async with TestClient(TestServer(papp.web)) as client:
+        form = aiohttp.FormData()
+        form.add_field("file", PNG, filename="a.png", content_type="image/png")
+        resp = await client.post("/api/upload", data=form)
+        assert resp.status == 400
+    async with papp.db.unit_of_work() as uow:
+        assert (await uow.session.execute(select(func.count(PaknAttachment.id)))).scalar_one() == 0

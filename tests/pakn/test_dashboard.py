@@ -1,0 +1,424 @@
+"""The staff dashboard over real HTTP: the whole loop (citizen files → staff answer →
+citizen receives it → published), access control, CSRF, login throttling, the public page,
+staff questions and the staff group's reminders."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from aiohttp import web
+import aiohttp
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from bot.events import PaknAnswered
+from storage.models.pakn import PaknItem
+from tests.conftest import payloads_of, texts_of
+from tests.pakn.conftest import FAST_HASH, PASSWORD, file_pakn, seed_staff
+
+CODE = re.compile(r"PAKN-\d{4}-[A-Z0-9]{4}")
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class StaffBrowser:
+    """A staff member's browser: its own HTTP session and cookies, against the test server."""
+
+    def __init__(self, server: TestServer) -> None:
+        self.client = aiohttp.ClientSession(base_url=server.make_url(""),
+                                            cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    async def login(self, username: str, password: str = PASSWORD) -> int:
+        page = await self.client.get("/staff/login")
+        token = CSRF.search(await page.text()).group(1)
+        resp = await self.client.post("/staff/login", data={"csrf": token, "username": username,
+                                                             "password": password}, allow_redirects=False)
+        return resp.status
+
+    async def get(self, path: str) -> tuple[int, str]:
+        resp = await self.client.get(path, allow_redirects=False)
+        return resp.status, await resp.text()
+
+    async def csrf(self, path: str = "/staff") -> str:
+        _status, html = await self.get(path)
+        return CSRF.search(html).group(1)
+
+    async def act(self, code: str, action: str, text: str = "", **extra: str) -> tuple[int, str]:
+        token = await self.csrf("/staff")
+        resp = await self.client.post(f"/staff/items/{code}", allow_redirects=False,
+                                      data={"csrf": token, "action": action, "text": text, **extra})
+        return resp.status, await resp.text()
+
+
+@pytest.fixture
+async def staff_app(papp, pchat):
+    await seed_staff(papp)
+    return papp
+
+
+@pytest.fixture
+async def server(staff_app):
+    async with TestServer(staff_app.web) as srv:
+        yield srv
+
+
+async def browser(server) -> StaffBrowser:
+    return StaffBrowser(server)
+
+
+async def _item(app, code: str) -> PaknItem:
+    async with app.db.unit_of_work() as uow:
+        return (await uow.session.execute(select(PaknItem).where(PaknItem.code == code))).scalar_one()
+
+
+async def test_the_whole_loop_filed_answered_received_published(staff_app, pchat, server):
+    answered: list[PaknAnswered] = []
+
+    async def on_answered(uow, event):
+        answered.append(event)
+
+    staff_app.services.events.subscribe(PaknAnswered, on_answered)
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        assert await officer.login("stp") == 303
+        status, queue = await officer.get("/staff")
+        assert status == 200 and code in queue and "Còn 2 ngày làm việc" in queue
+        status, detail = await officer.get(f"/staff/items/{code}")
+        assert status == 200 and "Nguyễn Văn An" in detail and "0912345678" in detail
+        assert "quá hẹn 5 ngày" in detail and "Tân Hội" in detail
+        assert (await officer.act(code, "accept"))[0] == 303
+        assert (await officer.act(code, "answer", "Sở đã yêu cầu UBND xã trả kết quả ngay; "
+                                                  "xin lỗi ông vì sự chậm trễ."))[0] == 303
+        item = await _item(staff_app, code)
+        assert item.state == "answered" and item.delivery == "queued"
+        assert item.publish_due is not None and item.answered_by is not None
+        # the citizen receives the answer on their channel through the outbox
+        stats = await staff_app.services.outbox.drain()
+        assert stats.sent == 2  # "đã tiếp nhận" and the answer
+        pushed = "\n".join(r.text for _key, replies in pchat.pushed for r in replies)
+        assert f"{code} của bạn đã được tiếp nhận" in pushed
+        assert "xin lỗi ông vì sự chậm trễ" in pushed
+        assert [(e.case_type, e.case_id, e.citizen_id) for e in answered] == [("pakn", code, item.citizen_id)]
+        assert answered[0].on_time is True and answered[0].received_at == item.created_at
+        # the answer queued exactly one satisfaction survey, counted as on time
+        from sqlalchemy import select
+
+        from storage.models.surveys import Survey
+
+        async with staff_app.db.unit_of_work() as uow:
+            surveys = (await uow.session.execute(
+                select(Survey).where(Survey.case_type == "pakn", Survey.case_id == code))).scalars().all()
+        assert [(s.on_time, s.received_at) for s in surveys] == [(True, item.created_at)]
+        _status, detail = await officer.get(f"/staff/items/{code}")
+        assert "Đã gửi đến người gửi" in detail
+        # the citizen's lookup shows the answer too
+        await pchat.press(f"pakn:l:{code}")
+        # publish with the suggested (masked) summary, then the public page shows it
+        assert (await officer.act(code, "publish", ""))[0] == 303
+        status, public = await officer.get("/cong-khai")
+        assert status == 200 and code in public and "xin lỗi ông vì sự chậm trễ" in public
+        assert "Nguyễn Văn An" not in public and "N. V. A." in public and "0912345678" not in public
+        assert (await officer.act(code, "close"))[0] == 303
+        async with staff_app.db.unit_of_work() as uow:
+            history = [a.action for a in await uow.audit.for_entity("pakn", code)]
+        assert history == ["pakn.filed", "pakn.accept", "pakn.answer", "pakn.publish", "pakn.close"]
+    finally:
+        await officer.client.close()
+
+
+async def test_another_agencys_item_is_invisible(staff_app, pchat, server):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # agency STP
+    other = await browser(server)
+    try:
+        assert await other.login("sxd") == 303
+        _status, queue = await other.get("/staff")
+        assert code not in queue
+        assert (await other.get(f"/staff/items/{code}"))[0] == 404
+        status, _ = await other.act(code, "answer", "Trả lời trái thẩm quyền")
+        assert status == 404
+        assert (await _item(staff_app, code)).state == "new"
+        assert (await other.get("/staff/admin"))[0] == 403
+    finally:
+        await other.client.close()
+
+
+async def test_posts_without_the_csrf_token_are_refused(staff_app, pchat, server):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        assert await officer.login("stp") == 303
+        for data in ({"action": "accept"}, {"action": "accept", "csrf": "forged-token"}):
+            resp = await officer.client.post(f"/staff/items/{code}", data=data, allow_redirects=False)
+            assert resp.status == 403
+        assert (await _item(staff_app, code)).state == "new"
+        # the login form needs its token too
+        fresh = StaffBrowser(server).client
+        resp = await fresh.post("/staff/login", data={"username": "stp", "password": PASSWORD},
+                                allow_redirects=False)
+        assert resp.status == 403
+        await fresh.close()
+    finally:
+        await officer.client.close()
+
+
+async def test_brute_force_is_throttled(staff_app, server, clock):
+    attacker = await browser(server)
+    try:
+        for _ in range(staff_app.config.staff.login_max_failures):
+            assert await attacker.login("stp", "sai-mat-khau-1") == 401
+        # now even the right password is refused until the window has passed
+        assert await attacker.login("stp") == 429
+        _status, page = await attacker.get("/staff/login")
+        clock.advance(minutes=staff_app.config.staff.login_window_minutes + 1)
+        assert await attacker.login("stp") == 303
+    finally:
+        await attacker.client.close()
+
+
+async def test_unknown_users_count_against_the_address(staff_app, server):
+    attacker = await browser(server)
+    try:
+        for i in range(staff_app.config.staff.login_max_failures):
+            assert await attacker.login(f"khong-co-{i}", "abc") == 401
+        assert await attacker.login("admin") == 429
+    finally:
+        await attacker.client.close()
+
+
+async def test_public_page_hides_personal_data(staff_app, pchat, server):
+    content = ("Tôi là Nguyễn Văn An, CCCD 079123456789, điện thoại 0912345678, email an.nguyen@gmail.com. "
+               "Bộ phận một cửa xã yêu cầu nộp thêm giấy xác nhận không có trong quy định.")
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press, content=content))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        await officer.act(code, "accept")
+        await officer.act(code, "answer", "Đã chấn chỉnh bộ phận một cửa; ông An liên hệ số 0912345678 nếu còn vướng.")
+        await officer.act(code, "publish", "")
+        anonymous = StaffBrowser(server).client
+        resp = await anonymous.get("/cong-khai", params={"q": "giấy xác nhận"})
+        public = await resp.text()
+        await anonymous.close()
+        assert resp.status == 200 and code in public and "giấy xác nhận không có trong quy định" in public
+        for secret in ("Nguyễn Văn An", "079123456789", "0912345678", "an.nguyen@gmail.com", "456789"):
+            assert secret not in public, secret
+        assert "N. V. A." in public and "[đã ẩn]" in public
+        resp_none = await officer.client.get("/cong-khai", params={"q": "không có chữ này"})
+        assert code not in await resp_none.text()
+    finally:
+        await officer.client.close()
+
+
+async def test_request_information_round_trip(staff_app, pchat, server):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        await officer.act(code, "accept")
+        await officer.act(code, "request_info", "Vui lòng cho biết số biên nhận hồ sơ.")
+        assert (await _item(staff_app, code)).state == "needs_info"
+        await staff_app.services.outbox.drain()
+        [(_key, replies)] = [p for p in pchat.pushed if "bổ sung" in p[1][0].text]
+        assert "số biên nhận" in replies[0].text and f"pakn:i:{code}" in payloads_of(replies)
+        # a stranger cannot answer it
+        stranger = pchat.as_user("u9")
+        assert "Không tìm thấy" in texts_of(await stranger.press(f"pakn:i:{code}"))
+        await pchat.press(f"pakn:i:{code}")
+        await pchat.send_photo("tg-bien-nhan", name="bien-nhan.jpg")
+        done = texts_of(await pchat.say("Số biên nhận 000.00.12.H36-261030-0042"))
+        assert "Đã gửi thông tin bổ sung" in done
+        item = await _item(staff_app, code)
+        assert item.state == "accepted"  # back where it was
+        _status, detail = await officer.get(f"/staff/items/{code}")
+        assert "000.00.12.H36-261030-0042" in detail and "bien-nhan.jpg" in detail
+    finally:
+        await officer.client.close()
+
+
+async def test_answer_to_an_unreachable_citizen_is_recorded(staff_app, pchat, server):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    async with staff_app.db.unit_of_work() as uow:
+        await uow.citizens.mark_unreachable("memory", "u1", "blocked")
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        await officer.act(code, "accept")
+        await officer.act(code, "answer", "Kết quả đã được trả.")
+        item = await _item(staff_app, code)
+        assert item.state == "answered" and item.delivery == "undeliverable"
+        _status, detail = await officer.get(f"/staff/items/{code}")
+        assert "Không gửi được đến người gửi" in detail
+    finally:
+        await officer.client.close()
+
+
+async def test_actions_out_of_order_are_refused_with_a_reason(staff_app, pchat, server):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        status, page = await officer.act(code, "publish")
+        assert status == 409 and "Không thể “Công khai”" in page
+        status, page = await officer.act(code, "reject", "")
+        assert status == 409 and "Vui lòng nhập nội dung" in page
+        assert (await officer.act(code, "reject", "Nội dung là khiếu nại, đề nghị gửi Thanh tra tỉnh."))[0] == 303
+        await staff_app.services.outbox.drain()
+        assert any("không được tiếp nhận" in r.text and "Thanh tra tỉnh" in r.text
+                   for _k, replies in pchat.pushed for r in replies)
+    finally:
+        await officer.client.close()
+
+
+async def test_staff_question_goes_through_the_same_queue(staff_app, pchat, server):
+    await pchat.press("m:ask_staff")
+    replies = await pchat.say("Làm lại giấy khai sinh bản sao ở xã khác được không?")
+    code = CODE.search(texts_of(replies)).group(0)
+    # from a procedure card's "Hỏi cán bộ" button (the knowledge base calls services.ask_staff)
+    await pchat.press("kb:open:1.001193")
+    card = await pchat.press("kb:ask:1.001193")
+    assert "về thủ tục 1.001193" in texts_of(card)
+    second = CODE.search(texts_of(await pchat.say("Có cần mang sổ hộ khẩu không?"))).group(0)
+    assert (await _item(staff_app, second)).procedure_code == "1.001193"
+    assert (await _item(staff_app, second)).procedure_name == "Thủ tục đăng ký khai sinh"
+    # a question the search could not answer is offered as it was typed
+    await pchat.say("xin cấp phép nuôi rồng ở ao làng")
+    offer = await pchat.press("kb:ask:")
+    assert "pf:ask:prev" in payloads_of(offer)
+    third = CODE.search(texts_of(await pchat.press("pf:ask:prev"))).group(0)
+    assert (await _item(staff_app, third)).content == "xin cấp phép nuôi rồng ở ao làng"
+    officer, admin = await browser(server), await browser(server)
+    try:
+        await officer.login("stp")
+        assert code not in (await officer.get("/staff"))[1]  # no agency yet: the office triages
+        await admin.login("admin")
+        assert code in (await admin.get("/staff?subject=question"))[1]
+        assert (await admin.act(code, "answer", "Được, bạn đến UBND xã bất kỳ nơi đã đăng ký."))[0] == 303
+        await staff_app.services.outbox.drain()
+        assert any("UBND xã bất kỳ" in r.text for _k, replies in pchat.pushed for r in replies)
+    finally:
+        await officer.client.close()
+        await admin.client.close()
+
+
+async def test_admin_assigns_to_another_agency_and_manages_accounts(staff_app, pchat, server):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    admin = await browser(server)
+    try:
+        await admin.login("admin")
+        assert (await admin.act(code, "assign", "Thuộc lĩnh vực xây dựng", agency="SXD"))[0] == 303
+        assert (await _item(staff_app, code)).agency_code == "SXD"
+        token = await admin.csrf("/staff/admin")
+        resp = await admin.client.post("/staff/admin/users", allow_redirects=False, data={
+            "csrf": token, "username": "moi", "full_name": "Cán bộ mới", "password": "ngan",
+            "role": "officer", "agency": "SXD"})
+        assert resp.status == 400 and "ít nhất 10 ký tự" in await resp.text()
+        resp = await admin.client.post("/staff/admin/agencies", allow_redirects=False, data={
+            "csrf": token, "code": "SYT", "name": "Sở Y tế", "active": "1"})
+        assert resp.status == 303
+        _s, page = await admin.get("/staff/admin")
+        assert "Sở Y tế" in page
+    finally:
+        await admin.client.close()
+    sxd = await browser(server)
+    try:
+        await sxd.login("sxd")
+        assert code in (await sxd.get("/staff"))[1]
+    finally:
+        await sxd.client.close()
+
+
+# -- the staff group on Telegram (a fake Bot API over real HTTP) -----------------------------
+
+
+@pytest.fixture
+async def telegram():
+    calls: list[dict] = []
+
+    async def send_message(request: web.Request) -> web.Response:
+        calls.append({"path": request.path, **(await request.json())})
+        return web.json_response({"ok": True, "result": {"message_id": len(calls)}})
+
+    tg = web.Application()
+    tg.router.add_post("/bot{token}/sendMessage", send_message)
+    async with TestServer(tg) as srv:
+        yield srv, calls
+
+
+async def test_staff_group_gets_new_due_soon_and_overdue_once(make_app, sqlite_url, tmp_path, clock, telegram):
+    from bot.channels.memory import MemoryChannel
+    from tests.pakn.conftest import MONDAY_9AM, seed_agencies
+
+    srv, calls = telegram
+    clock.set(MONDAY_9AM)
+    app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "up")},
+                   staff={**FAST_HASH, "telegram_token": "123:ABC", "telegram_chat_id": "-100200",
+                          "telegram_api_url": str(srv.make_url(""))},
+                   web={"public_url": "https://tthc.example.gov.vn"})
+    await seed_agencies(app)
+    chat = MemoryChannel(app.core.handle)
+    app.add_channel(chat)
+    await app.start()
+    code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+    assert len(calls) == 1 and calls[0]["path"] == "/bot123:ABC/sendMessage"
+    assert calls[0]["chat_id"] == "-100200" and code in calls[0]["text"]
+    assert f"https://tthc.example.gov.vn/staff/items/{code}" in calls[0]["text"]
+    await app.scheduler.run_once("pakn.staff_reminders")
+    assert len(calls) == 1  # accept due Wednesday: not yet due soon
+    clock.advance(days=1)  # Tuesday: one working day left
+    await app.scheduler.run_once("pakn.staff_reminders")
+    await app.scheduler.run_once("pakn.staff_reminders")
+    assert len(calls) == 2 and "Sắp đến hạn" in calls[1]["text"]
+    clock.advance(days=2)  # Thursday: overdue
+    await app.scheduler.run_once("pakn.staff_reminders")
+    await app.scheduler.run_once("pakn.staff_reminders")
+    assert len(calls) == 3 and "Quá hạn" in calls[2]["text"]
+    for call in calls:  # no personal data in a group chat
+        assert "Nguyễn" not in call["text"] and "0912345678" not in call["text"]
+
+
+async def test_queue_filters_due_soon_and_overdue(staff_app, pchat, server, clock):
+    first = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon: accept due Wed
+    clock.advance(days=2)  # Wednesday
+    second = CODE.search(texts_of(await file_pakn(pchat.as_user("u7").say, pchat.as_user("u7").press,
+                                                  content="Bộ phận một cửa thu thêm phí photo giấy tờ "
+                                                          "không có trong quy định của thủ tục."))).group(0)
+    clock.advance(days=1)  # Thursday: the first is overdue, the second due Friday (soon)
+    admin = await browser(server)
+    try:
+        await admin.login("admin")
+        _s, overdue = await admin.get("/staff?due=overdue")
+        _s, soon = await admin.get("/staff?due=soon")
+        _s, both = await admin.get("/staff")
+        assert first in overdue and second not in overdue
+        assert second in soon and first not in soon
+        assert "sla-overdue" in both and "sla-due_soon" in both and "Quá hạn" in both
+        _s, found = await admin.get("/staff?q=phí photo")
+        assert second in found and first not in found
+    finally:
+        await admin.client.close()
+
+
+async def test_behind_a_proxy_addresses_are_told_apart(make_app, sqlite_url, tmp_path, clock):
+    app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "up")},
+                   staff={**FAST_HASH, "client_ip_header": "X-Forwarded-For"})
+    await seed_staff_for(app)
+    async with TestServer(app.web) as srv:
+        attacker, colleague = StaffBrowser(srv), StaffBrowser(srv)
+        attacker.client.headers["X-Forwarded-For"] = "203.0.113.9, 10.0.0.1"
+        colleague.client.headers["X-Forwarded-For"] = "10.0.0.2"
+        try:
+            for i in range(app.config.staff.login_max_failures):
+                assert await attacker.login(f"doan-{i}", "abc") == 401
+            assert await attacker.login("admin") == 429
+            assert await colleague.login("admin") == 303  # same proxy, another office PC
+        finally:
+            await attacker.client.close()
+            await colleague.client.close()
+
+
+async def seed_staff_for(app):
+    from tests.pakn.conftest import seed_agencies
+
+    await seed_agencies(app)
+    await seed_staff(app)
