@@ -23,8 +23,10 @@ Reports messages/s (total and per worker process), latency percentiles, errors (
 errors, timeouts, missing replies) and each worker's peak resident memory; writes
 ``benchmarks/out/load_<db>_<workers>w.json``. Traffic goes only to 127.0.0.1.
 
-EXTENSION POINT (#8): PAKN filing and survey answers (feat/pakn, feat/surveys) are added
-to ``SCRIPTS`` when those features are on main.
+A quarter of the web and Telegram citizens file a PAKN through the whole form
+(``PAKN_SCRIPT``, 16 messages ending with the tracking code). Survey answers are not in
+the mix: a survey only reaches a citizen after a resolved case and the outbox's delay, and
+answering one is a button press through the same core path as a PAKN step.
 """
 
 from __future__ import annotations
@@ -69,6 +71,16 @@ SCRIPTS: list[list[tuple[str, Any]]] = [
     [("text", "{code}"), ("text", "thủ tục đăng ký kết hôn cần giấy tờ gì"), ("button", 0), ("text", "Hủy")],
     [("text", "gplx bị mất"), ("button", 0), ("button", "m:contact")],
 ]
+# Filing a PAKN (feedback) through the whole form: buttons by payload, so web and Telegram.
+PAKN_SCRIPT: list[tuple[str, Any]] = [
+    ("button", "m:pakn"), ("button", "pf:k:phan_anh"), ("button", "pf:s:procedure"),
+    ("text", "đăng ký khai sinh"), ("pick", "pf:p:"), ("button", "pf:a:STP"),
+    ("text", "Hồ sơ đăng ký khai sinh của con tôi nộp tại bộ phận một cửa đã quá hẹn 5 ngày mà chưa có kết quả."),
+    ("button", "pf:skip"), ("text", "Bộ phận một cửa UBND xã Tân Hội"), ("text", "Nguyễn Văn An"),
+    ("text", "0912 345 678"), ("button", "pf:skip"), ("button", "pf:skip"), ("button", "pf:y"),
+    ("button", "pf:send"), ("text", "menu"),
+]
+PAKN_SHARE = 0.25  # of web and Telegram citizens
 
 
 @dataclass
@@ -144,7 +156,8 @@ class Citizen:
         self.ids = ids
         self.user = str(800_000_000 + n)
         self.choices: list[str] = []
-        self.script = random.Random(n).choice(SCRIPTS)
+        rnd = random.Random(n)
+        self.script = PAKN_SCRIPT if channel != "zalo_oa" and rnd.random() < PAKN_SHARE else rnd.choice(SCRIPTS)
         self.step = 0
         self.code = CODES[n % len(CODES)]
         self.cookie = ""
@@ -153,6 +166,9 @@ class Citizen:
     def _next(self) -> tuple[str, str]:
         kind, value = self.script[self.step % len(self.script)]
         self.step += 1
+        if kind == "pick":  # the first offered choice with this prefix
+            found = [c for c in self.choices if c.startswith(value)]
+            return ("button", found[0]) if found else ("text", "menu")
         if kind == "button":
             if isinstance(value, str):
                 return "button", value
@@ -285,10 +301,13 @@ async def seed(url: str) -> None:
     from storage.db import Database
     from tests.dossiers.conftest import make_record
 
+    from storage.repos.pakn import PaknRepo
+
     tz = load_config(None, env={}).tz
     db = Database(url)
     try:
         async with db.unit_of_work() as uow:
+            await uow.repo(PaknRepo).save_agency("STP", "Sở Tư pháp", True, datetime.now(timezone.utc))
             for code in CODES:
                 await store_record(uow, from_json(make_record(code=code), tz), datetime.now(timezone.utc))
     finally:
@@ -349,6 +368,7 @@ async def main(args: argparse.Namespace, url: str) -> dict[str, Any]:
         pids = svc.worker_pids()
         mix = {"web": args.web, "telegram": args.telegram, "zalo_oa": args.zalo}
         channels = [ch for ch, w in mix.items() for _ in range(int(w * 100))]
+        random.Random(1).shuffle(channels)  # every phase gets the mix, however few citizens
         ids = itertools.count(1)
         conn = aiohttp.TCPConnector(limit=0, force_close=False)
         async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=15)) as s:

@@ -14,8 +14,9 @@ record stays as an anonymous shell, so rows that feed statistics (a PAKN's state
 dates, survey scores) keep counting without pointing at a person.
 
 Features with their own personal data register an eraser and a purger with
-:func:`register` (PAKN: anonymise the sender's name, phone, address; surveys: detach the
-answers) — see the README's "Privacy" section.
+:func:`register`: PAKN anonymises the sender's name, phone, address, e-mail, exact place,
+their messages to staff and attachments (open items follow the person so the answer still
+reaches them); surveys keep the scores, drop comments and the link to the person.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from storage.repos.ops import DossierPersonalData, PersonalData
+from storage.repos.ops import DossierPersonalData, PaknPersonalData, PersonalData, SurveyPersonalData
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -66,6 +67,26 @@ async def _dossiers_purge(uow: "UnitOfWork", config: "Config", now: datetime) ->
 
 
 register("dossiers", erase=_dossiers_erase, purge=_dossiers_purge)
+
+
+async def _pakn_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -> dict[str, int]:
+    return {"pakn_items_anonymised": await uow.repo(PaknPersonalData).anonymise(
+        citizen_id=old, new_citizen_id=new)}
+
+
+async def _pakn_purge(uow: "UnitOfWork", config: "Config", now: datetime) -> dict[str, int]:
+    """Closed PAKN older than the retention period keep their record (kind, agency, dates,
+    the published masked summary) without the sender's personal data."""
+    cutoff = now - timedelta(days=config.privacy.retention_days)
+    return {"pakn_items_anonymised": await uow.repo(PaknPersonalData).anonymise(closed_before=cutoff)}
+
+
+async def _surveys_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -> dict[str, int]:
+    return await uow.repo(SurveyPersonalData).erase(old)
+
+
+register("pakn", erase=_pakn_erase, purge=_pakn_purge)
+register("surveys", erase=_surveys_erase)
 
 
 @dataclass(frozen=True)

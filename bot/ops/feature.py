@@ -51,11 +51,30 @@ async def _inbox_gauges(uow: "UnitOfWork", now: datetime) -> Iterable[Sample]:
             (await uow.repo(OpsQueries).inbox_pending()).items()]
 
 
+def _pakn_gauges(tz):
+    async def gauges(uow: "UnitOfWork", now: datetime) -> Iterable[Sample]:
+        from storage.repos.ops import PAKN_OPEN, PaknPersonalData
+
+        repo = uow.repo(PaknPersonalData)
+        counts = await repo.open_by_state()
+        out = [Sample("tthc_pakn_open", {"state": state}, counts.get(state, 0),
+                      "Open feedback items (PAKN) by state") for state in PAKN_OPEN]
+        out.append(Sample("tthc_pakn_overdue", {}, await repo.overdue(now.astimezone(tz).date()),
+                          "Open PAKN past the due date of their current stage (accept, answer, publish)"))
+        return out
+
+    return gauges
+
+
 def setup(app: "App") -> None:
     cfg = app.config.ops
     app.web.middlewares.append(shedding_middleware(cfg.max_inflight_requests))
     metrics.add_gauge_source("outbox", _outbox_gauges)
     metrics.add_gauge_source("inbox", _inbox_gauges)
+    from bot.app import FEATURES
+
+    if "bot.pakn.feature" in FEATURES:
+        metrics.add_gauge_source("pakn", _pakn_gauges(app.config.tz))
     if cfg.metrics_enabled:
         app.web.add_routes([web.get("/metrics", _metrics_handler(app))])
     interval = app.config.privacy.purge_interval_hours

@@ -142,3 +142,79 @@ class DossierPersonalData(Repository):
             DossierRateEvent.at < counters_cutoff))).rowcount or 0
         return {"dossier_ownership": owners, "dossier_subscriptions_closed": closed,
                 "dossier_rate_events": events}
+
+
+class PaknPersonalData(Repository):
+    """PAKN: gauges for metrics, and the sender's personal data for erasure/retention.
+    The item itself (kind, agency, state, dates, the published masked summary) stays: it
+    is the statistics and the public record."""
+
+    async def open_by_state(self) -> dict[str, int]:
+        from storage.models.pakn import PaknItem
+
+        rows = await self.session.execute(
+            select(PaknItem.state, func.count()).where(PaknItem.state.in_(PAKN_OPEN))
+            .group_by(PaknItem.state))
+        return {s: n for s, n in rows.all()}
+
+    async def overdue(self, today) -> int:
+        from sqlalchemy import and_, or_
+
+        from storage.models.pakn import PaknItem
+
+        cond = or_(
+            and_(PaknItem.state == "new", PaknItem.accept_due < today),
+            and_(PaknItem.state.in_(("accepted", "in_progress", "needs_info")), PaknItem.answer_due < today),
+            and_(PaknItem.state == "answered", PaknItem.publish_due.is_not(None), PaknItem.publish_due < today))
+        return (await self.session.execute(select(func.count()).select_from(PaknItem).where(cond))).scalar_one()
+
+    async def anonymise(self, *, citizen_id: int | None = None, closed_before: datetime | None = None,
+                        new_citizen_id: int | None = None) -> int:
+        """Blank the sender's name, phone, address, e-mail, exact location and the
+        conversation with staff of one citizen's items, or of items closed before a date."""
+        from storage.models.pakn import PaknAttachment, PaknItem, PaknMessage
+
+        if citizen_id is not None:
+            where = PaknItem.citizen_id == citizen_id
+        elif closed_before is not None:
+            where = (PaknItem.closed_at.is_not(None)) & (PaknItem.closed_at < closed_before) \
+                & (PaknItem.full_name != ERASED_NAME)
+        else:
+            raise ValueError("anonymise needs a citizen or a cut-off")
+        ids = [i for (i,) in (await self.session.execute(select(PaknItem.id).where(where))).all()]
+        if not ids:
+            return 0
+        values: dict = {"full_name": ERASED_NAME, "phone": "", "address": None, "email": None,
+                        "latitude": None, "longitude": None, "place": None, "content_key": ""}
+        await self.session.execute(update(PaknItem).where(PaknItem.id.in_(ids)).values(**values))
+        if citizen_id is not None and new_citizen_id is not None:
+            # an open item still gets its answer: it follows the person to the new record;
+            # closed ones stay with the anonymous one (statistics)
+            await self.session.execute(update(PaknItem).where(
+                PaknItem.id.in_(ids), PaknItem.state.in_(PAKN_OPEN)).values(citizen_id=new_citizen_id))
+        await self.session.execute(update(PaknMessage).where(
+            PaknMessage.item_id.in_(ids), PaknMessage.author.like("citizen%")).values(text=ERASED_TEXT))
+        await self.session.execute(delete(PaknAttachment).where(PaknAttachment.item_id.in_(ids)))
+        return len(ids)
+
+
+PAKN_OPEN = ("new", "accepted", "needs_info", "in_progress", "forwarded", "answered")
+ERASED_NAME = "[đã ẩn danh]"
+
+
+class SurveyPersonalData(Repository):
+    """Surveys: scores stay (the SIPAS statistics); free-text comments and the link to the
+    person go."""
+
+    async def erase(self, citizen_id: int) -> dict[str, int]:
+        from storage.models.surveys import Survey, SurveyAnswer, SurveyOptOut
+
+        ids = [i for (i,) in (await self.session.execute(
+            select(Survey.id).where(Survey.citizen_id == citizen_id))).all()]
+        comments = 0
+        if ids:
+            comments = (await self.session.execute(update(SurveyAnswer).where(
+                SurveyAnswer.survey_id.in_(ids), SurveyAnswer.text.is_not(None)).values(text=None))).rowcount or 0
+            await self.session.execute(update(Survey).where(Survey.id.in_(ids)).values(citizen_id=None))
+        await self.session.execute(delete(SurveyOptOut).where(SurveyOptOut.citizen_id == citizen_id))
+        return {"surveys_detached": len(ids), "survey_comments": comments}

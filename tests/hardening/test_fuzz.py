@@ -9,9 +9,8 @@ handled once, nothing stored comes back as markup.
 
 The suite runs a short pass (``FUZZ_EXAMPLES``, default 40 per property); the long run:
 ``FUZZ_EXAMPLES=3000 .venv/bin/python -m pytest tests/hardening/test_fuzz.py -p no:randomly``
-(about 15 minutes). EXTENSION POINT (#8): when PAKN and surveys land, add their flows'
-entry payloads to ``PAYLOADS`` and render the dashboard/public page in
-``test_stored_text_is_never_rendered_as_markup``.
+(about 15 minutes). PAKN and survey payloads are in ``PAYLOADS``; hostile PAKN content on
+the dashboard and the public page: ``test_pakn_hardening.py``.
 """
 
 from __future__ import annotations
@@ -57,7 +56,9 @@ texts = st.one_of(
     st.integers(3000, 30000).map(lambda n: ("ấ" + "🇻🇳" + "x ") * (n // 5)),  # huge
 )
 PAYLOADS = ["m:kb", "m:dossier", "m:dossier_follow", "m:help", "m:contact", "g:cancel", "g:menu",
-            "dos:det:", "dos:sub:", "dos:uns:", "dos:new", "prv:erase", "kb:", "kb:open:", "kb:sec:"]
+            "dos:det:", "dos:sub:", "dos:uns:", "dos:new", "prv:erase", "kb:", "kb:open:", "kb:sec:",
+            "m:pakn", "pf:k:phan_anh", "pf:k:", "pf:s:", "pf:p:", "pf:a:", "pf:skip", "pf:done", "pf:y",
+            "pf:send", "pf:c:keep", "sv:"]
 payloads = st.one_of(
     st.sampled_from(PAYLOADS),
     st.builds(lambda p, t: (p + t)[:64], st.sampled_from(PAYLOADS), st.text(max_size=60)),

@@ -1,0 +1,127 @@
+"""Hardening of PAKN and the staff pages: the role x route matrix, hostile content
+rendered escaped on the dashboard, the citizen's erasure and the retention purge of PAKN
+personal data, and the PAKN gauges of /metrics."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.retention import purge
+from storage.models.pakn import PaknItem
+from tests.conftest import texts_of
+from tests.pakn.conftest import file_pakn, papp, pchat, seed_staff  # noqa: F401  (fixtures)
+from tests.pakn.test_dashboard import CODE, StaffBrowser
+
+EVIL = "<script>alert('x')</script><img src=x onerror=alert(1)> quá hạn 5 ngày chưa có kết quả"
+OK, REFUSED = "ok", "refused"
+
+
+@pytest.fixture
+async def staff_app(papp, pchat):
+    await seed_staff(papp)
+    return papp
+
+
+async def _items(app):
+    async with app.db.unit_of_work() as uow:
+        return list((await uow.session.execute(select(PaknItem))).scalars())
+
+
+async def test_each_role_on_each_staff_route(staff_app, pchat):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # filed to STP
+    routes = {  # path: expected per role (anonymous, officer of STP, officer of SXD, admin)
+        "/staff": (REFUSED, OK, OK, OK),
+        f"/staff/items/{code}": (REFUSED, OK, REFUSED, OK),
+        "/staff/admin": (REFUSED, REFUSED, REFUSED, OK),
+        "/staff/bao-cao": (REFUSED, OK, OK, OK),
+        "/staff/bao-cao/gui-tin": (REFUSED, REFUSED, REFUSED, OK),
+        "/staff/files/1": (REFUSED, REFUSED, REFUSED, REFUSED),  # no such file, for anyone
+    }
+    async with TestServer(staff_app.web) as server:
+        browsers = [StaffBrowser(server) for _ in range(4)]
+        try:
+            for b, user in zip(browsers[1:], ("stp", "sxd", "admin")):
+                assert await b.login(user) in (302, 303)
+            for path, expected in routes.items():
+                got = []
+                for b in browsers:
+                    status, _html = await b.get(path)
+                    got.append(OK if status == 200 else REFUSED if status in (302, 303, 401, 403, 404) else status)
+                assert tuple(got) == expected, (path, got)
+            # state-changing admin actions: refused to officers even with their own CSRF token
+            token = await browsers[1].csrf("/staff")
+            r = await browsers[1].client.post("/staff/admin/users", allow_redirects=False,
+                                              data={"csrf": token, "username": "x", "role": "admin"})
+            assert r.status in (302, 303, 403)
+            status, _ = await browsers[0].get("/staff/admin")
+            assert status in (302, 303, 401, 403)
+        finally:
+            for b in browsers:
+                await b.client.close()
+
+
+async def test_hostile_content_is_escaped_on_the_dashboard(staff_app, pchat):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press, content=EVIL))).group(0)
+    async with TestServer(staff_app.web) as server:
+        b = StaffBrowser(server)
+        try:
+            await b.login("admin")
+            for path in ("/staff", f"/staff/items/{code}"):
+                status, html = await b.get(path)
+                assert status == 200
+                assert "<script>alert" not in html and "<img src=x" not in html
+            assert "&lt;script&gt;" in html  # shown, as text
+        finally:
+            await b.client.close()
+        # the public page: nothing unpublished, nothing unescaped
+        async with TestClient(server) as c:
+            r = await c.get("/cong-khai")
+            assert r.status == 200 and "<script>alert" not in await r.text()
+
+
+async def test_erasure_anonymises_pakn_and_keeps_the_item(staff_app, pchat):
+    await file_pakn(pchat.say, pchat.press)
+    [item] = await _items(staff_app)
+    old = item.citizen_id
+    assert item.full_name and item.phone
+    await pchat.say("xóa dữ liệu của tôi")
+    assert "Đã xóa dữ liệu cá nhân" in texts_of(await pchat.press("prv:erase"))
+    [item] = await _items(staff_app)
+    assert item.full_name == "[đã ẩn danh]" and item.phone == "" and item.place is None
+    assert item.state == "new" and item.agency_code == "STP"  # still counted and still answered
+    assert item.citizen_id != old  # an open item follows the person to the new record
+
+
+async def test_purge_anonymises_closed_pakn_after_the_retention(staff_app, pchat, clock):
+    await file_pakn(pchat.say, pchat.press)
+    now = clock.now()
+    async with staff_app.db.unit_of_work() as uow:
+        [item] = list((await uow.session.execute(select(PaknItem))).scalars())
+        item.state, item.closed_at = "closed", now
+    counts = await purge(staff_app.db, staff_app.config, now + timedelta(days=30))
+    assert counts["pakn_items_anonymised"] == 0
+    counts = await purge(staff_app.db, staff_app.config, now + timedelta(days=400))
+    assert counts["pakn_items_anonymised"] == 1
+    [item] = await _items(staff_app)
+    assert item.full_name == "[đã ẩn danh]" and item.code.startswith("PAKN-")
+
+
+def _value(text: str, name: str, labels: str = "") -> float:
+    pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" ([0-9.e+-]+)"
+    return float(re.findall(pattern, text)[-1])
+
+
+async def test_metrics_count_open_pakn_by_state_and_overdue(staff_app, pchat, clock):
+    await file_pakn(pchat.say, pchat.press)
+    async with TestClient(TestServer(staff_app.web)) as c:
+        text = await (await c.get("/metrics")).text()
+        assert _value(text, "tthc_pakn_open", 'state="new"') == 1
+        assert _value(text, "tthc_pakn_overdue") == 0
+        clock.advance(days=10)  # past the 2-working-day acceptance deadline
+        text = await (await c.get("/metrics")).text()
+        assert _value(text, "tthc_pakn_overdue") == 1
