@@ -48,6 +48,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from .model import Procedure
+from .scopes import NameScope, QueryScope, age_fits, name_scope, query_scope
 from .normalize import bigrams, filler_mask, fold, is_stop, is_syllable, teencode_variants, tokens, word_pairs
 from .synonyms import Synonyms, load_synonyms
 
@@ -97,6 +98,16 @@ class SearchConfig:
     unknown_mass: float = 0.6  # weight (x the idf of a word seen once) of a word matching nothing
     typo_credit: float = 0.6  # coverage credit of a typo-corrected word
     accent_cover: bool = True  # name cover honours the accents the citizen typed ("lái" is not "lại")
+    # Scoped variants (kb.scopes): a name scoped to organisations / with a foreign element / to an
+    # age range / "without a permit" is preferred when the query mentions that scope and
+    # penalised when it does not (citizens' questions go to the individual, domestic variant).
+    org_bonus: float = 0.08
+    org_penalty: float = 0.04
+    foreign_bonus: float = 0.12
+    foreign_penalty: float = 0.04
+    age_bonus: float = 0.03
+    age_penalty: float = 0.06
+    no_permit_penalty: float = 0.04
     confident_score: float = 0.62
     confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
@@ -177,6 +188,7 @@ class SearchIndex:
         self._name_w: dict[float, list] = {}  # per power, per doc: (name term weights, total), lazily
         self._name_wa: dict[float, list] = {}  # the same over accented name words
         self.citizen: bytearray = bytearray()  # 1 where the subjects include citizens
+        self.scopes: dict[int, NameScope] = {}  # doc -> scope of its name (kb.scopes), scoped docs only
         self._max_idf = 1.0
         self.accented: dict[str, frozenset[str]] = {}  # folded word -> accented spellings in names
         self.name_len: list[int] = []
@@ -279,6 +291,9 @@ class SearchIndex:
             self.fuzzy_names.append(fuzzy_name)
             self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(tokens(fuzzy_name))))
             self.citizen.append(any(_CITIZEN in fold_c(sj) for sj in p.subjects))
+            sc = name_scope(fuzzy_name)
+            if sc.any:
+                self.scopes[i] = sc
             self.name_len.append(len(name_f))
             self.level_rank.append(_citizen_level(p.level))
             self.folded_level.append(texts["level"])
@@ -394,11 +409,11 @@ class SearchIndex:
 
     def analyse(self, query: str) -> tuple[dict[str, float], list[str], bool]:
         """Query -> (term weights, content unigrams, level mentioned)."""
-        weights, seq, level, _, _, _ = self._analyse(query)
+        weights, seq, level, *_ = self._analyse(query)
         return weights, seq, level
 
     def _analyse(self, query: str) -> tuple[dict[str, float], list[str], bool, list[list[tuple[tuple[str, ...], float]]], int,
-                                             dict[str, set[str]]]:
+                                             dict[str, set[str]], QueryScope]:
         """Also the concept groups: per typed word (or synonym span) its alternative spellings
         (the word, its typo corrections, the official phrases), each with the credit it earns -
         coverage counts a group as matched when any alternative is; and the number of content
@@ -484,7 +499,7 @@ class SearchIndex:
             if (a != f and not mask[j] and f in weights
                     and a in self.accented.get(f, ()) and not is_stop(pairs, j)):
                 q_acc.setdefault(f, set()).add(a)
-        return weights, seq, level_mentioned, groups, unknown, q_acc
+        return weights, seq, level_mentioned, groups, unknown, q_acc, query_scope(" ".join(toks))
 
     # -- search ----------------------------------------------------------------------------
     def search(
@@ -521,7 +536,7 @@ class SearchIndex:
                 )
             query = rest
 
-        weights, seq, level_mentioned, groups, unknown, q_acc = self._analyse(query)
+        weights, seq, level_mentioned, groups, unknown, q_acc, qscope = self._analyse(query)
         if not weights or not any("_" not in t for t in weights):
             return SearchResult(query, (), False, (), tuple(weights))
 
@@ -548,6 +563,10 @@ class SearchIndex:
         level_bonus = 0.0 if level_mentioned else cfg.level_bonus
         citizen_bonus = cfg.citizen_bonus
         level_rank, citizen = self.level_rank, self.citizen
+        scopes = self.scopes
+        org_adj = cfg.org_bonus if qscope.org else -cfg.org_penalty
+        foreign_adj = cfg.foreign_bonus if qscope.foreign else -cfg.foreign_penalty
+        no_permit_adj = 0.0 if qscope.no_permit else -cfg.no_permit_penalty
         # stage 1: everything but the name similarity (cheap); stage 2: rapidfuzz on the best
         # candidates only - a candidate whose cheap score plus the largest possible similarity
         # cannot reach the k-th best full score is skipped
@@ -582,6 +601,9 @@ class SearchIndex:
                 s += level_bonus
             if citizen[d]:
                 s += citizen_bonus
+            sc = scopes.get(d)
+            if sc is not None:
+                s += _scope_adjust(sc, qscope, org_adj, foreign_adj, no_permit_adj, cfg)
             cheap.append((s, cov, d))
         cheap.sort(key=lambda x: -x[0])
         keep = max(limit, 10)
@@ -706,6 +728,21 @@ class SearchIndex:
 def _split_phrases(text: str) -> list[list[str]]:
     """Tokens per ';'-separated part, so word pairs never span two keywords or subjects."""
     return [tokens(part) for part in text.split(";") if part.strip()]
+
+
+def _scope_adjust(sc: NameScope, q: QueryScope, org_adj: float, foreign_adj: float,
+                  no_permit_adj: float, cfg: SearchConfig) -> float:
+    """Bonus or penalty of a scoped variant (kb.scopes) for this query."""
+    adj = 0.0
+    if sc.org:
+        adj += org_adj
+    if sc.foreign:
+        adj += foreign_adj
+    if sc.no_permit:
+        adj += no_permit_adj
+    if sc.age is not None and q.age is not None:
+        adj += cfg.age_bonus if age_fits(q.age, sc.age) else -cfg.age_penalty
+    return adj
 
 
 def _group_cover(gfull, present: set[str], idf) -> float:
