@@ -98,6 +98,7 @@ class SearchConfig:
     unknown_mass: float = 0.6  # weight (x the idf of a word seen once) of a word matching nothing
     typo_credit: float = 0.6  # coverage credit of a typo-corrected word
     accent_cover: bool = True  # name cover honours the accents the citizen typed ("lái" is not "lại")
+    accent_typos: bool = True  # "bảo hiển" -> hiểm: accented words no name spells so are corrected too
     # Scoped variants (kb.scopes): a name scoped to organisations / with a foreign element / to an
     # age range / "without a permit" is preferred when the query mentions that scope and
     # penalised when it does not (citizens' questions go to the individual, domestic variant).
@@ -191,6 +192,7 @@ class SearchIndex:
         self.scopes: dict[int, NameScope] = {}  # doc -> scope of its name (kb.scopes), scoped docs only
         self._max_idf = 1.0
         self.accented: dict[str, frozenset[str]] = {}  # folded word -> accented spellings in names
+        self.acc_by_len: dict[int, list[str]] = {}  # accented spellings in names, by length
         self.name_len: list[int] = []
         self.level_rank: list[int] = []
         self.folded_level: list[str] = []
@@ -317,6 +319,10 @@ class SearchIndex:
         for w in spellings:
             acc.setdefault(fold(w), set()).add(w)
         self.accented = {k: frozenset(v) for k, v in acc.items()}
+        self.acc_by_len = {}
+        for w in spellings:
+            if w != fold(w) or len(w) > 2:
+                self.acc_by_len.setdefault(len(w), []).append(w)
 
         avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
         tf_ids: dict[str, array] = {}
@@ -407,6 +413,22 @@ class SearchIndex:
             cache[key] = _correct(self, tok, typed)
         return cache[key]
 
+    def _accent_slips(self, typed: str, folded: str) -> list[tuple[str, float, str]]:
+        """Corrections of a word typed WITH accents whose spelling occurs in no procedure name,
+        though its folded form does ("hiển" folds to "hien", as in "hiện"): the folded spellings
+        of name words one consonant away with the same accents ("hiển" -> "hiểm", "mấc" -> "mất").
+        A different tone or vowel is not a slip of this kind (it is a word we do not have)."""
+        if typed == folded or typed in self.accented.get(folded, ()) or len(typed) < 3:
+            return []
+        key = "\x00" + typed
+        cache = self._correct_cache
+        got = cache.get(key)
+        if got is None:
+            if len(cache) > 20000:
+                cache.clear()
+            got = cache[key] = _accent_slips(self, typed, folded)
+        return got
+
     def analyse(self, query: str) -> tuple[dict[str, float], list[str], bool]:
         """Query -> (term weights, content unigrams, level mentioned)."""
         weights, seq, level, *_ = self._analyse(query)
@@ -427,6 +449,21 @@ class SearchIndex:
         toks = [f for _, f in pairs]
         mask = filler_mask(toks)
         expansions = self.synonyms.find(pairs, mask)
+        if cfg.accent_typos:
+            # a consonant slip in an accented word may hide a citizen's phrase ("bảo hiển y tế hộ
+            # gia đình"): if correcting it completes a synonym phrase, take the corrected word
+            slips = {j: sl for j, (a, f) in enumerate(pairs)
+                     if not mask[j] and f in self.postings and (sl := self._accent_slips(a, f))}
+            for k in range(2 if slips else 0):  # the commonest correction first, then the other
+                fixed = [(slips[j][k][2], slips[j][k][0]) if len(slips.get(j, ())) > k else p
+                         for j, p in enumerate(pairs)]
+                hit = {j for e in self.synonyms.find(fixed, mask) for j in range(e.start, e.end)
+                       if fixed[j] != pairs[j]}
+                if hit:
+                    pairs = [fixed[j] if j in hit else p for j, p in enumerate(pairs)]
+                    toks = [f for _, f in pairs]
+                    expansions = self.synonyms.find(pairs, mask)
+                    break
         covered: dict[int, float] = {}  # position -> weight override for typed words
         weights: dict[str, float] = {}
 
@@ -460,10 +497,18 @@ class SearchIndex:
             if mask[j] or covered.get(j) == 0.0 or is_stop(pairs, j):
                 continue
             if t in self.postings:
-                seq.append(t)
+                slips = self._accent_slips(pairs[j][0], t) if cfg.accent_typos and j not in span_group else ()
+                if slips:  # the slip that pairs with a neighbour ("bảo hiển" -> bao_hiem), else the commonest
+                    prev = seq[-1] if seq else ""
+                    nxt = toks[j + 1] if j + 1 < len(toks) else ""
+                    slips = sorted(slips, key=lambda cs: -((f"{prev}_{cs[0]}" in self.postings)
+                                                            + (f"{cs[0]}_{nxt}" in self.postings)))
+                seq.append(slips[0][0] if slips else t)
                 add(t, 1.0)
+                for c, sim, _ in slips:
+                    add(c, cfg.fuzzy_weight * sim)
                 if j not in span_group:
-                    groups.append([((t,), 1.0)])
+                    groups.append([((t,), 1.0)] + [((c,), cfg.typo_credit * sim) for c, sim, _ in slips])
             elif t.isdigit():
                 continue
             else:
@@ -803,6 +848,34 @@ def _correct(index: SearchIndex, tok: str, typed: str = "") -> list[tuple[str, f
         if dist == best:
             out.append((word, 1.0 - dist / (n + 1)))
     return out[:2]
+
+
+_CONSONANTS = frozenset("bcdghklmnpqrstvxđ")
+
+
+def _accent_slips(index: SearchIndex, typed: str, folded: str) -> list[tuple[str, float]]:
+    n = len(typed)
+    cands = []
+    for L in (n - 1, n, n + 1):
+        cands.extend(index.acc_by_len.get(L, ()))
+    out: dict[str, float] = {}
+    for w, _, _ in process.extract(typed, cands, scorer=Levenshtein.distance, score_cutoff=1, limit=8):
+        f = fold(w)
+        if f == folded or f not in index.postings:
+            continue
+        ops = Levenshtein.editops(typed, w)
+        if len(ops) != 1:
+            continue
+        op = ops[0]
+        chars = []
+        if op.tag in ("replace", "delete"):
+            chars.append(typed[op.src_pos])
+        if op.tag in ("replace", "insert"):
+            chars.append(w[op.dest_pos])
+        if all(c in _CONSONANTS for c in chars):
+            out.setdefault(f, (1.0 - 1 / (n + 1), w))
+    # commoner words first (the likelier meaning), at most two: (folded, similarity, as spelt)
+    return [(f, sim, w) for f, (sim, w) in sorted(out.items(), key=lambda x: -len(index.postings[x[0]][0]))[:2]]
 
 
 def _filter(index: SearchIndex, level: str, field: str, agency: str) -> frozenset[int]:
