@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["NameScope", "QueryScope", "name_scope", "query_scope", "age_fits"]
+__all__ = ["NameScope", "QueryScope", "name_scope", "query_scope", "age_fits", "scope_mismatch"]
 
 # -- names ------------------------------------------------------------------------------------
 # An organisation as the party the procedure is for: "đối với tổ chức", "cho cơ quan, tổ chức",
@@ -111,6 +111,19 @@ def query_scope(folded_query: str) -> QueryScope:
             v += 1
         age = v
     return QueryScope(bool(_Q_ORG.search(q)), bool(_Q_FOREIGN.search(q)), bool(_Q_NO_PERMIT.search(q)), age)
+
+
+def scope_mismatch(q: QueryScope, folded_name: str) -> bool:
+    """The query names an organisation or a foreign element and the name mentions none: the
+    right variant is probably missing from the knowledge base (or ranked lower) - kb.search is
+    then never confident."""
+    if not (q.org or q.foreign):
+        return False
+    sc = name_scope(folded_name)
+    said = query_scope(folded_name)
+    if q.org and not (sc.org or said.org):
+        return True
+    return q.foreign and not (sc.foreign or said.foreign or _NAME_FOREIGN.search(folded_name))
 
 
 def age_fits(age: int, bounds: tuple[int, int]) -> bool:

@@ -48,7 +48,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from .model import Procedure
-from .scopes import NameScope, QueryScope, age_fits, name_scope, query_scope
+from .scopes import NameScope, QueryScope, age_fits, name_scope, query_scope, scope_mismatch
 from .normalize import bigrams, filler_mask, fold, is_stop, is_syllable, teencode_variants, tokens, word_pairs
 from .synonyms import Synonyms, load_synonyms
 
@@ -109,10 +109,10 @@ class SearchConfig:
     age_bonus: float = 0.03
     age_penalty: float = 0.06
     no_permit_penalty: float = 0.04
-    confident_score: float = 0.62
+    confident_score: float = 0.70
     confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
-    confident_name_coverage: float = 0.6  # share of the query's information found in the top NAME
+    confident_name_coverage: float = 0.5  # share of the query's information found in the top NAME
 
 
 @dataclass(frozen=True)
@@ -683,6 +683,9 @@ class SearchIndex:
         # fields of a present one ("nghĩa vụ quân sự" in the keywords of "khai báo tạm vắng")
         name_cov = _group_cover(gfull, set(self.name_terms[d0]), idf)
         confident = confident and name_cov >= cfg.confident_name_coverage
+        # a question about a company / a foreign element answered by a name that mentions neither:
+        # the right variant is probably not in this knowledge base
+        confident = confident and not scope_mismatch(qscope, self.fuzzy_names[d0])
         suggestions = () if confident else self._suggest(ranked)
         return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
                             margin=round(margin, 4), name_coverage=round(name_cov, 4))
