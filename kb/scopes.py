@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["NameScope", "QueryScope", "name_scope", "query_scope", "age_fits", "scope_mismatch"]
+__all__ = ["NameScope", "QueryScope", "name_scope", "query_scope", "age_fits", "scope_mismatch",
+           "strip_scope"]
 
 # -- names ------------------------------------------------------------------------------------
 # An organisation as the party the procedure is for: "đối với tổ chức", "cho cơ quan, tổ chức",
@@ -111,6 +112,20 @@ def query_scope(folded_query: str) -> QueryScope:
             v += 1
         age = v
     return QueryScope(bool(_Q_ORG.search(q)), bool(_Q_FOREIGN.search(q)), bool(_Q_NO_PERMIT.search(q)), age)
+
+
+_PARTY = (r"(?:to chuc|ho gia dinh|ca nhan|cong dong dan cu|doanh nghiep|co quan|"
+          r"nguoi (?:goc )?viet nam dinh cu o nuoc ngoai)")
+_SCOPE_PHRASE = re.compile(
+    rf"\s*\b(?:(?:doi voi|cua|cho|la)\s+{_PARTY}(?:\s*(?:,|/|va|hoac)\s*{_PARTY})*|co yeu to nuoc ngoai)\b")
+
+
+def strip_scope(folded_name: str) -> str:
+    """The name without its scope phrase ("… lần đầu đối với tổ chức" -> "… lần đầu"; "… có yếu
+    tố nước ngoài" dropped): siblings then compare equally on words, and the scope rule alone
+    decides between them."""
+    out = _SCOPE_PHRASE.sub("", folded_name).strip(" ,;.-")
+    return out or folded_name
 
 
 def scope_mismatch(q: QueryScope, folded_name: str) -> bool:

@@ -48,7 +48,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from .model import Procedure
-from .scopes import NameScope, QueryScope, age_fits, name_scope, query_scope, scope_mismatch
+from .scopes import NameScope, QueryScope, age_fits, name_scope, query_scope, scope_mismatch, strip_scope
 from .normalize import bigrams, filler_mask, fold, is_stop, is_syllable, teencode_variants, tokens, word_pairs
 from .synonyms import Synonyms, load_synonyms
 
@@ -98,19 +98,21 @@ class SearchConfig:
     unknown_mass: float = 0.6  # weight (x the idf of a word seen once) of a word matching nothing
     typo_credit: float = 0.6  # coverage credit of a typo-corrected word
     accent_cover: bool = True  # name cover honours the accents the citizen typed ("lái" is not "lại")
+    scope_free_names: bool = True  # name similarity/cover ignore scope phrases ("đối với tổ chức")
     accent_typos: bool = True  # "bảo hiển" -> hiểm: accented words no name spells so are corrected too
     # Scoped variants (kb.scopes): a name scoped to organisations / with a foreign element / to an
     # age range / "without a permit" is preferred when the query mentions that scope and
     # penalised when it does not (citizens' questions go to the individual, domestic variant).
     org_bonus: float = 0.08
-    org_penalty: float = 0.04
+    org_penalty: float = 0.08
     foreign_bonus: float = 0.12
     foreign_penalty: float = 0.04
     age_bonus: float = 0.03
     age_penalty: float = 0.06
+    no_permit_bonus: float = 0.04
     no_permit_penalty: float = 0.04
-    confident_score: float = 0.70
-    confident_coverage: float = 0.70
+    confident_score: float = 0.74
+    confident_coverage: float = 0.60
     confident_margin: float = 0.02  # over the best hit with a different name
     confident_name_coverage: float = 0.5  # share of the query's information found in the top NAME
 
@@ -182,6 +184,7 @@ class SearchIndex:
         self.by_code: dict[str, int] = {}
         self.vocab_by_len: dict[int, list[str]] = {}
         self.fuzzy_names: list[str] = []
+        self.sim_names: list[str] = []  # fuzzy_names without scope phrases (kb.scopes.strip_scope)
         self.name_terms: list[tuple[str, ...]] = []  # distinct folded words of each name
         # per name: its distinct words as (accented lower case, folded), for accent-aware name cover
         self.name_words: list[tuple[tuple[str, str], ...]] = []
@@ -286,12 +289,21 @@ class SearchIndex:
                     got = (tuple(c.items()), length)
                     if fname != "name":
                         memo[key] = got
-                per.append((fname, got[0], got[1]))
-                lengths[fname].append(got[1])
+                length = got[1]
+                if fname == "name" and cfg.scope_free_names:
+                    # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
+                    # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
+                    bare_len = len(tokens(strip_scope(text)))
+                    length = min(length, bare_len) if bare_len else length
+                per.append((fname, got[0], length))
+                lengths[fname].append(length)
             field_terms.append(per)
             fuzzy_name = _NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-")
             self.fuzzy_names.append(fuzzy_name)
-            self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(tokens(fuzzy_name))))
+            # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
+            bare = strip_scope(fuzzy_name) if cfg.scope_free_names else fuzzy_name
+            self.sim_names.append(bare if bare != fuzzy_name else fuzzy_name)
+            self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(tokens(bare))))
             self.citizen.append(any(_CITIZEN in fold_c(sj) for sj in p.subjects))
             sc = name_scope(fuzzy_name)
             if sc.any:
@@ -304,7 +316,8 @@ class SearchIndex:
 
         spellings: set[str] = set()
         acc_pairs: dict[str, tuple[str, str]] = {}
-        for p in docs:
+        for i, p in enumerate(docs):
+            kept = set(self.name_terms[i])
             lower = unicodedata.normalize("NFC", p.name).lower()
             spellings.update(_UWORD.findall(lower))
             words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
@@ -313,7 +326,8 @@ class SearchIndex:
                 pr = acc_pairs.get(w)
                 if pr is None:
                     pr = acc_pairs[w] = (intern(w), intern(fold(w)))
-                pairs.append(pr)
+                if pr[1] in kept:  # words of the scope phrase do not count (see sim_names)
+                    pairs.append(pr)
             self.name_words.append(tuple(pairs))
         acc: dict[str, set[str]] = {}
         for w in spellings:
@@ -611,7 +625,7 @@ class SearchIndex:
         scopes = self.scopes
         org_adj = cfg.org_bonus if qscope.org else -cfg.org_penalty
         foreign_adj = cfg.foreign_bonus if qscope.foreign else -cfg.foreign_penalty
-        no_permit_adj = 0.0 if qscope.no_permit else -cfg.no_permit_penalty
+        no_permit_adj = cfg.no_permit_bonus if qscope.no_permit else -cfg.no_permit_penalty
         # stage 1: everything but the name similarity (cheap); stage 2: rapidfuzz on the best
         # candidates only - a candidate whose cheap score plus the largest possible similarity
         # cannot reach the k-th best full score is skipped
@@ -654,7 +668,7 @@ class SearchIndex:
         keep = max(limit, 10)
         ranked = []
         best_full: list[float] = []  # min-heap of the best `keep` full scores
-        token_set, token_sort, names = fuzz.token_set_ratio, fuzz.token_sort_ratio, self.fuzzy_names
+        token_set, token_sort, names = fuzz.token_set_ratio, fuzz.token_sort_ratio, self.sim_names
         for s, cov, d in cheap:
             if len(best_full) >= keep and s + w_name < best_full[0]:
                 ranked.append((max(0.0, min(1.0, s)), cov, d))  # cannot reach the top: no similarity
