@@ -54,9 +54,15 @@ class NameScope:
         return self.org or self.foreign or self.no_permit or self.age is not None
 
 
+_NAME_HINT = re.compile(r"to chuc|doanh nghiep|co quan|don vi|nuoc ngoai|quoc tich|tuoi|phep")
+_NO_SCOPE = NameScope()
+
+
 def name_scope(folded_name: str) -> NameScope:
     """Scopes of a procedure name (folded)."""
     n = folded_name
+    if not _NAME_HINT.search(n):  # one cheap scan for most names (index build speed)
+        return _NO_SCOPE
     org = bool(_NAME_ORG.search(n)) and not _NAME_INDIVIDUAL.search(n)
     foreign = bool(_NAME_FOREIGN.search(n)) and not _NAME_DOMESTIC.search(n)
     lo, hi = 0, 200
@@ -120,10 +126,15 @@ _SCOPE_PHRASE = re.compile(
     rf"\s*\b(?:(?:doi voi|cua|cho|la)\s+{_PARTY}(?:\s*(?:,|/|va|hoac)\s*{_PARTY})*|co yeu to nuoc ngoai)\b")
 
 
+_STRIP_HINT = re.compile(r"to chuc|ho gia dinh|ca nhan|cong dong dan cu|doanh nghiep|co quan|dinh cu|yeu to")
+
+
 def strip_scope(folded_name: str) -> str:
     """The name without its scope phrase ("… lần đầu đối với tổ chức" -> "… lần đầu"; "… có yếu
     tố nước ngoài" dropped): siblings then compare equally on words, and the scope rule alone
     decides between them."""
+    if not _STRIP_HINT.search(folded_name):
+        return folded_name
     out = _SCOPE_PHRASE.sub("", folded_name).strip(" ,;.-")
     return out or folded_name
 

@@ -111,8 +111,8 @@ class SearchConfig:
     age_penalty: float = 0.06
     no_permit_bonus: float = 0.04
     no_permit_penalty: float = 0.04
-    confident_score: float = 0.74
-    confident_coverage: float = 0.60
+    confident_score: float = 0.70
+    confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
     confident_name_coverage: float = 0.5  # share of the query's information found in the top NAME
 
