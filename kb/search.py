@@ -264,6 +264,11 @@ class SearchIndex:
             for lc in p.local_codes:
                 self.by_code.setdefault(lc.upper(), i)
             name_f = _NAME_PREFIX.sub("", fold(p.name))
+            fuzzy_name = _NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-")
+            # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
+            bare = strip_scope(fuzzy_name) if cfg.scope_free_names else fuzzy_name
+            bare_terms = tokens(bare)
+            scope_words = 0 if bare is fuzzy_name else max(0, len(fuzzy_name.split()) - len(bare.split()))
             texts = {
                 "name": name_f,
                 "keywords": fold_c(" ; ".join(p.keywords)),
@@ -290,20 +295,16 @@ class SearchIndex:
                     if fname != "name":
                         memo[key] = got
                 length = got[1]
-                if fname == "name" and cfg.scope_free_names:
+                if fname == "name" and scope_words:
                     # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
                     # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
-                    bare_len = len(tokens(strip_scope(text)))
-                    length = min(length, bare_len) if bare_len else length
+                    length = max(1, length - scope_words)
                 per.append((fname, got[0], length))
                 lengths[fname].append(length)
             field_terms.append(per)
-            fuzzy_name = _NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-")
             self.fuzzy_names.append(fuzzy_name)
-            # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
-            bare = strip_scope(fuzzy_name) if cfg.scope_free_names else fuzzy_name
-            self.sim_names.append(bare if bare != fuzzy_name else fuzzy_name)
-            self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(tokens(bare))))
+            self.sim_names.append(bare)
+            self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(bare_terms)))
             self.citizen.append(any(_CITIZEN in fold_c(sj) for sj in p.subjects))
             sc = name_scope(fuzzy_name)
             if sc.any:
@@ -317,7 +318,7 @@ class SearchIndex:
         spellings: set[str] = set()
         acc_pairs: dict[str, tuple[str, str]] = {}
         for i, p in enumerate(docs):
-            kept = set(self.name_terms[i])
+            kept = set(self.name_terms[i]) if self.sim_names[i] is not self.fuzzy_names[i] else None
             lower = unicodedata.normalize("NFC", p.name).lower()
             spellings.update(_UWORD.findall(lower))
             words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
@@ -326,7 +327,7 @@ class SearchIndex:
                 pr = acc_pairs.get(w)
                 if pr is None:
                     pr = acc_pairs[w] = (intern(w), intern(fold(w)))
-                if pr[1] in kept:  # words of the scope phrase do not count (see sim_names)
+                if kept is None or pr[1] in kept:  # words of the scope phrase do not count (see sim_names)
                     pairs.append(pr)
             self.name_words.append(tuple(pairs))
         acc: dict[str, set[str]] = {}
