@@ -104,9 +104,7 @@ class SurveysConfig:
 
 @dataclass(frozen=True)
 class ReportsConfig:
-    # TEMPORARY access check for the report pages (/bao-cao) until the staff dashboard's
-    # login lands: empty disables the pages. Set it from the environment.
-    access_token: str = ""
+    # The report pages (/staff/bao-cao) use the staff dashboard's login and roles.
     # Targets shown next to each figure (percent). Provincial plans (e.g. Đồng Nai 2023):
     # ≥ 93 % satisfied, ≥ 92 % satisfied with PAKN handling, ≥ 96 % PAKN handled on time.
     target_satisfied: float = 93.0
@@ -309,6 +307,11 @@ class Config:
 
 # Keys a config *file* must set (the embedded defaults are for trying the bot out only).
 REQUIRED_IN_FILE = ("province.name",)
+# Keys that existed once: a clear reason instead of "unknown key" when an old file still has them.
+REMOVED_KEYS = {
+    "reports.access_token": "removed — the report pages (/staff/bao-cao) use the staff login now; "
+                            "delete the key (and TTHC__REPORTS__ACCESS_TOKEN)",
+}
 
 _SKIP = {"source"}
 
@@ -392,7 +395,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     known = {f.name for f in fields(cls) if f.name not in _SKIP}
     for key in data:
         if key not in known:
-            raise ConfigError(f"{prefix}{key}: unknown key")
+            raise ConfigError(f"{prefix}{key}: {REMOVED_KEYS.get(prefix + key, 'unknown key')}")
     kwargs: dict[str, Any] = {}
     for f in fields(cls):
         if f.name in _SKIP or f.name not in data:
@@ -528,8 +531,6 @@ def validate(cfg: Config) -> None:
                  "target_response_rate"):
         if not 0 <= getattr(cfg.reports, name) <= 100:
             raise ConfigError(f"reports.{name}: a percentage between 0 and 100")
-    if cfg.reports.access_token and len(cfg.reports.access_token) < 16:
-        raise ConfigError("reports.access_token: at least 16 characters (or empty to disable)")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"logging.level: unknown level {cfg.logging.level!r}")
     _validate_channels(cfg)

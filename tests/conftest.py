@@ -41,6 +41,17 @@ def shared_data(name: str) -> Path:
     return path
 
 
+# -- no real network --------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _no_external_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test: a connection or name lookup outside the loopback fails the test."""
+    from tests.fakes.network import block_external_network
+
+    block_external_network(monkeypatch)
+
+
 # -- databases -------------------------------------------------------------------------------
 
 

@@ -4,6 +4,13 @@ Server-rendered (Jinja2, auto-escaped), no JavaScript needed: works on an office
 tablet. Every POST carries the session's CSRF token; a missing or wrong token is refused
 with 403. An officer only ever sees items of their own agency — another agency's item
 answers 404, as if it did not exist.
+
+Other features put their staff pages under ``/staff/...`` too (so the session cookie,
+scoped to ``/staff``, applies) and reuse this module rather than a login of their own:
+:class:`StaffGate` (the session check; not logged in → ``/staff/login?next=<page>``),
+:func:`staff_jinja` (templates that extend the dashboard's ``base.html``),
+:func:`html_response` (the security headers) and :func:`add_nav_link` (a link in the
+dashboard's navigation).
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+import posixpath
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -51,6 +60,97 @@ FLASH = {
 }
 
 
+@dataclass(frozen=True)
+class NavLink:
+    """A link in the dashboard's top navigation (after "Hàng đợi")."""
+
+    label: str
+    href: str
+    admin_only: bool = False
+
+
+def nav_links(services) -> list[NavLink]:
+    """The shared, mutable list of extra navigation links (features append at setup)."""
+    return services.extras.setdefault("staff_nav", [])
+
+
+def add_nav_link(services, link: NavLink) -> None:
+    links = nav_links(services)
+    if link not in links:
+        links.append(link)
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` when it is a local page under ``/staff`` to return to after login, else None.
+
+    Refuses anything that could leave the site or the dashboard: a scheme or host
+    (``https://x``, ``//x``), backslashes and control characters (which some browsers turn
+    into ``/``), dot segments that climb out of ``/staff``, and the login/logout pages.
+    """
+    if not value or len(value) > 1000 or "\\" in value or any(ord(c) < 0x21 or ord(c) == 0x7f for c in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    path = unquote(parts.path)  # browsers treat %2e%2e as a dot segment
+    if posixpath.normpath(path) != path.rstrip("/"):
+        return None
+    if not (path == "/staff" or path.startswith("/staff/")) or path.startswith(("/staff/login", "/staff/logout")):
+        return None
+    return value
+
+
+def login_url(next_path: str | None = None) -> str:
+    nxt = safe_next(next_path)
+    if nxt is None or nxt in ("/staff", "/staff/"):
+        return "/staff/login"
+    return "/staff/login?next=" + quote(nxt, safe="/")
+
+
+def html_response(html: str, status: int = 200, *, cache: bool = False) -> web.Response:
+    """An HTML page with the dashboard's security headers (strict CSP: no inline style or script)."""
+    resp = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "same-origin"
+    if not cache:
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def staff_jinja(app, *template_dirs: Path) -> Environment:
+    """A Jinja2 environment whose templates can extend the dashboard's ``base.html``
+    (``template_dirs`` are searched first)."""
+    env = Environment(loader=FileSystemLoader([str(d) for d in template_dirs] + [str(HERE / "templates")]),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(province=app.config.province, nav_links=nav_links(app.services))
+    return env
+
+
+class StaffGate:
+    """The dashboard's session check, shared by every staff page under ``/staff``."""
+
+    def __init__(self, auth: StaffAuth, clock) -> None:
+        self.auth = auth
+        self.clock = clock
+
+    async def staff(self, request: web.Request) -> StaffSessionInfo:
+        """The logged-in staff member, or a redirect to the login page (and back after it)."""
+        info = await self.auth.session(request.cookies.get(COOKIE, ""), self.clock.now())
+        if info is None:
+            raise web.HTTPSeeOther(login_url(request.path_qs if request.method == "GET" else None))
+        return info
+
+    async def admin(self, request: web.Request) -> StaffSessionInfo:
+        staff = await self.staff(request)
+        if staff.user.role != "admin":
+            raise web.HTTPForbidden(text="Chỉ quản trị viên được dùng trang này.")
+        return staff
+
+
 class Dashboard:
     def __init__(self, app) -> None:
         self.app = app
@@ -59,14 +159,13 @@ class Dashboard:
         self.db = app.services.db
         self.clock = app.services.clock
         self.auth = StaffAuth(self.db, self.config)
+        self.gate = StaffGate(self.auth, self.clock)
         self.pakn: PaknService = app.services.extras["pakn"]
         self.upload_dir = Path(self.config.pakn.upload_dir)
-        self.jinja = Environment(loader=FileSystemLoader(str(HERE / "templates")),
-                                 autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+        self.jinja = staff_jinja(app)
         self.jinja.filters["local"] = self._local
         self.jinja.globals.update(KIND_LABELS=KIND_LABELS, SUBJECT_LABELS=SUBJECT_LABELS,
-                                  STATE_LABELS=STATE_LABELS, ACTION_LABELS=ACTION_LABELS,
-                                  province=self.config.province, mask_name=mask_name)
+                                  STATE_LABELS=STATE_LABELS, ACTION_LABELS=ACTION_LABELS, mask_name=mask_name)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -97,15 +196,7 @@ class Dashboard:
     def _render(self, name: str, status: int = 200, *, staff: StaffSessionInfo | None = None,
                 cookies: dict[str, str] | None = None, **ctx: Any) -> web.Response:
         html = self.jinja.get_template(name).render(staff=staff, now=self.clock.now(), **ctx)
-        resp = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
-        resp.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers["Referrer-Policy"] = "same-origin"
-        if name != "public.html":
-            resp.headers["Cache-Control"] = "no-store"
+        resp = html_response(html, status, cache=name == "public.html")
         for key, value in (cookies or {}).items():
             resp.set_cookie(key, value, httponly=True, samesite="Strict", secure=self.config.web.cookie_secure,
                             path="/staff")
@@ -113,10 +204,7 @@ class Dashboard:
 
     async def _staff(self, request: web.Request) -> StaffSessionInfo:
         """The logged-in staff member, or a redirect to the login page."""
-        info = await self.auth.session(request.cookies.get(COOKIE, ""), self.clock.now())
-        if info is None:
-            raise web.HTTPSeeOther("/staff/login")
-        return info
+        return await self.gate.staff(request)
 
     @staticmethod
     async def _form(request: web.Request, info: StaffSessionInfo | None = None,
@@ -152,24 +240,26 @@ class Dashboard:
 
     # -- login ---------------------------------------------------------------------------
     async def login_page(self, request: web.Request) -> web.Response:
+        nxt = safe_next(request.query.get("next"))
         if await self.auth.session(request.cookies.get(COOKIE, ""), self.clock.now()):
-            raise web.HTTPSeeOther("/staff")
+            raise web.HTTPSeeOther(nxt or "/staff")
         pre = secrets.token_urlsafe(24)
-        return self._render("login.html", csrf=pre, cookies={PRE_COOKIE: pre})
+        return self._render("login.html", csrf=pre, cookies={PRE_COOKIE: pre}, next=nxt or "")
 
     async def login_post(self, request: web.Request) -> web.Response:
         form = await self._form(request, expected=request.cookies.get(PRE_COOKIE, ""))
+        nxt = safe_next(form.get("next"))
         pre = secrets.token_urlsafe(24)
         try:
             token, _user = await self.auth.login(form.get("username", ""), form.get("password", ""),
                                                  self._client(request), self.clock.now())
         except LoginThrottled as exc:
-            return self._render("login.html", 429, csrf=pre, cookies={PRE_COOKIE: pre},
+            return self._render("login.html", 429, csrf=pre, cookies={PRE_COOKIE: pre}, next=nxt or "",
                                 error=f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {exc.minutes} phút.")
         except LoginFailed:
-            return self._render("login.html", 401, csrf=pre, cookies={PRE_COOKIE: pre},
+            return self._render("login.html", 401, csrf=pre, cookies={PRE_COOKIE: pre}, next=nxt or "",
                                 error="Tên đăng nhập hoặc mật khẩu không đúng.")
-        resp = web.HTTPSeeOther("/staff")
+        resp = web.HTTPSeeOther(nxt or "/staff")
         resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=self.config.web.cookie_secure,
                         path="/staff", max_age=self.config.staff.session_hours * 3600)
         resp.del_cookie(PRE_COOKIE, path="/staff")
@@ -284,10 +374,7 @@ class Dashboard:
 
     # -- administration ----------------------------------------------------------------------
     async def _admin(self, request: web.Request) -> StaffSessionInfo:
-        staff = await self._staff(request)
-        if staff.user.role != "admin":
-            raise web.HTTPForbidden(text="Chỉ quản trị viên được dùng trang này.")
-        return staff
+        return await self.gate.admin(request)
 
     async def admin_page(self, request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
         staff = await self._admin(request)

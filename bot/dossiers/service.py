@@ -182,10 +182,12 @@ class DossierService:
                 sub.id, status=int(dossier.status), status_key=key,
                 apology_seen=dossier.apology is not None, now=now, close_reason=close)
             if changed and dossier.status is Status.RETURNED:
+                returned = dossier.returned_at or dossier.status_at or now
                 await self.events.publish(uow, DossierResultReturned(
                     case_type="dossier", case_id=dossier.code, citizen_id=sub.citizen_id,
-                    resolved_at=dossier.returned_at or dossier.status_at or now, agency=dossier.agency,
-                    procedure_code=dossier.procedure_code))
+                    resolved_at=returned, agency=dossier.agency,
+                    procedure_code=dossier.procedure_code, received_at=dossier.received_at,
+                    on_time=not dossier.is_late(returned)))
             if changed:
                 log.info("dossier status change queued", extra={
                     "code": dossier.code, "citizen_id": sub.citizen_id, "from": sub.last_status,

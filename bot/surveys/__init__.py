@@ -3,7 +3,7 @@
 ``setup(app)`` (listed in ``bot.app.FEATURES``): the :class:`SurveyService` on
 ``services.extras["surveys"]``, subscribed to :class:`bot.events.CaseResolved`; the
 ``surveys.tick`` job (sent / expired surveys, and a log line with the outbox queue); the
-report pages under ``/bao-cao``. The conversation is ``handlers/surveys.py``; the CLI is
+report pages under ``/staff/bao-cao`` (behind the staff dashboard's login). The conversation is ``handlers/surveys.py``; the CLI is
 ``bot/surveys/cli.py``.
 """
 

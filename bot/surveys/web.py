@@ -1,33 +1,42 @@
-"""Report pages for leadership and the office, under ``/bao-cao``:
+"""Report pages for leadership and the office, inside the staff dashboard under ``/staff/bao-cao``:
 
-- ``GET /bao-cao?from=YYYY-MM-DD&to=YYYY-MM-DD&agency=X`` — the SIPAS report: headline
+- ``GET /staff/bao-cao?from=YYYY-MM-DD&to=YYYY-MM-DD&agency=X`` — the SIPAS report: headline
   figures next to their targets, charts (trend per month, agencies compared, factors),
   tables per factor, question, agency, field, channel, the Circular 01/2018 indices and
   grade estimate, PAKN on-time and answer time, response rate;
-- ``GET /bao-cao/xuat?...&format=xlsx|csv`` — the same as a file (like the CLI);
-- ``GET /bao-cao/gui-tin`` — the outbox: queue depth per kind and status, send rates,
+- ``GET /staff/bao-cao/xuat?...&format=xlsx|csv`` — the same as a file (like the CLI);
+- ``GET /staff/bao-cao/gui-tin`` — the outbox: queue depth per kind and status, send rates,
   recent failures, survey statuses.
 
-Access (TEMPORARY, until the staff dashboard's login is merged): ``[reports] access_token``.
-The login form at ``/bao-cao/dang-nhap`` compares the token in constant time and sets an
-HttpOnly, SameSite=Strict cookie holding an HMAC of the token (never the token itself);
-scripts may send ``Authorization: Bearer <token>``. An empty token disables the pages.
+Access is the dashboard's own login (:class:`bot.dashboard.views.StaffGate`: the session
+cookie scoped to ``/staff``; not logged in → ``/staff/login?next=…`` and back). Who sees what:
+
+- an administrator sees every agency and may filter by any;
+- an agency officer sees only their own agency: with no ``agency`` the filter is theirs;
+  asking for another agency (page or file) is refused with 403 — refused rather than
+  silently narrowed, so nobody reads their own figures believing they are another agency's;
+- the outbox page is for administrators only (it spans every agency and shows delivery
+  errors); officers get 403.
+
+An officer's agency is matched against the survey's ``agency`` as published with the
+resolution event: the PAKN agency code, or the agency value of the one-stop system for
+dossiers — give dashboard agencies the one-stop system's codes for their dossiers to count.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.dashboard.auth import StaffAuth, StaffSessionInfo
+from bot.dashboard.views import NavLink, StaffGate, add_nav_link, html_response, staff_jinja
 from bot.surveys import charts
 from bot.surveys.export import write_csv, write_xlsx
 from bot.surveys.report import build_report, delivery_stats
@@ -37,9 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BASE = "/bao-cao"
-COOKIE = "tthc_bao_cao"
+BASE = "/staff/bao-cao"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+OTHER_AGENCY = "Tài khoản của anh/chị chỉ xem được số liệu của cơ quan mình."
+NO_AGENCY = "Tài khoản chưa được gán cơ quan; vui lòng liên hệ quản trị viên."
 
 
 def _fmt(value: float | None, digits: int = 1, unit: str = "") -> str:
@@ -59,65 +69,28 @@ class ReportPages:
         self.app = app
         self.config = app.config
         self.clock = app.services.clock
-        self.jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)),
-                                 autoescape=select_autoescape(["html"]))
+        self.gate = StaffGate(StaffAuth(app.db, app.config), self.clock)
+        self.jinja = staff_jinja(app, TEMPLATES)
         self.jinja.filters["num"] = _fmt
         self.jinja.filters["signed"] = _signed
 
-    # -- access (temporary) ----------------------------------------------------------------
-    @property
-    def token(self) -> str:
-        return self.config.reports.access_token
+    def render(self, name: str, staff: StaffSessionInfo, status: int = 200, **ctx) -> web.Response:
+        html = self.jinja.get_template(name).render(base=BASE, staff=staff, **ctx)
+        return html_response(html, status)
 
-    def _cookie_value(self) -> str:
-        return hmac.new(self.token.encode(), b"tthc-bao-cao", hashlib.sha256).hexdigest()
-
-    def allowed(self, request: web.Request) -> bool:
-        if not self.token:
-            return False
-        auth = request.headers.get("Authorization", "")
-        if auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip().encode(), self.token.encode()):
-            return True
-        cookie = request.cookies.get(COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie.encode(), self._cookie_value().encode())
-
-    def _guard(self, request: web.Request) -> None:
-        if not self.token:
-            raise web.HTTPForbidden(text="Trang báo cáo chưa được bật ([reports] access_token).")
-        if not self.allowed(request):
-            raise web.HTTPFound(f"{BASE}/dang-nhap")
-
-    def render(self, name: str, status: int = 200, **ctx: Any) -> web.Response:
-        html = self.jinja.get_template(name).render(base=BASE, province=self.config.province.name, **ctx)
-        resp = web.Response(text=html, content_type="text/html", status=status)
-        resp.headers["Cache-Control"] = "no-store"
-        resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
-        return resp
-
-    # -- login ---------------------------------------------------------------------------
-    async def login_form(self, request: web.Request) -> web.Response:
-        if not self.token:
-            raise web.HTTPForbidden(text="Trang báo cáo chưa được bật ([reports] access_token).")
-        return self.render("login.html", error="")
-
-    async def login(self, request: web.Request) -> web.Response:
-        if not self.token:
-            raise web.HTTPForbidden(text="Trang báo cáo chưa được bật ([reports] access_token).")
-        form = await request.post()
-        given = str(form.get("token", "")).strip()
-        if not hmac.compare_digest(given.encode(), self.token.encode()):
-            log.warning("report login failed", extra={"remote": request.remote})
-            return self.render("login.html", status=403, error="Mã truy cập không đúng.")
-        resp = web.HTTPFound(BASE)
-        resp.set_cookie(COOKIE, self._cookie_value(), httponly=True, samesite="Strict", path=BASE,
-                        secure=self.config.web.cookie_secure, max_age=12 * 3600)
-        raise resp
-
-    async def logout(self, request: web.Request) -> web.Response:
-        resp = web.HTTPFound(f"{BASE}/dang-nhap")
-        resp.del_cookie(COOKIE, path=BASE)
-        raise resp
+    @staticmethod
+    def scope(staff: StaffSessionInfo, requested: str | None) -> str | None:
+        """The agency filter this person may use: any for an administrator; their own for an
+        officer (403 for another one)."""
+        if staff.user.role == "admin":
+            return requested
+        own = staff.user.agency_code
+        if not own:
+            raise web.HTTPForbidden(text=NO_AGENCY)
+        if requested and requested != own:
+            log.warning("report: officer asked for another agency", extra={"staff_id": staff.user.id})
+            raise web.HTTPForbidden(text=OTHER_AGENCY)
+        return own
 
     # -- pages ---------------------------------------------------------------------------
     def _params(self, request: web.Request) -> tuple[date, date, str | None, str]:
@@ -136,14 +109,17 @@ class ReportPages:
         return start, end, agency, ""
 
     async def report_page(self, request: web.Request) -> web.Response:
-        self._guard(request)
-        start, end, agency, error = self._params(request)
+        staff = await self.gate.staff(request)
+        start, end, requested, error = self._params(request)
+        agency = self.scope(staff, requested)
+        from storage.repos.pakn import PaknRepo
         from storage.repos.surveys import SurveyRepo
 
         async with self.app.db.unit_of_work() as uow:
             report = await build_report(uow, start=start, end=end, agency=agency,
                                         targets=self.config.reports, tz=self.config.tz)
-            agencies = await uow.repo(SurveyRepo).agencies()
+            agencies = await uow.repo(SurveyRepo).agencies() if staff.user.role == "admin" else [agency]
+            names = {a.code: a.name for a in await uow.repo(PaknRepo).agencies(active_only=False)}
         t = self.config.reports
         target = t.target_satisfied or None
         rows = lambda rs: [(r.label, r.score.share, r.score.n) for r in rs]  # noqa: E731
@@ -156,13 +132,13 @@ class ReportPages:
                                         title="Tỷ lệ hài lòng theo yếu tố SIPAS"),
         }
         query = {"from": start.isoformat(), "to": end.isoformat(), **({"agency": agency} if agency else {})}
-        return self.render("report.html", report=report, svg=svg, agencies=agencies, error=error,
-                           query="&".join(f"{k}={v}" for k, v in query.items()), start=start, end=end,
-                           agency=agency or "")
+        return self.render("report.html", staff, report=report, svg=svg, agencies=agencies, names=names,
+                           error=error, query=urlencode(query), start=start, end=end, agency=agency or "")
 
     async def export(self, request: web.Request) -> web.StreamResponse:
-        self._guard(request)
-        start, end, agency, error = self._params(request)
+        staff = await self.gate.staff(request)
+        start, end, requested, error = self._params(request)
+        agency = self.scope(staff, requested)
         if error:
             raise web.HTTPBadRequest(text=error)
         fmt = request.query.get("format", "xlsx")
@@ -190,13 +166,13 @@ class ReportPages:
                                                 "Content-Disposition": f'attachment; filename="{name}"'})
 
     async def delivery_page(self, request: web.Request) -> web.Response:
-        self._guard(request)
+        staff = await self.gate.admin(request)
         now = self.clock.now()
         async with self.app.db.unit_of_work() as uow:
             stats = await delivery_stats(uow, now)
         kinds = sorted({k for k, _ in stats.by_kind})
         statuses = ["pending", "sending", "sent", "failed", "unreachable", "expired", "cancelled"]
-        return self.render("delivery.html", stats=stats, kinds=kinds, statuses=statuses,
+        return self.render("delivery.html", staff, stats=stats, kinds=kinds, statuses=statuses,
                            totals=stats.totals(),
                            now=now.astimezone(self.config.tz).strftime("%H:%M %d/%m/%Y"))
 
@@ -205,10 +181,10 @@ def setup_routes(app: "App") -> ReportPages:
     pages = ReportPages(app)
     app.web.add_routes([
         web.get(BASE, pages.report_page),
+        web.get(f"{BASE}/", pages.report_page),
         web.get(f"{BASE}/xuat", pages.export),
         web.get(f"{BASE}/gui-tin", pages.delivery_page),
-        web.get(f"{BASE}/dang-nhap", pages.login_form),
-        web.post(f"{BASE}/dang-nhap", pages.login),
-        web.post(f"{BASE}/dang-xuat", pages.logout),
     ])
+    add_nav_link(app.services, NavLink("Báo cáo hài lòng", BASE))
+    add_nav_link(app.services, NavLink("Hàng đợi tin nhắn", f"{BASE}/gui-tin", admin_only=True))
     return pages

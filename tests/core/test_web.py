@@ -153,3 +153,13 @@ async def test_two_app_instances_share_the_conversation(make_app, sqlite_url):
         resp = await c2.post("/api/chat", json={"text": "Hướng dẫn", "id": "r2", "after": 0})
         texts = [m["text"] for m in (await resp.json())["messages"]]
     assert len(texts) == 2 and "Hướng dẫn sử dụng" in texts[1]
+
+
+async def test_real_network_is_blocked_in_tests():
+    import aiohttp
+
+    from tests.fakes.network import ExternalNetworkBlocked
+
+    with pytest.raises((ExternalNetworkBlocked, aiohttp.ClientConnectorError)):
+        async with aiohttp.ClientSession() as session:
+            await session.get("https://api.telegram.org/")

@@ -110,6 +110,8 @@ async def test_result_returned_closes_and_publishes_event_in_the_same_transactio
     assert len(seen) == 1 and seen[0].case_id == CODE and seen[0].case_type == "dossier"
     assert seen[0].procedure_code == "1.001193" and seen[0].agency == "UBND xã Mẫu"
     assert seen[0].resolved_at == datetime(2026, 11, 2, 3, 0, tzinfo=timezone.utc)
+    assert seen[0].received_at is not None and seen[0].received_at < seen[0].resolved_at
+    assert seen[0].on_time is True  # returned before the promised date (the report counts it)
     async with fapp.db.unit_of_work() as uow:
         assert await fapp.services.dossiers.subscriptions(uow, 1) == []
     advance_past_interval(fapp, clock)

@@ -1,6 +1,7 @@
 """The real thing in a real browser (Debian's headless Chromium driven by Playwright): a
 citizen files a PAKN in the web chat with a photo, an officer logs in on a tablet-sized
-screen and answers it, and the answer appears in the citizen's chat."""
+screen and answers it, and the answer appears in the citizen's chat; an administrator
+opens the satisfaction report from the dashboard's navigation."""
 
 from __future__ import annotations
 
@@ -118,3 +119,43 @@ async def test_officer_answers_in_the_dashboard_and_the_citizen_sees_it(make_app
         assert image.status == 200 and await image.body() == PNG
         anonymous = await browser.new_context()
         assert (await anonymous.request.get(base + href, max_redirects=0)).status == 303
+
+
+async def test_admin_opens_the_reports_from_the_dashboard(make_app, sqlite_url, clock, browser):
+    """The report pages live inside the dashboard: a link asked for before login comes back
+    after it, and the navigation goes both ways."""
+    from tests.surveys.helpers import local, make_env
+
+    env = await make_env(make_app, sqlite_url, clock, staff=FAST_HASH)
+    await seed_agencies(env.app)
+    await seed_staff(env.app)
+    env.clock.set(local(2026, 11, 3))
+    await env.resolve("D-1", agency="STP", channel="memory")
+    env.clock.advance(hours=2)
+    await env.drain()
+    await env.tick()
+    survey = await env.survey("D-1")
+    for n, v in enumerate(["2", "1", "2", "2", "5", "4"], start=1):  # ratings 5 and 4: 100 % satisfied
+        await env.ch.press(f"sv:{survey.id}:{n}:{v}")
+    async with TestServer(env.app.web) as server:
+        base = str(server.make_url("")).rstrip("/")
+        page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+        await page.goto(base + "/staff/bao-cao?from=2026-11-01&to=2026-11-30")
+        assert page.url.startswith(base + "/staff/login?next=")
+        await page.fill("input[name=username]", "admin")
+        await page.fill("input[name=password]", PASSWORD)
+        await page.click("#login button[type=submit]")
+        headline = page.locator("#headline")
+        await headline.wait_for()
+        assert page.url == base + "/staff/bao-cao?from=2026-11-01&to=2026-11-30"
+        assert "100,0 %" in await headline.inner_text() and "Mục tiêu: 93 %" in await headline.inner_text()
+        nav = page.locator("header nav")
+        await nav.get_by_role("link", name="Hàng đợi", exact=True).click()  # back to the dashboard's queue
+        await page.locator("table.queue").wait_for()
+        await nav.get_by_role("link", name="Báo cáo hài lòng").click()  # and to the reports from its navigation
+        await headline.wait_for()
+        assert page.url == base + "/staff/bao-cao"
+        assert "Tỷ lệ hài lòng chung" in await headline.inner_text()
+        assert await page.locator("svg.chart").count() == 3
+        # the dashboard's stylesheet applies (the CSP allows no inline style)
+        assert await headline.evaluate("e => getComputedStyle(e).display") == "grid"
