@@ -335,7 +335,7 @@ class SearchIndex:
             acc.setdefault(fold(w), set()).add(w)
         self.accented = {k: frozenset(v) for k, v in acc.items()}
         self.acc_by_len = {}
-        for w in spellings:
+        for w in sorted(spellings):  # sorted: the same corrections whatever the hash seed
             if w != fold(w) or len(w) > 2:
                 self.acc_by_len.setdefault(len(w), []).append(w)
 
@@ -893,7 +893,7 @@ def _accent_slips(index: SearchIndex, typed: str, folded: str) -> list[tuple[str
         if all(c in _CONSONANTS for c in chars):
             out.setdefault(f, (1.0 - 1 / (n + 1), w))
     # commoner words first (the likelier meaning), at most two: (folded, similarity, as spelt)
-    return [(f, sim, w) for f, (sim, w) in sorted(out.items(), key=lambda x: -len(index.postings[x[0]][0]))[:2]]
+    return [(f, sim, w) for f, (sim, w) in sorted(out.items(), key=lambda x: (-len(index.postings[x[0]][0]), x[0]))[:2]]
 
 
 def _filter(index: SearchIndex, level: str, field: str, agency: str) -> frozenset[int]:
