@@ -9,10 +9,12 @@ share answered confidently, and the share of confident-but-wrong answers (confid
 hit not a right code, or confident on an unanswerable question). Writes JSON to
 benchmarks/out/search_quality.json.
 
-Splits: every question belongs to ``dev`` (~70 %, used to tune the ranking and confidence
+Splits: every question of questions.jsonl belongs to ``dev`` (~70 %, used to tune the ranking and confidence
 knobs) or ``test`` (~30 %, held out: quote these figures) by a stable hash of its text
 (:func:`split_of`), so adding questions never moves old ones between splits. ``each`` (the
-default) prints dev, test and all.
+default) prints dev, test and all. ``questions_dev_extra.jsonl`` (written in the third round
+for sibling procedures) is always dev: it was written while looking at errors, so it must never
+count as held out.
 
 Knowledge bases: ``full`` (default) indexes the national-portal and Defence files in
 ../shared/data (2,849 procedures); ``bundled`` indexes kb/data/procedures (what ``make run``
@@ -44,6 +46,8 @@ from kb.normalize import fold  # noqa: E402
 from kb.search import SearchConfig, SearchIndex  # noqa: E402
 
 QUESTIONS = ROOT / "benchmarks" / "data" / "questions.jsonl"
+# dev-only questions (third round: sibling procedures); never part of the held-out split
+DEV_EXTRA = ROOT / "benchmarks" / "data" / "questions_dev_extra.jsonl"
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "out"
 FULL_FILES = ("tthc-national-portal-2026.jsonl.gz", "tthc-bqp-2026.jsonl.gz")
@@ -56,9 +60,18 @@ def split_of(question: str) -> str:
     return "dev" if int.from_bytes(h[:4], "big") % 100 < DEV_SHARE else "test"
 
 
-def load_questions(path: Path | str = QUESTIONS, split: str = "all") -> list[dict]:
-    qs = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
-    return qs if split == "all" else [q for q in qs if split_of(q["q"]) == split]
+def load_questions(path: Path | str = QUESTIONS, split: str = "all", *,
+                   dev_extra: Path | str | None = DEV_EXTRA) -> list[dict]:
+    """Questions of ``split``; each carries its split in ``"split"``. The questions of
+    ``dev_extra`` (if the file exists) are added to dev (and all), never to test."""
+    qs = [{**q, "split": split_of(q["q"])} for q in _read(path)]
+    if dev_extra and Path(dev_extra).exists():
+        qs += [{**q, "split": "dev"} for q in _read(dev_extra)]
+    return qs if split == "all" else [q for q in qs if q["split"] == split]
+
+
+def _read(path: Path | str) -> list[dict]:
+    return [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
 
 
 def load_procedures(kb: str = "full", data: Path = DATA) -> list:
@@ -151,6 +164,8 @@ def parse_overrides(items: list[str]) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--questions", default=str(QUESTIONS))
+    ap.add_argument("--dev-extra", default=str(DEV_EXTRA),
+                    help="dev-only questions added to the dev split ('' to leave them out)")
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--split", choices=("dev", "test", "all", "each"), default="each")
     ap.add_argument("--kb", choices=("full", "bundled"), default="full")
@@ -162,7 +177,7 @@ def main() -> int:
     t = time.perf_counter()
     index = SearchIndex.build(procs, config=config)
     build = time.perf_counter() - t
-    every = load_questions(args.questions)
+    every = load_questions(args.questions, dev_extra=args.dev_extra or None)
     if args.kb == "bundled":
         every = restrict(every, index)
     splits = ("dev", "test", "all") if args.split == "each" else (args.split,)
@@ -172,7 +187,7 @@ def main() -> int:
     summary: dict = {"kb": args.kb, "build_seconds": build, "procedures": len(index)}
     last = None
     for split in splits:
-        qs = every if split == "all" else [q for q in every if split_of(q["q"]) == split]
+        qs = every if split == "all" else [q for q in every if q["split"] == split]
         for label, folded in (("as written", False), ("no diacritics", True)):
             r = evaluate(index, qs, folded=folded)
             print(f"{split + ' ' + label:24}{r['questions']:5d}{r['answerable']:6d}{r['top1']:8.3f}{r['top5']:8.3f}"

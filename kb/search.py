@@ -48,6 +48,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from .model import Procedure
+from .scopes import NameScope, QueryScope, age_fits, name_scope, query_scope, scope_mismatch, strip_scope
 from .normalize import bigrams, filler_mask, fold, is_stop, is_syllable, teencode_variants, tokens, word_pairs
 from .synonyms import Synonyms, load_synonyms
 
@@ -97,10 +98,23 @@ class SearchConfig:
     unknown_mass: float = 0.6  # weight (x the idf of a word seen once) of a word matching nothing
     typo_credit: float = 0.6  # coverage credit of a typo-corrected word
     accent_cover: bool = True  # name cover honours the accents the citizen typed ("lái" is not "lại")
-    confident_score: float = 0.62
+    scope_free_names: bool = True  # name similarity/cover ignore scope phrases ("đối với tổ chức")
+    accent_typos: bool = True  # "bảo hiển" -> hiểm: accented words no name spells so are corrected too
+    # Scoped variants (kb.scopes): a name scoped to organisations / with a foreign element / to an
+    # age range / "without a permit" is preferred when the query mentions that scope and
+    # penalised when it does not (citizens' questions go to the individual, domestic variant).
+    org_bonus: float = 0.08
+    org_penalty: float = 0.08
+    foreign_bonus: float = 0.12
+    foreign_penalty: float = 0.04
+    age_bonus: float = 0.03
+    age_penalty: float = 0.06
+    no_permit_bonus: float = 0.04
+    no_permit_penalty: float = 0.04
+    confident_score: float = 0.70
     confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
-    confident_name_coverage: float = 0.6  # share of the query's information found in the top NAME
+    confident_name_coverage: float = 0.5  # share of the query's information found in the top NAME
 
 
 @dataclass(frozen=True)
@@ -170,6 +184,7 @@ class SearchIndex:
         self.by_code: dict[str, int] = {}
         self.vocab_by_len: dict[int, list[str]] = {}
         self.fuzzy_names: list[str] = []
+        self.sim_names: list[str] = []  # fuzzy_names without scope phrases (kb.scopes.strip_scope)
         self.name_terms: list[tuple[str, ...]] = []  # distinct folded words of each name
         # per name: its distinct words as (accented lower case, folded), for accent-aware name cover
         self.name_words: list[tuple[tuple[str, str], ...]] = []
@@ -177,8 +192,10 @@ class SearchIndex:
         self._name_w: dict[float, list] = {}  # per power, per doc: (name term weights, total), lazily
         self._name_wa: dict[float, list] = {}  # the same over accented name words
         self.citizen: bytearray = bytearray()  # 1 where the subjects include citizens
+        self.scopes: dict[int, NameScope] = {}  # doc -> scope of its name (kb.scopes), scoped docs only
         self._max_idf = 1.0
         self.accented: dict[str, frozenset[str]] = {}  # folded word -> accented spellings in names
+        self.acc_by_len: dict[int, list[str]] = {}  # accented spellings in names, by length
         self.name_len: list[int] = []
         self.level_rank: list[int] = []
         self.folded_level: list[str] = []
@@ -247,6 +264,11 @@ class SearchIndex:
             for lc in p.local_codes:
                 self.by_code.setdefault(lc.upper(), i)
             name_f = _NAME_PREFIX.sub("", fold(p.name))
+            fuzzy_name = _NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-")
+            # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
+            bare = strip_scope(fuzzy_name) if cfg.scope_free_names else fuzzy_name
+            bare_terms = tokens(bare)
+            scope_words = 0 if bare is fuzzy_name else max(0, len(fuzzy_name.split()) - len(bare.split()))
             texts = {
                 "name": name_f,
                 "keywords": fold_c(" ; ".join(p.keywords)),
@@ -272,13 +294,21 @@ class SearchIndex:
                     got = (tuple(c.items()), length)
                     if fname != "name":
                         memo[key] = got
-                per.append((fname, got[0], got[1]))
-                lengths[fname].append(got[1])
+                length = got[1]
+                if fname == "name" and scope_words:
+                    # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
+                    # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
+                    length = max(1, length - scope_words)
+                per.append((fname, got[0], length))
+                lengths[fname].append(length)
             field_terms.append(per)
-            fuzzy_name = _NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-")
             self.fuzzy_names.append(fuzzy_name)
-            self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(tokens(fuzzy_name))))
+            self.sim_names.append(bare)
+            self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(bare_terms)))
             self.citizen.append(any(_CITIZEN in fold_c(sj) for sj in p.subjects))
+            sc = name_scope(fuzzy_name)
+            if sc.any:
+                self.scopes[i] = sc
             self.name_len.append(len(name_f))
             self.level_rank.append(_citizen_level(p.level))
             self.folded_level.append(texts["level"])
@@ -287,7 +317,8 @@ class SearchIndex:
 
         spellings: set[str] = set()
         acc_pairs: dict[str, tuple[str, str]] = {}
-        for p in docs:
+        for i, p in enumerate(docs):
+            kept = set(self.name_terms[i]) if self.sim_names[i] is not self.fuzzy_names[i] else None
             lower = unicodedata.normalize("NFC", p.name).lower()
             spellings.update(_UWORD.findall(lower))
             words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
@@ -296,12 +327,17 @@ class SearchIndex:
                 pr = acc_pairs.get(w)
                 if pr is None:
                     pr = acc_pairs[w] = (intern(w), intern(fold(w)))
-                pairs.append(pr)
+                if kept is None or pr[1] in kept:  # words of the scope phrase do not count (see sim_names)
+                    pairs.append(pr)
             self.name_words.append(tuple(pairs))
         acc: dict[str, set[str]] = {}
         for w in spellings:
             acc.setdefault(fold(w), set()).add(w)
         self.accented = {k: frozenset(v) for k, v in acc.items()}
+        self.acc_by_len = {}
+        for w in sorted(spellings):  # sorted: the same corrections whatever the hash seed
+            if w != fold(w) or len(w) > 2:
+                self.acc_by_len.setdefault(len(w), []).append(w)
 
         avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
         tf_ids: dict[str, array] = {}
@@ -392,13 +428,29 @@ class SearchIndex:
             cache[key] = _correct(self, tok, typed)
         return cache[key]
 
+    def _accent_slips(self, typed: str, folded: str) -> list[tuple[str, float, str]]:
+        """Corrections of a word typed WITH accents whose spelling occurs in no procedure name,
+        though its folded form does ("hiển" folds to "hien", as in "hiện"): the folded spellings
+        of name words one consonant away with the same accents ("hiển" -> "hiểm", "mấc" -> "mất").
+        A different tone or vowel is not a slip of this kind (it is a word we do not have)."""
+        if typed == folded or typed in self.accented.get(folded, ()) or len(typed) < 3:
+            return []
+        key = "\x00" + typed
+        cache = self._correct_cache
+        got = cache.get(key)
+        if got is None:
+            if len(cache) > 20000:
+                cache.clear()
+            got = cache[key] = _accent_slips(self, typed, folded)
+        return got
+
     def analyse(self, query: str) -> tuple[dict[str, float], list[str], bool]:
         """Query -> (term weights, content unigrams, level mentioned)."""
-        weights, seq, level, _, _, _ = self._analyse(query)
+        weights, seq, level, *_ = self._analyse(query)
         return weights, seq, level
 
     def _analyse(self, query: str) -> tuple[dict[str, float], list[str], bool, list[list[tuple[tuple[str, ...], float]]], int,
-                                             dict[str, set[str]]]:
+                                             dict[str, set[str]], QueryScope]:
         """Also the concept groups: per typed word (or synonym span) its alternative spellings
         (the word, its typo corrections, the official phrases), each with the credit it earns -
         coverage counts a group as matched when any alternative is; and the number of content
@@ -412,6 +464,21 @@ class SearchIndex:
         toks = [f for _, f in pairs]
         mask = filler_mask(toks)
         expansions = self.synonyms.find(pairs, mask)
+        if cfg.accent_typos:
+            # a consonant slip in an accented word may hide a citizen's phrase ("bảo hiển y tế hộ
+            # gia đình"): if correcting it completes a synonym phrase, take the corrected word
+            slips = {j: sl for j, (a, f) in enumerate(pairs)
+                     if not mask[j] and f in self.postings and (sl := self._accent_slips(a, f))}
+            for k in range(2 if slips else 0):  # the commonest correction first, then the other
+                fixed = [(slips[j][k][2], slips[j][k][0]) if len(slips.get(j, ())) > k else p
+                         for j, p in enumerate(pairs)]
+                hit = {j for e in self.synonyms.find(fixed, mask) for j in range(e.start, e.end)
+                       if fixed[j] != pairs[j]}
+                if hit:
+                    pairs = [fixed[j] if j in hit else p for j, p in enumerate(pairs)]
+                    toks = [f for _, f in pairs]
+                    expansions = self.synonyms.find(pairs, mask)
+                    break
         covered: dict[int, float] = {}  # position -> weight override for typed words
         weights: dict[str, float] = {}
 
@@ -445,10 +512,18 @@ class SearchIndex:
             if mask[j] or covered.get(j) == 0.0 or is_stop(pairs, j):
                 continue
             if t in self.postings:
-                seq.append(t)
+                slips = self._accent_slips(pairs[j][0], t) if cfg.accent_typos and j not in span_group else ()
+                if slips:  # the slip that pairs with a neighbour ("bảo hiển" -> bao_hiem), else the commonest
+                    prev = seq[-1] if seq else ""
+                    nxt = toks[j + 1] if j + 1 < len(toks) else ""
+                    slips = sorted(slips, key=lambda cs: -((f"{prev}_{cs[0]}" in self.postings)
+                                                            + (f"{cs[0]}_{nxt}" in self.postings)))
+                seq.append(slips[0][0] if slips else t)
                 add(t, 1.0)
+                for c, sim, _ in slips:
+                    add(c, cfg.fuzzy_weight * sim)
                 if j not in span_group:
-                    groups.append([((t,), 1.0)])
+                    groups.append([((t,), 1.0)] + [((c,), cfg.typo_credit * sim) for c, sim, _ in slips])
             elif t.isdigit():
                 continue
             else:
@@ -484,7 +559,7 @@ class SearchIndex:
             if (a != f and not mask[j] and f in weights
                     and a in self.accented.get(f, ()) and not is_stop(pairs, j)):
                 q_acc.setdefault(f, set()).add(a)
-        return weights, seq, level_mentioned, groups, unknown, q_acc
+        return weights, seq, level_mentioned, groups, unknown, q_acc, query_scope(" ".join(toks))
 
     # -- search ----------------------------------------------------------------------------
     def search(
@@ -521,7 +596,7 @@ class SearchIndex:
                 )
             query = rest
 
-        weights, seq, level_mentioned, groups, unknown, q_acc = self._analyse(query)
+        weights, seq, level_mentioned, groups, unknown, q_acc, qscope = self._analyse(query)
         if not weights or not any("_" not in t for t in weights):
             return SearchResult(query, (), False, (), tuple(weights))
 
@@ -548,6 +623,10 @@ class SearchIndex:
         level_bonus = 0.0 if level_mentioned else cfg.level_bonus
         citizen_bonus = cfg.citizen_bonus
         level_rank, citizen = self.level_rank, self.citizen
+        scopes = self.scopes
+        org_adj = cfg.org_bonus if qscope.org else -cfg.org_penalty
+        foreign_adj = cfg.foreign_bonus if qscope.foreign else -cfg.foreign_penalty
+        no_permit_adj = cfg.no_permit_bonus if qscope.no_permit else -cfg.no_permit_penalty
         # stage 1: everything but the name similarity (cheap); stage 2: rapidfuzz on the best
         # candidates only - a candidate whose cheap score plus the largest possible similarity
         # cannot reach the k-th best full score is skipped
@@ -582,12 +661,15 @@ class SearchIndex:
                 s += level_bonus
             if citizen[d]:
                 s += citizen_bonus
+            sc = scopes.get(d)
+            if sc is not None:
+                s += _scope_adjust(sc, qscope, org_adj, foreign_adj, no_permit_adj, cfg)
             cheap.append((s, cov, d))
         cheap.sort(key=lambda x: -x[0])
         keep = max(limit, 10)
         ranked = []
         best_full: list[float] = []  # min-heap of the best `keep` full scores
-        token_set, token_sort, names = fuzz.token_set_ratio, fuzz.token_sort_ratio, self.fuzzy_names
+        token_set, token_sort, names = fuzz.token_set_ratio, fuzz.token_sort_ratio, self.sim_names
         for s, cov, d in cheap:
             if len(best_full) >= keep and s + w_name < best_full[0]:
                 ranked.append((max(0.0, min(1.0, s)), cov, d))  # cannot reach the top: no similarity
@@ -616,6 +698,9 @@ class SearchIndex:
         # fields of a present one ("nghĩa vụ quân sự" in the keywords of "khai báo tạm vắng")
         name_cov = _group_cover(gfull, set(self.name_terms[d0]), idf)
         confident = confident and name_cov >= cfg.confident_name_coverage
+        # a question about a company / a foreign element answered by a name that mentions neither:
+        # the right variant is probably not in this knowledge base
+        confident = confident and not scope_mismatch(qscope, self.fuzzy_names[d0])
         suggestions = () if confident else self._suggest(ranked)
         return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
                             margin=round(margin, 4), name_coverage=round(name_cov, 4))
@@ -708,6 +793,21 @@ def _split_phrases(text: str) -> list[list[str]]:
     return [tokens(part) for part in text.split(";") if part.strip()]
 
 
+def _scope_adjust(sc: NameScope, q: QueryScope, org_adj: float, foreign_adj: float,
+                  no_permit_adj: float, cfg: SearchConfig) -> float:
+    """Bonus or penalty of a scoped variant (kb.scopes) for this query."""
+    adj = 0.0
+    if sc.org:
+        adj += org_adj
+    if sc.foreign:
+        adj += foreign_adj
+    if sc.no_permit:
+        adj += no_permit_adj
+    if sc.age is not None and q.age is not None:
+        adj += cfg.age_bonus if age_fits(q.age, sc.age) else -cfg.age_penalty
+    return adj
+
+
 def _group_cover(gfull, present: set[str], idf) -> float:
     """Share of the query's information (concept groups, see SearchIndex._analyse) in ``present``."""
     cov = 0.0
@@ -766,6 +866,34 @@ def _correct(index: SearchIndex, tok: str, typed: str = "") -> list[tuple[str, f
         if dist == best:
             out.append((word, 1.0 - dist / (n + 1)))
     return out[:2]
+
+
+_CONSONANTS = frozenset("bcdghklmnpqrstvxđ")
+
+
+def _accent_slips(index: SearchIndex, typed: str, folded: str) -> list[tuple[str, float]]:
+    n = len(typed)
+    cands = []
+    for L in (n - 1, n, n + 1):
+        cands.extend(index.acc_by_len.get(L, ()))
+    out: dict[str, float] = {}
+    for w, _, _ in process.extract(typed, cands, scorer=Levenshtein.distance, score_cutoff=1, limit=8):
+        f = fold(w)
+        if f == folded or f not in index.postings:
+            continue
+        ops = Levenshtein.editops(typed, w)
+        if len(ops) != 1:
+            continue
+        op = ops[0]
+        chars = []
+        if op.tag in ("replace", "delete"):
+            chars.append(typed[op.src_pos])
+        if op.tag in ("replace", "insert"):
+            chars.append(w[op.dest_pos])
+        if all(c in _CONSONANTS for c in chars):
+            out.setdefault(f, (1.0 - 1 / (n + 1), w))
+    # commoner words first (the likelier meaning), at most two: (folded, similarity, as spelt)
+    return [(f, sim, w) for f, (sim, w) in sorted(out.items(), key=lambda x: (-len(index.postings[x[0]][0]), x[0]))[:2]]
 
 
 def _filter(index: SearchIndex, level: str, field: str, agency: str) -> frozenset[int]:
