@@ -147,7 +147,7 @@ async def _web_load(base: str, stop: asyncio.Event, acked: list[tuple[str, str, 
     await asyncio.gather(*(citizen(n) for n in range(sessions)))
 
 
-async def test_worker_killed_mid_load_loses_nothing_and_sends_nothing_twice(own_pg):
+async def test_worker_killed_mid_load_loses_nothing_and_resends_only_its_in_flight_rows(own_pg):
     url = own_pg.url
     n_out = 36
     await _seed_outbox(url, n_out)
@@ -203,8 +203,20 @@ async def test_worker_killed_mid_load_loses_nothing_and_sends_nothing_twice(own_
         retaken = await _rows(url, select(OutboxMessage.id).where(OutboxMessage.attempts >= 2))
         assert victim_rows and {r[0] for r in victim_rows} <= {r[0] for r in retaken}, \
             (victim_rows, retaken, tg.dropped)
-        sent = sorted(t for t in tg.sent_texts() if t.startswith("Thông báo số"))
-        assert sent == sorted(f"Thông báo số {i}" for i in range(n_out)), "a message was lost or sent twice"
+        from collections import Counter
+
+        sent = Counter(t for t in tg.sent_texts() if t.startswith("Thông báo số"))
+        assert set(sent) == {f"Thông báo số {i}" for i in range(n_out)}, "a message was lost"
+        # At least once, and twice only in the one window no platform lets us close: the
+        # killed worker's send was accepted but it died before recording it. So a message
+        # sent twice must be one of the rows the victim held in flight; every other row is
+        # sent exactly once.
+        held = {r[0] for r in victim_rows}
+        held_texts = {r[0].replies[0]["text"] for r in await _rows(
+            url, select(OutboxMessage).where(OutboxMessage.id.in_(held)))} if held else set()
+        twice = {t for t, n in sent.items() if n > 1}
+        assert twice <= held_texts, f"sent twice outside the crash window: {sorted(twice - held_texts)}"
+        assert all(n <= 2 for n in sent.values()), sent
         # every acknowledged message was handled and is in the database
         done = {r[0] for r in await _rows(url, select(ProcessedUpdate.update_id)
                                           .where(ProcessedUpdate.channel == "web"))}
