@@ -30,7 +30,7 @@ from bot.messages import Choice, Incoming, Kind, Reply
 from bot.ops import metrics
 from bot.router import CANCEL_PAYLOAD, IDLE, MENU_PAYLOAD, MENU_PREFIX, Context, Router
 from bot.services import Services
-from bot.text import fold
+from kb.normalize import fold
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.messages import Choice, Incoming, Kind, Link
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
-from bot.text import fold
+from kb.normalize import fold
 from kb.model import ONLINE_LABELS, Procedure, base_code
 from kb.normalize import content_tokens
 from kb.search import SearchResult

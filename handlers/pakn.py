@@ -28,7 +28,7 @@ from bot.pakn.rules import (
 )
 from bot.pakn.service import KIND_LABELS, STATE_LABELS, SUBJECT_LABELS, PaknService
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
-from bot.text import fold
+from kb.normalize import fold
 from storage.repos.pakn import PaknRepo
 
 router = Router("pakn")

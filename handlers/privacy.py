@@ -10,7 +10,7 @@ import dataclasses
 from bot.messages import Choice, Incoming, Kind
 from bot.retention import erase_citizen
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
-from bot.text import fold
+from kb.normalize import fold
 
 router = Router("privacy")
 

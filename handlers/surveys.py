@@ -14,7 +14,7 @@ from bot.errors import UserFacingError
 from bot.messages import Incoming, Kind
 from bot.router import IDLE, Context, Router
 from bot.surveys.service import PREFIX, SKIP, STOP, Answered, SurveyService
-from bot.text import fold
+from kb.normalize import fold
 from storage.repos.surveys import SurveyRepo
 
 router = Router("surveys")

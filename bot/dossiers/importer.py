@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from bot.dossiers.sources import store_record
 from bot.dossiers.wire import BadRecord, from_json
-from bot.text import fold
+from kb.normalize import fold
 
 REQUIRED = ("code", "status", "procedure_name", "received_at")
 COLUMNS = ("code", "status", "procedure_code", "procedure_name", "agency", "received_at", "due_at",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum
 
-from bot.text import fold
+from kb.normalize import fold
 
 
 class Status(IntEnum):

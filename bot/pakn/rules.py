@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from bot.text import fold
+from kb.normalize import fold
 
 # Mobile: 03x, 05x, 07x, 08x, 09x + 8 digits; landline: 11 digits starting 02 (area codes
 # since 2017). +84 / 84 instead of the leading 0.
