@@ -128,7 +128,7 @@ async def purge(db: "Database", config: "Config", now: datetime) -> dict[str, in
         counts["message_log"] = await pd.purge_messages_before(cutoff)
         counts["conversation_states"] = await pd.purge_states_before(cutoff)
         # update ids only de-duplicate re-deliveries (minutes to days): a month is plenty
-        counts["processed_updates"] = await pd.purge_updates_before(
+        counts["processed_updates"] = await uow.updates.purge_before(
             now - timedelta(days=min(p.retention_days, UPDATE_IDS_DAYS)))
         counts["channel_inbox"] = await pd.purge_inbox_before(cutoff)
         counts["outbox"] = await pd.purge_outbox_before(cutoff)

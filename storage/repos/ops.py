@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
-from storage.models import ChannelIdentity, Citizen, ConversationState, MessageLog, ProcessedUpdate
+from storage.models import ChannelIdentity, Citizen, ConversationState, MessageLog
 from storage.models.channels import InboxUpdate
 from storage.models.outbox import OutboxMessage
 from storage.repos.base import Repository
@@ -32,10 +32,6 @@ class PersonalData(Repository):
 
     async def purge_states_before(self, cutoff: datetime) -> int:
         r = await self.session.execute(delete(ConversationState).where(ConversationState.updated_at < cutoff))
-        return r.rowcount or 0
-
-    async def purge_updates_before(self, cutoff: datetime) -> int:
-        r = await self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff))
         return r.rowcount or 0
 
     async def purge_inbox_before(self, cutoff: datetime) -> int:
