@@ -1,8 +1,8 @@
-"""Proactive messages to a citizen (staff answers, status changes, surveys).
+"""Delivering proactive messages (staff answers, status changes, surveys) for the outbox.
 
-Sends through the channel the conversation lives on, logs what was sent in the message
-log, and records a channel that says the citizen cannot be reached (blocked the bot,
-window closed) so that callers can choose another way instead of retrying forever.
+Sends through the channel the conversation lives on (the outbox logs what was sent), and
+records a channel that says the citizen cannot be reached (blocked the bot, window
+closed) so that callers can choose another way instead of retrying forever.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any, Sequence
 
 from bot.channels.base import ChannelRegistry, Reachability, SendError
 from bot.clock import Clock
-from bot.core import reply_payload
 from bot.messages import ConversationKey, Reply
 from storage.db import Database
 
@@ -101,26 +100,3 @@ class Notifier:
             if last.status is not Delivery.UNREACHABLE:
                 return last, key
         return last, None
-
-    async def send(self, key: ConversationKey, replies: Sequence[Reply], *,
-                   citizen_id: int | None = None) -> DeliveryResult:
-        """Deliver now and log it (for immediate sends; scheduled ones use the outbox)."""
-        result = await self.deliver(key, replies)
-        if result.status is Delivery.SENT:
-            await self._log(key, replies, citizen_id)
-        return result
-
-    async def send_to_citizen(self, citizen_id: int, replies: Sequence[Reply]) -> DeliveryResult:
-        result, key = await self.deliver_to_citizen(citizen_id, replies)
-        if result.status is Delivery.SENT and key is not None:
-            await self._log(key, replies, citizen_id)
-        return result
-
-    async def _log(self, key: ConversationKey, replies: Sequence[Reply], citizen_id: int | None) -> None:
-        if key.channel == "web":  # the web channel's send *is* the message log
-            return
-        async with self.db.unit_of_work() as uow:
-            for reply in replies:
-                await uow.messages.append(key=key, citizen_id=citizen_id, direction="out", kind="push",
-                                          text=reply.text, payload=reply_payload(reply),
-                                          now=self.clock.now())

@@ -113,12 +113,12 @@ async def test_blocked_user_is_marked_unreachable_not_retried(platforms, tg):
     await post_update(client, text_update(1, "/start"))
     await channel(app, "telegram").drain()
     tg.blocked.add(str(CHAT))
-    result = await app.services.notifier.send(KEY, [Reply("Hồ sơ đã có kết quả")])
+    result = await app.services.notifier.deliver(KEY, [Reply("Hồ sơ đã có kết quả")])
     assert result.status is Delivery.UNREACHABLE and result.detail == "blocked"
     assert await channel(app, "telegram").reachability(KEY) is Reachability.UNREACHABLE
     assert await count(app, ChannelIdentity, ChannelIdentity.reachable.is_(False)) == 1
     sends = len(tg.sent(CHAT))
-    again = await app.services.notifier.send_to_citizen(1, [Reply("lần nữa")])
+    again, _key = await app.services.notifier.deliver_to_citizen(1, [Reply("lần nữa")])
     assert again.status is Delivery.UNREACHABLE
     assert len(tg.sent(CHAT)) == sends  # not tried again
 

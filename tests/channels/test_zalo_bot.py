@@ -66,7 +66,7 @@ async def test_blocked_user_is_unreachable(platforms, zbot):
     await post(client, text_update(CHAT, "menu", "zm-1"))
     await channel(app, "zalo_bot").drain()
     zbot.blocked.add(CHAT)
-    result = await app.services.notifier.send(KEY, [Reply("x")])
+    result = await app.services.notifier.deliver(KEY, [Reply("x")])
     assert result.status is Delivery.UNREACHABLE
     assert await channel(app, "zalo_bot").reachability(KEY) is Reachability.UNREACHABLE
 

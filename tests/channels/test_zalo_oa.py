@@ -143,7 +143,7 @@ async def test_no_interaction_for_7_days_is_permanent_and_marks_the_identity(pla
     app, client = platforms
     await _known_citizen(app, client, zoa)
     zoa.user_errors[USER] = -230
-    result = await app.services.notifier.send(KEY, [Reply("Hồ sơ của bạn đã có kết quả.")])
+    result = await app.services.notifier.deliver(KEY, [Reply("Hồ sơ của bạn đã có kết quả.")])
     assert result.status is Delivery.UNREACHABLE and result.detail == "zalo_window_closed"
     assert await count(app, ChannelIdentity, ChannelIdentity.user_id == USER,
                        ChannelIdentity.reachable.is_(False)) == 1
@@ -158,7 +158,7 @@ async def test_night_ban_retries_after_the_morning(platforms, zoa, clock):
     await _known_citizen(app, client, zoa)
     clock.set(datetime(2026, 11, 2, 16, 0, tzinfo=timezone.utc))  # 23:00 in Viet Nam
     zoa.fail_next(-234)
-    result = await app.services.notifier.send(KEY, [Reply("Nhắc lịch hẹn")])
+    result = await app.services.notifier.deliver(KEY, [Reply("Nhắc lịch hẹn")])
     assert result.status is Delivery.FAILED and result.detail == "zalo_night_ban"
     assert result.retry_after == 7 * 3600  # until 06:00 local
 
@@ -167,7 +167,7 @@ async def test_rate_limit_asks_to_wait(platforms, zoa):
     app, client = platforms
     await _known_citizen(app, client, zoa)
     zoa.fail_next(-32)
-    result = await app.services.notifier.send(KEY, [Reply("x")])
+    result = await app.services.notifier.deliver(KEY, [Reply("x")])
     assert result.status is Delivery.FAILED and result.retry_after == 60
 
 
@@ -175,7 +175,7 @@ async def test_rejected_token_is_refreshed_once_and_the_send_retried(platforms, 
     app, client = platforms
     await _known_citizen(app, client, zoa)
     zoa.expire_access_tokens()
-    result = await app.services.notifier.send(KEY, [Reply("Kết quả đã có.")])
+    result = await app.services.notifier.deliver(KEY, [Reply("Kết quả đã có.")])
     assert result.status is Delivery.SENT
     assert len(zoa.token_calls) == 1
     assert [c.headers["access_token"] for c in zoa.sends(USER)] == ["at-0", "at-1"]

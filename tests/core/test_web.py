@@ -103,7 +103,7 @@ async def test_pushed_message_reaches_the_page_by_polling(client, app):
     await client.get("/")
     _, data = await post(client, text="menu", id="p1")
     sid = client.session.cookie_jar.filter_cookies(client.make_url("/"))[COOKIE].value
-    result = await app.services.notifier.send(ConversationKey("web", sid, sid),
+    result = await app.services.notifier.deliver(ConversationKey("web", sid, sid),
                                               [Reply("Cán bộ đã trả lời phản ánh của bạn.")])
     assert result.status.value == "sent"
     resp = await client.get(f"/api/messages?after={data['last_id']}")
@@ -116,7 +116,7 @@ async def test_unsafe_links_are_not_served_to_the_page(client, app):
     sid = client.session.cookie_jar.filter_cookies(client.make_url("/"))[COOKIE].value
     from bot.messages import Link
 
-    await app.services.notifier.send(ConversationKey("web", sid, sid), [
+    await app.services.notifier.deliver(ConversationKey("web", sid, sid), [
         Reply("x", links=(Link("ok", "https://dichvucong.gov.vn"), Link("bad", "javascript:alert(1)")))])
     data = await (await client.get("/api/messages?after=0")).json()
     assert data["messages"][0]["links"] == [{"label": "ok", "url": "https://dichvucong.gov.vn"}]
