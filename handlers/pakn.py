@@ -16,7 +16,7 @@ citizen for the question first.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from bot.messages import Choice, Incoming, Kind, Link
 from bot.pakn.rules import (
@@ -36,6 +36,11 @@ router = Router("pakn")
 SKIP = Choice("Bỏ qua", "pf:skip")
 DONE = Choice("Xong", "pf:done")
 SKIP_WORDS = {"bo qua", "khong", "khong co", "skip", "-"}
+
+
+def _is_skip(msg: Incoming) -> bool:
+    """“Bỏ qua” pressed or typed (an optional step left empty)."""
+    return msg.choice == "pf:skip" or (msg.kind is Kind.TEXT and fold(msg.text) in SKIP_WORDS)
 DONE_WORDS = {"xong", "het", "da xong", "xong roi"}
 ANON_WORDS = {"an danh", "giau ten", "khong muon", "khong cung cap", "khong muon cung cap"}
 CODE_RE = re.compile(r"^[A-Z0-9]{1,8}-\d{4}-[A-Z0-9]{4}$")
@@ -349,7 +354,7 @@ async def on_attachments(ctx: Context, msg: Incoming) -> None:
         more = "Gửi thêm, hoặc bấm “Xong”." if len(atts) < cfg.max_attachments else "Bấm “Xong” để tiếp tục."
         ctx.reply("\n".join(lines) + " " + more, [DONE if atts else SKIP, CANCEL_CHOICE])
         return
-    if msg.choice in ("pf:done", "pf:skip") or (msg.kind is Kind.TEXT and fold(msg.text) in DONE_WORDS | SKIP_WORDS):
+    if msg.choice == "pf:done" or _is_skip(msg) or (msg.kind is Kind.TEXT and fold(msg.text) in DONE_WORDS):
         await _advance(ctx, "attachments")
         return
     ctx.reply("Vui lòng gửi ảnh hoặc tệp, hoặc bấm “Xong” để tiếp tục.", [DONE if atts else SKIP, CANCEL_CHOICE])
@@ -371,7 +376,7 @@ async def on_location(ctx: Context, msg: Incoming) -> None:
             ctx.data["place"] = msg.location.address[:500]
         await _advance(ctx, "location")
         return
-    if msg.choice == "pf:skip" or (msg.kind is Kind.TEXT and fold(msg.text) in SKIP_WORDS):
+    if _is_skip(msg):
         ctx.data.pop("location", None)
         ctx.data.pop("place", None)
         await _advance(ctx, "location")
@@ -434,43 +439,46 @@ async def on_phone(ctx: Context, msg: Incoming) -> None:
     await _advance(ctx, "phone")
 
 
-async def _address_prompt(ctx: Context) -> None:
-    ctx.goto("pakn.address")
-    ctx.reply("Địa chỉ liên hệ của bạn (không bắt buộc). Nhập địa chỉ hoặc bấm “Bỏ qua”.", [SKIP, CANCEL_CHOICE])
+def _optional_text_step(key: str, prompt: str, parse: Callable[[str], str | None], invalid: str):
+    """Register an optional one-line step (address, e-mail): a value, or “Bỏ qua” for none.
+
+    Returns the step's prompt function for ``PROMPTS``.
+    """
+    state_name = f"pakn.{key}"
+
+    async def ask(ctx: Context) -> None:
+        ctx.goto(state_name)
+        ctx.reply(prompt, [SKIP, CANCEL_CHOICE])
+
+    async def on_answer(ctx: Context, msg: Incoming) -> None:
+        if _is_skip(msg):
+            ctx.data[key] = None
+            await _advance(ctx, key)
+            return
+        value = parse(msg.text) if msg.kind is Kind.TEXT else None
+        if value is None:
+            ctx.reply(invalid, [SKIP, CANCEL_CHOICE])
+            return
+        ctx.data[key] = value
+        await _advance(ctx, key)
+
+    on_answer.__name__ = f"on_{key}"
+    router.state(state_name)(on_answer)
+    return ask
 
 
-@router.state("pakn.address")
-async def on_address(ctx: Context, msg: Incoming) -> None:
-    if msg.choice == "pf:skip" or (msg.kind is Kind.TEXT and fold(msg.text) in SKIP_WORDS):
-        ctx.data["address"] = None
-        await _advance(ctx, "address")
-        return
-    text = " ".join(msg.text.split()) if msg.kind is Kind.TEXT else ""
-    if not 5 <= len(text) <= 300:
-        ctx.reply("Địa chỉ cần từ 5 đến 300 ký tự. Vui lòng nhập lại hoặc bấm “Bỏ qua”.", [SKIP, CANCEL_CHOICE])
-        return
-    ctx.data["address"] = text
-    await _advance(ctx, "address")
+def _parse_address(text: str) -> str | None:
+    text = " ".join(text.split())
+    return text if 5 <= len(text) <= 300 else None
 
 
-async def _email_prompt(ctx: Context) -> None:
-    ctx.goto("pakn.email")
-    ctx.reply("Thư điện tử của bạn (không bắt buộc). Nhập địa chỉ thư hoặc bấm “Bỏ qua”.", [SKIP, CANCEL_CHOICE])
+_address_prompt = _optional_text_step(
+    "address", "Địa chỉ liên hệ của bạn (không bắt buộc). Nhập địa chỉ hoặc bấm “Bỏ qua”.",
+    _parse_address, "Địa chỉ cần từ 5 đến 300 ký tự. Vui lòng nhập lại hoặc bấm “Bỏ qua”.")
 
-
-@router.state("pakn.email")
-async def on_email(ctx: Context, msg: Incoming) -> None:
-    if msg.choice == "pf:skip" or (msg.kind is Kind.TEXT and fold(msg.text) in SKIP_WORDS):
-        ctx.data["email"] = None
-        await _advance(ctx, "email")
-        return
-    email = normalize_email(msg.text) if msg.kind is Kind.TEXT else None
-    if email is None:
-        ctx.reply("Địa chỉ thư điện tử chưa đúng (ví dụ: ten@gmail.com). Vui lòng nhập lại hoặc bấm “Bỏ qua”.",
-                  [SKIP, CANCEL_CHOICE])
-        return
-    ctx.data["email"] = email
-    await _advance(ctx, "email")
+_email_prompt = _optional_text_step(
+    "email", "Thư điện tử của bạn (không bắt buộc). Nhập địa chỉ thư hoặc bấm “Bỏ qua”.",
+    normalize_email, "Địa chỉ thư điện tử chưa đúng (ví dụ: ten@gmail.com). Vui lòng nhập lại hoặc bấm “Bỏ qua”.")
 
 
 # -- consent -----------------------------------------------------------------------------------
