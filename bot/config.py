@@ -268,6 +268,9 @@ class PaknConfig:
     answer_days: int = 15
     publish_days: int = 2
     due_soon_days: int = 1  # "due soon" at this many working days left (reminders, colours)
+    # TT 02/2017/TT-VPCP: while a PAKN is unanswered the sender hears how it stands every
+    # 7 days [V, via summary]. 0 turns the progress messages off.
+    progress_update_days: int = 7
     content_min_chars: int = 20
     content_max_chars: int = 2000
     max_attachments: int = 5

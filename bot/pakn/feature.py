@@ -1,6 +1,6 @@
 """Wiring of PAKN (``setup(app)``, listed in ``bot.app.FEATURES``): the service, the staff
 dashboard and public page, the web-chat upload endpoint, the optional staff Telegram group
-and its reminder job, and the purge of expired staff sessions."""
+and its reminder job, the citizens' 7-day progress messages, and the purge of expired staff sessions."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ def setup(app) -> None:
         @app.scheduler.every(config.staff.reminder_interval_seconds, "pakn.staff_reminders")
         async def _remind() -> None:
             await notifier.remind()
+
+    @app.scheduler.every(3600, "pakn.progress_updates")
+    async def _progress() -> None:
+        async with services.db.unit_of_work() as uow:
+            await pakn.send_progress_updates(uow, services.clock.now())
 
     @app.scheduler.every(3600, "staff.purge_sessions")
     async def _purge_sessions() -> None:

@@ -305,6 +305,42 @@ class PaknService:
         await enqueue(uow, citizen_id=item.citizen_id, replies=replies, kind=kind, now=now, dedupe_key=key)
         return True
 
+    # -- progress while unanswered (TT 02/2017/TT-VPCP) ----------------------------------
+    async def send_progress_updates(self, uow: UnitOfWork, now: datetime) -> int:
+        """Tell each sender whose item is still unanswered how it stands, once per period of
+        ``progress_update_days`` since filing. Returns the number of messages queued.
+
+        Each (item, period) is claimed once (``pakn_notice``), so workers running the job at
+        the same time, or a job run twice, never send it twice; after a long stop only the
+        current period is sent, not a backlog."""
+        every = self.cfg.progress_update_days
+        if every <= 0:
+            return 0
+        repo = uow.repo(PaknRepo)
+        queued = 0
+        for item in await repo.unanswered_since(now - timedelta(days=every)):
+            period = (now - item.created_at).days // every
+            if period < 1 or not await repo.claim_notice(item.id, f"citizen_progress:{period}", now):
+                continue
+            if await self._notify_citizen(uow, item, [self._progress_text(item, now)],
+                                          kind="pakn_progress", now=now):
+                queued += 1
+        return queued
+
+    def _progress_text(self, item: PaknItem, now: datetime) -> Reply:
+        label = KIND_LABELS.get(item.kind, "Phản ánh")
+        filed = self.local(item.created_at)
+        lines = [f"{label} {item.code} bạn gửi ngày {filed:%d/%m/%Y} đang được giải quyết "
+                 f"(trạng thái: {STATE_LABELS[item.state].lower()})."]
+        answer_due = item.answer_due
+        if answer_due is not None and self.calendar.local_date(now) > answer_due:
+            lines.append(f"Thời hạn trả lời ({answer_due:%d/%m/%Y}) đã qua; chúng tôi thành thật xin "
+                         "lỗi vì sự chậm trễ.")
+        elif answer_due is not None:
+            lines.append(f"Thời hạn trả lời: {answer_due:%d/%m/%Y}.")
+        lines.append("Chúng tôi sẽ nhắn cho bạn ngay khi có kết quả.")
+        return Reply("\n".join(lines), (Choice("Tra cứu phản ánh", f"pakn:l:{item.code}"),))
+
     # -- publication ------------------------------------------------------------------
     def public_text(self, item: PaknItem, text: str) -> str:
         """Text fit for the public page: the sender's name as initials, phone numbers,

@@ -139,6 +139,13 @@ class PaknRepo(Repository):
                                                           "needs_info", "answered")))
         return list((await self.session.execute(stmt.order_by(PaknItem.id))).scalars())
 
+    async def unanswered_since(self, before: datetime) -> list[PaknItem]:
+        """Items filed before ``before`` and still waiting for an answer from the system
+        (not those waiting for the citizen's information, nor forwarded elsewhere)."""
+        stmt = select(PaknItem).where(PaknItem.state.in_(("new", "accepted", "in_progress")),
+                                      PaknItem.created_at <= before)
+        return list((await self.session.execute(stmt.order_by(PaknItem.id))).scalars())
+
     async def published(self, query: str = "", *, limit: int = 50, offset: int = 0) -> tuple[list[PaknItem], int]:
         cond = [PaknItem.state.in_(("published", "closed")), PaknItem.published_at.is_not(None)]
         if query.strip():

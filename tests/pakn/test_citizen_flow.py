@@ -10,7 +10,8 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from storage.models.pakn import PaknAttachment, PaknItem
+from storage.models.pakn import PaknAttachment, PaknItem, StaffUser
+from storage.repos.pakn import PaknRepo
 from tests.conftest import payloads_of, texts_of
 from tests.pakn.conftest import CONTENT, file_pakn
 
@@ -326,3 +327,76 @@ async def test_upload_without_chat_session_is_refused(papp):
         assert resp.status == 400
     async with papp.db.unit_of_work() as uow:
         assert (await uow.session.execute(select(func.count(PaknAttachment.id)))).scalar_one() == 0
+
+
+async def test_unanswered_items_get_a_progress_message_every_seven_days(papp, pchat, clock):
+    """TT 02/2017/TT-VPCP: while unanswered, the sender hears how it stands every 7 days —
+    once per period, whoever runs the job and however often; not while the system waits
+    for the citizen, nor after the answer."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    other = pchat.as_user("u2")
+    other_code = CODE.search(texts_of(await file_pakn(
+        other.say, other.press, name="Trần Thị Bình", phone="0987 654 321",
+        content="Cán bộ tiếp nhận hồ sơ yêu cầu nộp thêm giấy tờ không có trong quy định thủ tục."))).group(0)
+    pakn = papp.services.extras["pakn"]
+    now = clock.now()
+    async with papp.db.unit_of_work() as uow:  # the second waits for the citizen's information
+        admin = StaffUser(username="admin", password_hash="x", role="admin", agency_code=None,
+                          full_name="Quản trị", created_at=now)
+        uow.session.add(admin)
+        await uow.session.flush()
+        item = await uow.repo(PaknRepo).by_code(other_code, lock=True)
+        await pakn.act(uow, item, "request_info", staff=admin, now=now, text="Xin gửi ảnh giấy hẹn.")
+    await papp.services.outbox.drain()
+    pchat.pushed.clear()
+
+    async def run_job() -> list[str]:
+        await papp.scheduler.run_once("pakn.progress_updates")
+        await papp.scheduler.run_once("pakn.progress_updates")  # a second run sends nothing more
+        await papp.services.outbox.drain()
+        texts = ["\n".join(r.text for r in replies) for _key, replies in pchat.pushed]
+        pchat.pushed.clear()
+        return [t for t in texts if "đang được giải quyết" in t]  # not the survey after the answer
+
+    clock.advance(days=6, hours=23)
+    assert await run_job() == []
+    clock.advance(hours=1)  # Monday 9/11, seven days after filing
+    [first] = await run_job()
+    assert code in first and "02/11/2026" in first and "Thời hạn trả lời: 23/11/2026" in first
+    assert other_code not in first
+    clock.advance(days=3)
+    assert await run_job() == []
+    clock.advance(days=4)  # 16/11: the second period
+    [second] = await run_job()
+    assert code in second and "đã qua" not in second
+    clock.advance(days=14)  # 30/11: the answer is overdue; one message, not a backlog of two
+    [late] = await run_job()
+    assert "Thời hạn trả lời (23/11/2026) đã qua" in late and "xin lỗi" in late
+    async with papp.db.unit_of_work() as uow:
+        item = await uow.repo(PaknRepo).by_code(code, lock=True)
+        admin = (await uow.session.execute(select(StaffUser))).scalar_one()
+        await pakn.act(uow, item, "accept", staff=admin, now=clock.now())
+        await pakn.act(uow, await uow.repo(PaknRepo).by_code(code, lock=True), "answer", staff=admin,
+                       now=clock.now(), text="Sở đã chỉ đạo trả kết quả.")
+    await papp.services.outbox.drain()
+    pchat.pushed.clear()
+    clock.advance(days=7)
+    assert await run_job() == []
+
+
+async def test_progress_messages_can_be_turned_off(make_app, sqlite_url, tmp_path, clock):
+    from tests.pakn.conftest import MONDAY_9AM, seed_agencies
+    from bot.channels.memory import MemoryChannel
+    clock.set(MONDAY_9AM)
+    app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "up"), "progress_update_days": 0})
+    await seed_agencies(app)
+    chat = MemoryChannel(app.core.handle, name="memory")
+    app.add_channel(chat)
+    await app.start()
+    await file_pakn(chat.say, chat.press)
+    await app.services.outbox.drain()
+    chat.pushed.clear()
+    clock.advance(days=8)
+    await app.scheduler.run_once("pakn.progress_updates")
+    await app.services.outbox.drain()
+    assert chat.pushed == []
