@@ -271,6 +271,9 @@ class PaknConfig:
     # TT 02/2017/TT-VPCP: while a PAKN is unanswered the sender hears how it stands every
     # 7 days [V, via summary]. 0 turns the progress messages off.
     progress_update_days: int = 7
+    # Working days spent waiting for information the staff asked the citizen for do not
+    # count toward the item's deadlines (common practice for one-stop deadlines [U]).
+    pause_while_waiting: bool = True
     content_min_chars: int = 20
     content_max_chars: int = 2000
     max_attachments: int = 5

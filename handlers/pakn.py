@@ -697,10 +697,11 @@ async def on_info(ctx: Context, msg: Incoming) -> None:
         ctx.end()
         ctx.reply("Phản ánh này hiện không cần bổ sung thông tin.", [MENU_CHOICE])
         return
-    await _svc(ctx).supply_info(ctx.uow, item, citizen_id=ctx.citizen_id, text=text, attachments=atts,
-                                now=ctx.now)
+    answer_due = await _svc(ctx).supply_info(ctx.uow, item, citizen_id=ctx.citizen_id, text=text,
+                                             attachments=atts, now=ctx.now)
     ctx.end()
-    ctx.reply(f"Đã gửi thông tin bổ sung cho phản ánh {item.code}. Cảm ơn bạn.",
+    due = f" Thời hạn trả lời: {answer_due:%d/%m/%Y}." if answer_due else ""
+    ctx.reply(f"Đã gửi thông tin bổ sung cho phản ánh {item.code}. Cảm ơn bạn.{due}",
               [Choice("Tra cứu phản ánh", f"pakn:l:{item.code}"), MENU_CHOICE])
     _notify_staff_later(ctx, item.id)
 

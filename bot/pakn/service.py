@@ -182,9 +182,12 @@ class PaknService:
 
     # -- citizen side after filing ----------------------------------------------------
     async def supply_info(self, uow: UnitOfWork, item: PaknItem, *, citizen_id: int, text: str,
-                          attachments: Sequence[dict[str, Any]], now: datetime) -> None:
-        """The citizen answers a request for information: back to where it was."""
+                          attachments: Sequence[dict[str, Any]], now: datetime) -> date | None:
+        """The citizen answers a request for information: back to where it was, with the
+        deadlines moved by the working days spent waiting (``pause_while_waiting``).
+        Returns the answer deadline now in force."""
         repo = uow.repo(PaknRepo)
+        requested_at = await repo.last_message_at(item.id, "info_request")
         msg_id = await repo.add_message(item.id, author="citizen", kind="info", text=text, at=now)
         for att in attachments:
             await repo.add_attachment(item_id=item.id, message_id=msg_id, channel=att.get("channel", ""),
@@ -192,10 +195,22 @@ class PaknService:
                                       mime_type=att.get("mime_type", ""), size=att.get("size"),
                                       created_at=now)
         back = item.resume_state or "new"
-        await repo.update_item(item.id, state=back, resume_state=None, updated_at=now)
+        values: dict[str, Any] = {"state": back, "resume_state": None, "updated_at": now}
+        details: dict[str, Any] = {"from": "needs_info", "to": back}
+        paused = 0
+        if self.cfg.pause_while_waiting and requested_at is not None:
+            paused = max(0, self.calendar.working_days_between(self.calendar.local_date(requested_at),
+                                                               self.calendar.local_date(now)))
+        if paused:
+            for column in ("accept_due", "forward_due", "answer_due"):
+                due = getattr(item, column)
+                if due is not None:
+                    values[column] = self.calendar.add_working_days(due, paused)
+            details.update(paused_working_days=paused, answer_due=str(values.get("answer_due")))
+        await repo.update_item(item.id, **values)
         await uow.audit.record(actor=f"citizen:{citizen_id}", action="pakn.info_supplied",
-                               entity_type="pakn", entity_id=item.code,
-                               details={"from": "needs_info", "to": back}, now=now)
+                               entity_type="pakn", entity_id=item.code, details=details, now=now)
+        return values.get("answer_due", item.answer_due)
 
     # -- staff actions ------------------------------------------------------------------
     @staticmethod

@@ -189,6 +189,10 @@ class PaknRepo(Repository):
         await self.session.flush()
         return msg.id
 
+    async def last_message_at(self, item_id: int, kind: str) -> datetime | None:
+        stmt = select(func.max(PaknMessage.at)).where(PaknMessage.item_id == item_id, PaknMessage.kind == kind)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
     async def messages(self, item_id: int) -> list[PaknMessage]:
         stmt = select(PaknMessage).where(PaknMessage.item_id == item_id).order_by(PaknMessage.id)
         return list((await self.session.execute(stmt)).scalars())

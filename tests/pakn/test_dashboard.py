@@ -210,12 +210,15 @@ async def test_public_page_hides_personal_data(staff_app, pchat, server):
         await officer.client.close()
 
 
-async def test_request_information_round_trip(staff_app, pchat, server):
-    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+async def test_request_information_round_trip(staff_app, pchat, server, clock):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon 2/11
+    assert (await _item(staff_app, code)).answer_due.isoformat() == "2026-11-23"
     officer = await browser(server)
     try:
         await officer.login("stp")
         await officer.act(code, "accept")
+        clock.advance(days=1)  # asked on Tuesday 3/11 (a new working day: a new login)
+        await officer.login("stp")
         await officer.act(code, "request_info", "Vui lòng cho biết số biên nhận hồ sơ.")
         assert (await _item(staff_app, code)).state == "needs_info"
         await staff_app.services.outbox.drain()
@@ -224,12 +227,16 @@ async def test_request_information_round_trip(staff_app, pchat, server):
         # a stranger cannot answer it
         stranger = pchat.as_user("u9")
         assert "Không tìm thấy" in texts_of(await stranger.press(f"pakn:i:{code}"))
+        clock.advance(days=3)  # supplied on Friday 6/11: three working days of waiting
         await pchat.press(f"pakn:i:{code}")
         await pchat.send_photo("tg-bien-nhan", name="bien-nhan.jpg")
         done = texts_of(await pchat.say("Số biên nhận 000.00.12.H36-261030-0042"))
-        assert "Đã gửi thông tin bổ sung" in done
+        # 23/11 + 3 working days, 24/11 (Ngày Văn hóa Việt Nam) being a day off
+        assert "Đã gửi thông tin bổ sung" in done and "Thời hạn trả lời: 27/11/2026" in done
         item = await _item(staff_app, code)
         assert item.state == "accepted"  # back where it was
+        assert item.answer_due.isoformat() == "2026-11-27"
+        await officer.login("stp")
         _status, detail = await officer.get(f"/staff/items/{code}")
         assert "000.00.12.H36-261030-0042" in detail and "bien-nhan.jpg" in detail
     finally:
