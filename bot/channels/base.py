@@ -46,6 +46,25 @@ class SendResult:
     message_ids: tuple[str, ...] = ()
 
 
+class FetchError(Exception):
+    """A file a citizen sent could not be fetched back from the platform (gone, too
+    large, platform down). The message is for logs; staff see a polite page."""
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    data: bytes
+    mime_type: str = ""  # what the platform says, if anything
+
+
+class FileSource(Protocol):
+    """Adapters whose inbound files stay on the platform (Telegram file ids, Zalo CDN
+    URLs) implement this so that staff can open them from the dashboard."""
+
+    async def fetch_file(self, ref: str, *, max_bytes: int) -> FetchedFile:
+        """The file behind an :class:`bot.messages.Attachment` ref; raises :class:`FetchError`."""
+
+
 class Channel(Protocol):
     """The adapter interface. ``name`` is the channel id stored in ConversationKey."""
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import mimetypes
 import os
 import warnings
 from typing import Any, Sequence
@@ -41,7 +42,7 @@ from telegram.warnings import PTBDeprecationWarning
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHandler
 
-from bot.channels.base import Handle, SendError, SendResult
+from bot.channels.base import FetchedFile, FetchError, Handle, SendError, SendResult
 from bot.channels.common import PlatformChannel
 from bot.clock import Clock
 from bot.config import Config
@@ -164,6 +165,21 @@ class TelegramChannel(PlatformChannel):
         if self._initialized:
             await self.application.shutdown()
             self._initialized = False
+
+    async def fetch_file(self, ref: str, *, max_bytes: int) -> FetchedFile:
+        """A file the citizen sent, by its file id (``getFile``, then the file URL; the
+        Bot API serves files up to 20 MB)."""
+        try:
+            await self._ensure_initialized()
+            tg_file = await self.bot.get_file(ref)
+            if (tg_file.file_size or 0) > max_bytes:
+                raise FetchError("too large")
+            data = await tg_file.download_as_bytearray()
+        except TelegramError as exc:
+            raise FetchError(f"telegram: {type(exc).__name__}") from None
+        if len(data) > max_bytes:
+            raise FetchError("too large")
+        return FetchedFile(bytes(data), mimetypes.guess_type(tg_file.file_path or "")[0] or "")
 
     def routes(self) -> list[web.RouteDef]:
         return [] if self.polling else [web.post(self.cfg.webhook_path, self.webhook)]

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from aiohttp import web
 
-from bot.channels.base import Handle, SendError, SendResult
+from bot.channels.base import FetchedFile, Handle, SendError, SendResult
 from bot.channels.common import PlatformChannel, parse_ms
 from bot.channels.zalo_oa import HttpClient
 from bot.clock import Clock
@@ -81,6 +81,10 @@ class ZaloBotChannel(PlatformChannel):
             self._poller = None
         await self.stop_tasks()
         await self.http.close()
+
+    async def fetch_file(self, ref: str, *, max_bytes: int) -> FetchedFile:
+        """A file the citizen sent: its ref is the platform URL of the upload."""
+        return await self.http.download(ref, max_bytes=max_bytes)
 
     def routes(self) -> list[web.RouteDef]:
         return [] if self.polling else [web.post(self.cfg.webhook_path, self.webhook)]

@@ -41,7 +41,7 @@ from typing import Any, Mapping, Sequence
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Handle, Reachability, SendError, SendResult
+from bot.channels.base import FetchedFile, FetchError, Handle, Reachability, SendError, SendResult
 from bot.channels.common import PlatformChannel, parse_ms
 from bot.clock import Clock
 from bot.config import Config
@@ -213,6 +213,26 @@ class HttpClient:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise SendError(f"network error: {type(exc).__name__}", code="network") from None
 
+    async def download(self, url: str, *, max_bytes: int) -> FetchedFile:
+        """GET a file (a platform CDN URL) into memory, refusing more than ``max_bytes``."""
+        if not url.startswith(("https://", "http://")):
+            raise FetchError("not a URL")
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.get(url) as resp:
+                if resp.status != 200:
+                    raise FetchError(f"HTTP {resp.status}")
+                if (resp.content_length or 0) > max_bytes:
+                    raise FetchError("too large")
+                data = await resp.content.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise FetchError("too large")
+                return FetchedFile(data, resp.content_type if resp.content_type != "application/octet-stream"
+                                   else "")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise FetchError(f"network error: {type(exc).__name__}") from None
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -241,6 +261,10 @@ class ZaloOAChannel(PlatformChannel):
     async def stop(self) -> None:
         await self.stop_tasks()
         await self.http.close()
+
+    async def fetch_file(self, ref: str, *, max_bytes: int) -> FetchedFile:
+        """A file the citizen sent: its ref is the Zalo CDN URL of the upload."""
+        return await self.http.download(ref, max_bytes=max_bytes)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(self.cfg.webhook_path, self.webhook)]

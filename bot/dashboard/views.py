@@ -15,6 +15,7 @@ dashboard's navigation).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import mimetypes
@@ -29,6 +30,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.channels.base import FetchError
 from bot.dashboard.auth import LoginFailed, LoginThrottled, StaffAuth, StaffSessionInfo, add_user
 from bot.pakn.service import (
     ACTION_LABELS,
@@ -50,6 +52,8 @@ HERE = Path(__file__).resolve().parent
 COOKIE = "tthc_staff"
 PRE_COOKIE = "tthc_staff_pre"  # double-submit token for the login form (no session yet)
 UPLOAD_PREFIX = "upload:"
+FILE_FETCH_SECONDS = 15.0  # a file kept on Telegram/Zalo, fetched when staff open it
+CHANNEL_LABELS = {"telegram": "Telegram", "zalo_oa": "Zalo", "zalo_bot": "Zalo", "web": "trang web"}
 
 FLASH = {
     "accept": "Đã tiếp nhận.", "reject": "Đã ghi nhận không tiếp nhận và báo cho người gửi.",
@@ -165,7 +169,8 @@ class Dashboard:
         self.jinja = staff_jinja(app)
         self.jinja.filters["local"] = self._local
         self.jinja.globals.update(KIND_LABELS=KIND_LABELS, SUBJECT_LABELS=SUBJECT_LABELS,
-                                  STATE_LABELS=STATE_LABELS, ACTION_LABELS=ACTION_LABELS, mask_name=mask_name)
+                                  STATE_LABELS=STATE_LABELS, ACTION_LABELS=ACTION_LABELS, mask_name=mask_name,
+                                  channel_labels=CHANNEL_LABELS)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -354,23 +359,56 @@ class Dashboard:
         raise web.HTTPSeeOther(f"/staff/items/{code}?ok={action}")
 
     async def file(self, request: web.Request) -> web.StreamResponse:
+        """An attachment of an item the staff member may see: a web-chat upload from the
+        upload directory, or a file kept on the platform it was sent on (Telegram, Zalo),
+        fetched from there on demand."""
         staff = await self._staff(request)
+        try:
+            att_id = int(request.match_info["id"])
+        except ValueError:
+            raise web.HTTPNotFound(text="Không tìm thấy tệp.") from None
         async with self.db.unit_of_work() as uow:
-            att = await uow.repo(PaknRepo).attachment(int(request.match_info["id"]))
+            att = await uow.repo(PaknRepo).attachment(att_id)
             item = await uow.repo(PaknRepo).by_id(att.item_id) if att else None
-        if att is None or item is None or not self.pakn.can_see(staff.user, item) \
-                or not att.ref.startswith(UPLOAD_PREFIX):
+        if att is None or item is None or not self.pakn.can_see(staff.user, item):
             raise web.HTTPNotFound(text="Không tìm thấy tệp.")
+        if not att.ref.startswith(UPLOAD_PREFIX):
+            return await self._platform_file(staff, item, att)
         name = att.ref[len(UPLOAD_PREFIX):]
         path = (self.upload_dir / name).resolve()
         if path.parent != self.upload_dir.resolve() or not path.is_file():
             raise web.HTTPNotFound(text="Không tìm thấy tệp.")
         mime = att.mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        resp = web.FileResponse(path, headers={
-            "Content-Type": mime, "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": ("inline" if mime.startswith("image/") else "attachment")
-            + f'; filename="{att.id}{path.suffix}"'})
-        return resp
+        return web.FileResponse(path, headers=self._file_headers(att.id, mime, path.suffix))
+
+    def _file_headers(self, att_id: int, mime: str, suffix: str) -> dict[str, str]:
+        # Only the formats PAKN accepts are shown in the browser; anything else downloads.
+        inline = mime in self.config.pakn.attachment_types and mime.startswith("image/")
+        if mime not in self.config.pakn.attachment_types:
+            mime = "application/octet-stream"
+        return {"Content-Type": mime, "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+                "Content-Disposition": ("inline" if inline else "attachment") + f'; filename="{att_id}{suffix}"'}
+
+    async def _platform_file(self, staff: StaffSessionInfo, item, att) -> web.Response:
+        channel = self.services.channels.get(att.channel)
+        fetch = getattr(channel, "fetch_file", None)
+        if fetch is None:
+            return self._render("message.html", 404, staff=staff, title="Không mở được tệp",
+                                message=f"Tệp được gửi qua kênh “{att.channel}”, hiện không kết nối; "
+                                        "không tải được tệp này.", back=f"/staff/items/{item.code}")
+        try:
+            got = await asyncio.wait_for(fetch(att.ref, max_bytes=self.config.pakn.max_attachment_bytes),
+                                         timeout=FILE_FETCH_SECONDS)
+        except (FetchError, asyncio.TimeoutError) as exc:
+            log.warning("attachment fetch failed", extra={"channel": att.channel, "attachment_id": att.id,
+                                                          "error": str(exc) or type(exc).__name__})
+            return self._render("message.html", 502, staff=staff, title="Không mở được tệp",
+                                message=f"Chưa tải được tệp từ {CHANNEL_LABELS.get(att.channel, att.channel)}. "
+                                        "Vui lòng thử lại sau ít phút.", back=f"/staff/items/{item.code}")
+        mime = att.mime_type or got.mime_type or mimetypes.guess_type(att.name or "")[0] or ""
+        suffix = (mimetypes.guess_extension(mime) or "") if mime else ""
+        return web.Response(body=got.data, headers=self._file_headers(att.id, mime, suffix))
 
     # -- administration ----------------------------------------------------------------------
     async def _admin(self, request: web.Request) -> StaffSessionInfo:

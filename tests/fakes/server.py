@@ -22,6 +22,21 @@ class FakeServer:
         self.calls: list[Call] = []
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        # Files the platform keeps (uploads by citizens): ``/cdn/<name>`` serves them.
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.app.router.add_get("/cdn/{name}", self._cdn)
+
+    def put_file(self, name: str, data: bytes, content_type: str = "image/jpeg") -> str:
+        """Keep a file on the fake platform; returns its URL."""
+        self.files[name] = (data, content_type)
+        return f"{self.base_url}/cdn/{name}"
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("cdn", {"name": request.match_info["name"]}, dict(request.headers)))
+        found = self.files.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found[0], content_type=found[1])
 
     async def start(self) -> str:
         self._runner = web.AppRunner(self.app, access_log=None)

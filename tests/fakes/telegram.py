@@ -44,6 +44,7 @@ class FakeTelegram(FakeServer):
         self.updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._message_ids = itertools.count(100)
         self.app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        self.app.router.add_get("/file/bot{token}/{path:.+}", self._file)
 
     @property
     def api_base_url(self) -> str:
@@ -117,6 +118,25 @@ class FakeTelegram(FakeServer):
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> Any:
         return self._message(params, document={"file_id": "BQAD-sent", "file_unique_id": "u2"})
+
+    async def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400,
+                                                       "description": "Bad Request: invalid file_id"}),
+                                     content_type="application/json")
+        data, _ctype = self.files[file_id]
+        return {"file_id": file_id, "file_unique_id": "uq-" + file_id, "file_size": len(data),
+                "file_path": f"photos/{file_id}.jpg"}
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """``<file_base_url><token>/<file_path>``: the download URL of a file from getFile."""
+        self.calls.append(Call("file", {"path": request.match_info["path"]}, dict(request.headers)))
+        file_id = request.match_info["path"].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        data, ctype = self.files[file_id]
+        return web.Response(body=data, content_type=ctype)
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
         return True
