@@ -22,12 +22,14 @@ from bot.messages import Choice, Incoming, Kind, Link
 from bot.pakn.rules import (
     check_attachment,
     looks_like_complaint,
+    wants_to_report,
     normalize_email,
     normalize_name,
     normalize_phone,
 )
 from bot.pakn.service import KIND_LABELS, STATE_LABELS, SUBJECT_LABELS, PaknService
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
+from handlers.kb import lookup
 from kb.normalize import fold
 from storage.repos.pakn import PaknRepo
 
@@ -81,9 +83,53 @@ def _svc(ctx: Context) -> PaknService:
 
 @router.menu_entry("pakn", "Gửi phản ánh, kiến nghị", order=40)
 async def start(ctx: Context, msg: Incoming) -> None:
-    ctx.goto("pakn.kind", {"attachments": []})
+    draft: dict[str, Any] = {"attachments": []}
+    offered = str(ctx.data.get("q", "")) if ctx.state == INTENT else ""
+    if len(offered.strip()) >= ctx.config.pakn.content_min_chars:
+        draft["content_offer"] = offered.strip()  # what they wrote before choosing the form
+    ctx.goto("pakn.kind", draft)
     ctx.reply(INTRO, [Choice("Phản ánh", "pf:k:phan_anh"), Choice("Kiến nghị", "pf:k:kien_nghi"),
                       Choice("Khiếu nại, tố cáo", "pf:k:complaint"), CANCEL_CHOICE])
+
+
+INTENT = "pakn.intent"
+
+
+@router.fallback(order=30)
+async def reporting_intent(ctx: Context, msg: Incoming) -> bool:
+    """Free text outside any flow that wants to report something ("tôi muốn phản ánh cán
+    bộ xã …", "cán bộ một cửa nhũng nhiễu …"): offer the form rather than procedures —
+    and for a khiếu nại / tố cáo say where it goes; the related procedures stay one tap away."""
+    if msg.kind is not Kind.TEXT or not wants_to_report(msg.text):
+        return False
+    ctx.goto(INTENT, {"q": msg.text[:300]})
+    text = ("Có vẻ bạn muốn phản ánh, kiến nghị. Bạn có thể gửi ngay tại đây: chọn “Gửi phản ánh, "
+            "kiến nghị”, cơ quan có thẩm quyền sẽ trả lời bạn trong thời hạn quy định.")
+    if looks_like_complaint(msg.text):
+        text += "\n\nLưu ý: " + ctx.config.pakn.complaint_info
+    cfg = ctx.config.pakn
+    links = [Link("Hướng dẫn gửi khiếu nại, tố cáo", cfg.complaint_url)] \
+        if cfg.complaint_url and looks_like_complaint(msg.text) else []
+    ctx.reply(text, [Choice("Gửi phản ánh, kiến nghị", "pf:intent:form"),
+                     Choice("Tìm thủ tục liên quan", "pf:intent:kb"), MENU_CHOICE], links)
+    return True
+
+
+@router.state(INTENT)
+async def on_intent(ctx: Context, msg: Incoming) -> None:
+    """After the offer: "Tìm thủ tục liên quan" searches what they wrote; anything typed is a
+    new question."""
+    if msg.choice == "pf:intent:form":
+        await start(ctx, msg)
+        return
+    if msg.choice == "pf:intent:kb":
+        await lookup(ctx, str(ctx.data.get("q", "")))
+        return
+    if msg.kind is Kind.TEXT and msg.text.strip():
+        await lookup(ctx, msg.text)
+        return
+    ctx.end()
+    ctx.show_menu("Bạn cần hỗ trợ gì?")
 
 
 STEP_ORDER = ["kind", "subject", "procedure", "agency", "content", "attachments", "location",
@@ -266,9 +312,15 @@ async def on_agency(ctx: Context, msg: Incoming) -> None:
 async def _content_prompt(ctx: Context) -> None:
     ctx.goto("pakn.content")
     cfg = ctx.config.pakn
-    ctx.reply(f"Vui lòng nhập nội dung {KIND_LABELS[ctx.data['kind']].lower()}: sự việc, thời gian, "
-              f"địa điểm, mong muốn của bạn (từ {cfg.content_min_chars} đến {cfg.content_max_chars} ký tự).",
-              [CANCEL_CHOICE])
+    offer = ctx.data.pop("content_offer", None)
+    choices = [CANCEL_CHOICE]
+    text = (f"Vui lòng nhập nội dung {KIND_LABELS[ctx.data['kind']].lower()}: sự việc, thời gian, "
+            f"địa điểm, mong muốn của bạn (từ {cfg.content_min_chars} đến {cfg.content_max_chars} ký tự).")
+    if offer and len(offer) <= cfg.content_max_chars:
+        ctx.data["content_pending"] = offer
+        text += f"\n\nHoặc dùng nội dung bạn vừa nhập: “{offer}”"
+        choices = [Choice("Dùng nội dung vừa nhập", "pf:c:keep"), CANCEL_CHOICE]
+    ctx.reply(text, choices)
 
 
 @router.state("pakn.content")

@@ -68,6 +68,29 @@ def looks_like_complaint(text: str) -> bool:
     return bool(_COMPLAINT.search(fold(text)))
 
 
+# Free text that says the citizen wants to file something (folded): "tôi muốn phản ánh …",
+# "xin kiến nghị …", "muốn khiếu nại …", or an official's misconduct described outright.
+_REPORT_WORDS = r"(phan anh|kien nghi|gop y|khieu nai|to cao|to giac)"
+_REPORT_INTENT = re.compile(
+    r"\b(muon|can|xin|de nghi|se)\s+(gui\s+|lam\s+|viet\s+|nop\s+)?(don\s+|y kien\s+)?" + _REPORT_WORDS + r"\b"
+    r"|^(toi|em|minh|chung toi|chau|con)\s+(xin\s+|can\s+)?" + _REPORT_WORDS + r"\b"
+    r"|^" + _REPORT_WORDS + r"\s+(ve|viec|can bo|cong chuc|thai do|ubnd|uy ban|bo phan)\b")
+_MISCONDUCT = re.compile(r"\b(nhung nhieu|hach sach|gay kho de|voi tien|doi tien|hoi lo|boi duong|tieu cuc|"
+                         r"lam kho|thai do (kem|khong tot|hach dich|coi thuong|cau cau|thieu ton trong))\b")
+# ... unless it asks how to do it: "thủ tục khiếu nại", "mẫu đơn kiến nghị", "… như thế nào".
+_ASKS_PROCEDURE = re.compile(r"\b(thu tuc|mau don|bieu mau|giai quyet khieu nai|giai quyet to cao|"
+                             r"nhu the nao|lam the nao|the nao|o dau|can gi|giay to gi|bao lau|tra cuu)\b")
+
+
+def wants_to_report(text: str) -> bool:
+    """True when free text reads as the wish to send a PAKN (or a khiếu nại / tố cáo),
+    not as a question about how such a procedure works."""
+    folded = " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
+    if not folded or _ASKS_PROCEDURE.search(folded):
+        return False
+    return bool(_REPORT_INTENT.search(folded) or _MISCONDUCT.search(folded))
+
+
 def content_key(text: str) -> str:
     """The content as compared for duplicates: folded, punctuation dropped."""
     return " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())

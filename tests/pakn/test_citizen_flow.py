@@ -7,6 +7,7 @@ import re
 from datetime import date
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
@@ -400,3 +401,53 @@ async def test_progress_messages_can_be_turned_off(make_app, sqlite_url, tmp_pat
     await app.scheduler.run_once("pakn.progress_updates")
     await app.services.outbox.drain()
     assert chat.pushed == []
+
+
+async def test_free_text_that_wants_to_report_is_offered_the_form_with_its_words(papp, pchat):
+    said = "Tôi muốn phản ánh cán bộ bộ phận một cửa xã Tân Hội hẹn trả kết quả khai sinh quá 5 ngày"
+    offer = await pchat.say(said)
+    assert "Có vẻ bạn muốn phản ánh, kiến nghị" in texts_of(offer)
+    assert {"pf:intent:form", "pf:intent:kb"} <= set(payloads_of(offer))
+    await pchat.press("pf:intent:form")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:official")
+    prompt = await pchat.press("pf:a:STP")  # the content step offers what they wrote
+    assert "pf:c:keep" in payloads_of(prompt) and said in texts_of(prompt)
+    await pchat.press("pf:c:keep")
+    await pchat.press("pf:skip")  # attachments
+    await pchat.press("pf:skip")  # location
+    await pchat.say("Nguyễn Văn An")
+    await pchat.say("0912 345 678")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:y")
+    done = await pchat.press("pf:send")
+    code = CODE.search(texts_of(done)).group(0)
+    [item] = await _items(papp)
+    assert item.code == code and item.content == said and item.subject == "official"
+
+
+async def test_complaints_are_told_where_they_go_and_may_still_search(papp, pchat):
+    offer = texts_of(await pchat.say("toi muon khieu nai quyet dinh thu hoi dat cua xa"))
+    assert "Có vẻ bạn muốn phản ánh, kiến nghị" in offer and "Luật Khiếu nại 2011" in offer
+    results = await pchat.press("pf:intent:kb")
+    assert any(p.startswith("kb:open:") for p in payloads_of(results))
+
+
+@pytest.mark.parametrize("text", [
+    "Cán bộ một cửa nhũng nhiễu, đòi tiền bồi dưỡng mới nhận hồ sơ",
+    "xin kiến nghị về việc sửa quy định đăng ký tạm trú",
+    "em muốn gửi đơn tố cáo cán bộ địa chính",
+])
+async def test_reporting_intents(papp, pchat, text):
+    assert "Có vẻ bạn muốn phản ánh, kiến nghị" in texts_of(await pchat.say(text))
+
+
+@pytest.mark.parametrize("text", [
+    "thủ tục giải quyết khiếu nại lần đầu",
+    "mẫu đơn kiến nghị",
+    "đăng ký khai sinh cần giấy tờ gì",
+    "muốn phản ánh thì làm thế nào",
+])
+async def test_questions_about_procedures_are_not_mistaken_for_reports(papp, pchat, text):
+    assert "Có vẻ bạn muốn phản ánh" not in texts_of(await pchat.say(text))
