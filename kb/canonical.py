@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 from .importers.common import RowError
-from .importers.io import open_text
+from .importers.io import parse_json_lines
 from .model import InvalidProcedure, Procedure
 
 __all__ = [
@@ -104,20 +104,7 @@ def iter_yaml(path: str | Path) -> Iterator[Procedure | RowError]:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[Procedure | RowError]:
-    src = Path(path).name
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield RowError(src, lineno, f"invalid JSON: {exc.msg}")
-                continue
-            try:
-                yield Procedure.from_dict(obj)
-            except InvalidProcedure as exc:
-                yield RowError(src, lineno, str(exc))
+    return parse_json_lines(path, Procedure.from_dict)
 
 
 def iter_file(path: str | Path) -> Iterator[Procedure | RowError]:

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from typing import Any, Iterator
 
 from ..model import InvalidProcedure, LegalRef, Procedure, RequiredDocument, SubmissionChannel, base_code
 from .common import RowError, clean
-from .io import open_text
+from .io import parse_json_lines
 from .national import parse_time, split_list, split_steps
 
 __all__ = ["parse_file", "parse_record"]
@@ -98,17 +97,4 @@ def parse_record(obj: dict[str, Any]) -> Procedure:
 
 
 def parse_file(path: str) -> Iterator[Procedure | RowError]:
-    src = str(path).rsplit("/", 1)[-1]
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield RowError(src, lineno, f"invalid JSON: {exc.msg}")
-                continue
-            try:
-                yield parse_record(obj)
-            except InvalidProcedure as exc:
-                yield RowError(src, lineno, str(exc))
+    return parse_json_lines(path, parse_record)

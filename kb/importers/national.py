@@ -21,13 +21,12 @@ share of cleanly parsed records can be measured (``python -m kb.importers stats 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Iterator
 
 from ..model import InvalidProcedure, LegalRef, Procedure, RequiredDocument, SubmissionChannel, base_code
 from .common import RowError, clean, is_empty_value
-from .io import open_text
+from .io import parse_json_lines
 
 __all__ = [
     "parse_file",
@@ -411,27 +410,16 @@ def parse_file(path: str, *, stats: dict[str, int] | None = None) -> Iterator[Pr
 
     ``stats`` (optional dict) receives counts: records, clean (split without problems), errors.
     """
-    src = str(path).rsplit("/", 1)[-1]
     st = stats if stats is not None else {}
     for key in ("records", "clean", "errors"):
         st.setdefault(key, 0)
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                st["errors"] += 1
-                yield RowError(src, lineno, f"invalid JSON: {exc.msg}")
-                continue
-            try:
-                proc, problems = parse_record(obj)
-            except InvalidProcedure as exc:
-                st["errors"] += 1
-                yield RowError(src, lineno, str(exc))
-                continue
-            st["records"] += 1
-            if not problems:
-                st["clean"] += 1
-            yield proc
+    for rec in parse_json_lines(path, parse_record):
+        if isinstance(rec, RowError):
+            st["errors"] += 1
+            yield rec
+            continue
+        proc, problems = rec
+        st["records"] += 1
+        if not problems:
+            st["clean"] += 1
+        yield proc
