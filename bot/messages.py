@@ -33,6 +33,18 @@ class ConversationKey:
         return f"{self.channel}:{self.chat_id}:{self.user_id}"
 
 
+class MalformedMessage(TypeError):
+    """A platform update whose fields have the wrong types (a hostile or broken update):
+    the adapters catch TypeError while parsing and ignore the update."""
+
+
+def _check(obj: object, **expected: type | tuple[type, ...]) -> None:
+    for name, kinds in expected.items():
+        value = getattr(obj, name)
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise MalformedMessage(f"{type(obj).__name__}.{name}: {type(value).__name__}")
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A photo or file the citizen sent. ``ref`` is the platform's handle (file_id, URL)."""
@@ -44,6 +56,9 @@ class Attachment:
     size: int | None = None  # bytes, when the platform says
     url: str = ""  # a URL we can fetch it from, when the platform gives one
 
+    def __post_init__(self) -> None:
+        _check(self, kind=str, ref=str, name=str, mime_type=str, size=(int, type(None)), url=str)
+
 
 @dataclass(frozen=True)
 class Location:
@@ -51,12 +66,18 @@ class Location:
     longitude: float
     address: str = ""
 
+    def __post_init__(self) -> None:
+        _check(self, latitude=(int, float), longitude=(int, float), address=str)
+
 
 @dataclass(frozen=True)
 class Contact:
     phone: str
     name: str = ""
     user_id: str = ""  # the platform user the contact belongs to, when known
+
+    def __post_init__(self) -> None:
+        _check(self, phone=str, name=str, user_id=str)
 
 
 @dataclass(frozen=True)
@@ -76,9 +97,43 @@ class Incoming:
     locale: str = ""
     received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
+    def __post_init__(self) -> None:
+        # every adapter builds these from untrusted JSON: a list where text belongs must stop
+        # here, not in the database driver
+        _check(self, text=str, choice=str, event=str, update_id=str, display_name=str, locale=str)
+
     @property
     def channel(self) -> str:
         return self.key.channel
+
+
+def clip(text: str, limit: int) -> str:
+    """One line of at most ``limit`` characters, cut with "…"."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def choice_label(text: str, limit: int = 80) -> str:
+    """A button label for a long name: its start and its end ("Liên thông thủ tục … cấp thẻ
+    BHYT cho trẻ em dưới 6 tuổi"), since siblings often differ only at the end."""
+    words = " ".join(text.split()).split(" ")
+    whole = " ".join(words)
+    if len(whole) <= limit:
+        return whole
+    head: list[str] = []
+    for w in words:  # about the first 55 % of the label, whole words
+        if len(" ".join(head + [w])) > limit * 0.55:
+            break
+        head.append(w)
+    tail: list[str] = []
+    room = limit - len(" ".join(head)) - 3
+    for w in reversed(words[len(head):]):
+        if len(" ".join([w] + tail)) > room:
+            break
+        tail.insert(0, w)
+    if not head or not tail:
+        return clip(whole, limit)
+    return f"{' '.join(head)} … {' '.join(tail)}"
 
 
 @dataclass(frozen=True)

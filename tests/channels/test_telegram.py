@@ -80,6 +80,19 @@ async def test_malformed_update_is_a_400(platforms):
     assert resp.status == 400
 
 
+@pytest.mark.parametrize("field, value", [("data", ["m:kb"]), ("data", {"x": 1}), ("data", 42)])
+async def test_wrongly_typed_button_data_is_ignored_not_stored(platforms, tg, caplog, field, value):
+    # found by the long fuzz run: a list as callback data reached the database driver
+    app, client = platforms
+    update = callback_update(CHAT, "m:kb")
+    update["callback_query"][field] = value
+    assert (await post_update(client, update)).status == 200
+    await channel(app, "telegram").drain()
+    assert tg.sent(CHAT) == []
+    assert await count(app, MessageLog) == 0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 async def test_long_text_is_split_at_paragraphs_with_the_keyboard_last(platforms, tg):
     app, _ = platforms
     tele = channel(app, "telegram")

@@ -9,8 +9,9 @@ handled once, nothing stored comes back as markup.
 
 The suite runs a short pass (``FUZZ_EXAMPLES``, default 40 per property); the long run:
 ``FUZZ_EXAMPLES=3000 .venv/bin/python -m pytest tests/hardening/test_fuzz.py -p no:randomly``
-(about 15 minutes). PAKN and survey payloads are in ``PAYLOADS``; hostile PAKN content on
-the dashboard and the public page: ``test_pakn_hardening.py``.
+(about 15 minutes). ``PAYLOADS`` holds every router action and menu entry and the payloads
+of the conversation steps; hostile PAKN content on the dashboard and the public page:
+``test_pakn_hardening.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import select
 
 from bot.channels.memory import MemoryChannel
 from bot.router import IDLE
+from handlers import build_router
 from storage.models import ConversationState
 from tests.channels.conftest import OA_SECRET_KEY, TG_SECRET, ZB_SECRET
 from tests.fakes.telegram import callback_update, message_update, text_update
@@ -55,10 +57,14 @@ texts = st.one_of(
     st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x3f), max_size=40),  # controls
     st.integers(3000, 30000).map(lambda n: ("ấ" + "🇻🇳" + "x ") * (n // 5)),  # huge
 )
-PAYLOADS = ["m:kb", "m:dossier", "m:dossier_follow", "m:help", "m:contact", "g:cancel", "g:menu",
-            "dos:det:", "dos:sub:", "dos:uns:", "dos:new", "prv:erase", "kb:", "kb:open:", "kb:sec:",
-            "m:pakn", "pf:k:phan_anh", "pf:k:", "pf:s:", "pf:p:", "pf:a:", "pf:skip", "pf:done", "pf:y",
-            "pf:send", "pf:c:keep", "sv:"]
+# Every action and menu payload the router knows (so a new handler is fuzzed without editing
+# this list), plus the payloads that only a conversation step reads.
+_ROUTER = build_router()
+STEP_PAYLOADS = ["g:cancel", "g:menu", "kb:f", "kb:f0", "pf:k:phan_anh", "pf:k:complaint", "pf:k:",
+                 "pf:s:", "pf:p:", "pf:a:", "pf:e:", "pf:skip", "pf:done", "pf:y", "pf:n", "pf:edit",
+                 "pf:send", "pf:c:keep", "pf:ask:prev", "pf:intent:form", "pf:intent:kb", "sv:",
+                 "dos:new", "prv:erase", "kb:fld:0:", "kb:fld:1:9"]
+PAYLOADS = sorted(set(STEP_PAYLOADS) | set(_ROUTER.actions) | {c.payload for c in _ROUTER.menu_choices()})
 payloads = st.one_of(
     st.sampled_from(PAYLOADS),
     st.builds(lambda p, t: (p + t)[:64], st.sampled_from(PAYLOADS), st.text(max_size=60)),
