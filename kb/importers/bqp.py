@@ -8,13 +8,31 @@ from dataclasses import replace
 from typing import Any, Iterator
 
 from ..model import InvalidProcedure, LegalRef, Procedure, RequiredDocument, SubmissionChannel, base_code
-from .common import RowError, clean
+from .common import RowError, clean, clean_fields
 from .io import parse_json_lines
 from .national import parse_time, split_list, split_steps
 
 __all__ = ["parse_file", "parse_record"]
 
 SOURCE = "bqp"
+
+
+# Procedure field -> key of the record's "metadata" / "content", for cells that need only cleaning.
+_METADATA_FIELDS = {
+    "name": "tên_thủ_tục",
+    "field": "lĩnh_vực",
+    "procedure_type": "loại_thủ_tục",
+    "decision": "số_quyết_định",
+}
+_CONTENT_FIELDS = {
+    "implementing_agency": "cơ_quan_thực_hiện",
+    "competent_agency": "cơ_quan_có_thẩm_quyền",
+    "authorised_agency": "cơ_quan_được_ủy_quyền",
+    "coordinating_agency": "cơ_quan_phối_hợp",
+    "where_to_submit": "địa_chỉ_tiếp_nhận_hs",
+    "conditions": "yêu_cầu_điều_kiện_thực_hiện",
+    "result": "kết_quả_thực_hiện",
+}
 
 
 def _level(text: str) -> str:
@@ -74,21 +92,12 @@ def parse_record(obj: dict[str, Any]) -> Procedure:
     keywords = [k for k in split_list(ct.get("từ_khóa", "")) if k]
     proc = Procedure.from_dict(
         {
+            **clean_fields(md, _METADATA_FIELDS),
+            **clean_fields(ct, _CONTENT_FIELDS),
             "code": code,
-            "name": clean(md.get("tên_thủ_tục")),
             "level": _level(md.get("cấp_thực_hiện")),
-            "field": clean(md.get("lĩnh_vực")),
-            "procedure_type": clean(md.get("loại_thủ_tục")),
-            "decision": clean(md.get("số_quyết_định")),
             "subjects": split_list(ct.get("đối_tượng_thực_hiện", "")),
-            "implementing_agency": clean(ct.get("cơ_quan_thực_hiện")),
-            "competent_agency": clean(ct.get("cơ_quan_có_thẩm_quyền")),
-            "authorised_agency": clean(ct.get("cơ_quan_được_ủy_quyền")),
-            "coordinating_agency": clean(ct.get("cơ_quan_phối_hợp")),
-            "where_to_submit": clean(ct.get("địa_chỉ_tiếp_nhận_hs")),
             "steps": split_steps(ct.get("trình_tự_thực_hiện", "")),
-            "conditions": clean(ct.get("yêu_cầu_điều_kiện_thực_hiện")),
-            "result": clean(ct.get("kết_quả_thực_hiện")),
             "keywords": keywords,
             "source": SOURCE,
         }

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from ..model import CODE_RE
 
-__all__ = ["RowError", "clean", "is_empty_value", "extract_code", "NO_INFO"]
+__all__ = ["RowError", "clean", "clean_fields", "is_empty_value", "extract_code", "NO_INFO"]
 
 NO_INFO = "Không có thông tin"
 _EMPTY_VALUES = {"", "không có thông tin", "không", "không quy định", "none", "null", "-", "--"}
@@ -37,6 +38,15 @@ def clean(value: object) -> str:
     lines = [_SPACE.sub(" ", ln).strip() for ln in text.split("\n")]
     text = "\n".join(ln for ln in lines if ln)
     return "" if is_empty_value(text) else text
+
+
+def clean_fields(source: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, str]:
+    """Map a source record's text cells to Procedure fields: ``{field: clean(source[key])}``.
+
+    Each importer declares its own ``{field: source key}`` table; this is the one place that
+    reads and cleans them.
+    """
+    return {field: clean(source.get(key)) for field, key in keys.items()}
 
 
 def is_empty_value(text: str) -> bool:

@@ -22,10 +22,11 @@ share of cleanly parsed records can be measured (``python -m kb.importers stats 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Iterator
 
 from ..model import InvalidProcedure, LegalRef, Procedure, RequiredDocument, SubmissionChannel, base_code
-from .common import RowError, clean, is_empty_value
+from .common import RowError, clean, clean_fields, is_empty_value
 from .io import parse_json_lines
 
 __all__ = [
@@ -365,6 +366,22 @@ def split_list(text: str) -> list[str]:
     return [x for x in dict.fromkeys(out) if x]
 
 
+# Procedure field -> portal key, for the cells that need only cleaning.
+_TEXT_FIELDS = {
+    "level": "cap_thuc_hien",
+    "field": "linh_vuc",
+    "procedure_type": "loai_thu_tuc",
+    "implementing_agency": "co_quan_thuc_hien",
+    "competent_agency": "co_quan_co_tham_quyen",
+    "authorised_agency": "co_quan_duoc_uy_quyen",
+    "coordinating_agency": "co_quan_phoi_hop",
+    "where_to_submit": "dia_chi_tiep_nhan",
+    "conditions": "yeu_cau_dieu_kien",
+    "decision": "so_quyet_dinh",
+    "source_url": "detail_url",
+}
+
+
 def parse_record(obj: dict[str, Any], source: str = SOURCE) -> tuple[Procedure, list[str]]:
     """One portal object -> (Procedure, problems). Raises InvalidProcedure when unusable."""
     if not isinstance(obj, dict):
@@ -380,27 +397,15 @@ def parse_record(obj: dict[str, Any], source: str = SOURCE) -> tuple[Procedure, 
     legal, p3 = split_legal(obj.get("can_cu_phap_ly", ""))
     proc = Procedure.from_dict(
         {
+            **clean_fields(obj, _TEXT_FIELDS),
             "code": code,
             "name": name,
-            "level": clean(obj.get("cap_thuc_hien")),
-            "field": clean(obj.get("linh_vuc")),
-            "procedure_type": clean(obj.get("loai_thu_tuc")),
             "subjects": split_list(obj.get("doi_tuong_thuc_hien", "")),
-            "implementing_agency": clean(obj.get("co_quan_thuc_hien")),
-            "competent_agency": clean(obj.get("co_quan_co_tham_quyen")),
-            "authorised_agency": clean(obj.get("co_quan_duoc_uy_quyen")),
-            "coordinating_agency": clean(obj.get("co_quan_phoi_hop")),
-            "where_to_submit": clean(obj.get("dia_chi_tiep_nhan")),
             "steps": split_steps(obj.get("trinh_tu_thuc_hien", "")),
-            "conditions": clean(obj.get("yeu_cau_dieu_kien")),
             "result": clean_result(obj.get("ket_qua_xu_ly", "")),
-            "decision": clean(obj.get("so_quyet_dinh")),
-            "source_url": clean(obj.get("detail_url")),
             "source": source,
         }
     )
-    from dataclasses import replace
-
     proc = replace(proc, channels=tuple(channels), documents=tuple(documents), legal_basis=tuple(legal))
     return proc, p1 + p2 + p3
 
