@@ -232,8 +232,8 @@ class PrivacyConfig:
 
     # Conversations (message log, conversation state, handled platform updates, sent
     # outbox messages) older than this are deleted by `tthc-bot privacy purge` and the
-    # daily job. [I] No legal period is fixed for chatbot logs; Decree 13/2023/ND-CP
-    # (personal data protection) requires keeping data no longer than needed — set it
+    # daily job. [I] No legal period is fixed for chatbot logs; the Law on Personal Data
+    # Protection 91/2025/QH15 requires keeping data no longer than needed — set it
     # with the province's data-protection officer.
     retention_days: int = 365
     # Proven dossier ownership and throttling counters are personal too; kept shorter.

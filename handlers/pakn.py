@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from bot.messages import Choice, Incoming, Kind, Link
+from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
 from bot.pakn.rules import (
     check_attachment,
     looks_like_complaint,
@@ -59,7 +59,7 @@ NO_ANONYMOUS = (
     "của bạn chỉ dùng để giải quyết phản ánh và được che khi công khai kết quả.\n"
     "Nếu chỉ cần hỏi thông tin chung, bạn có thể gọi {hotline_label} {hotline}.")
 CONSENT = (
-    "Đồng ý xử lý dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP): họ tên, số điện thoại, địa chỉ, "
+    "Đồng ý xử lý dữ liệu cá nhân (Luật Bảo vệ dữ liệu cá nhân 2025): họ tên, số điện thoại, địa chỉ, "
     "thư điện tử và tệp bạn gửi được dùng để tiếp nhận, xác minh, trả lời phản ánh và thống kê; "
     "khi công khai kết quả, thông tin cá nhân được che. Bạn có đồng ý không?")
 NO_CONSENT = (
@@ -262,12 +262,8 @@ async def on_procedure(ctx: Context, msg: Incoming) -> None:
     ctx.data["proc_hits"] = dict(found)
     ctx.data["proc_typed"] = text
     ctx.reply("Bạn muốn nói về thủ tục nào dưới đây?",
-              [*(Choice(_short(name, 60), f"pf:p:{code}") for code, name in found),
+              [*(Choice(choice_label(name), f"pf:p:{code}") for code, name in found),
                Choice("Không có trong danh sách", "pf:p:-"), CANCEL_CHOICE])
-
-
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
 # -- agency ------------------------------------------------------------------------------
@@ -279,7 +275,7 @@ async def _agency_prompt(ctx: Context) -> None:
         await _advance(ctx, "agency")
         return
     ctx.goto("pakn.agency")
-    choices = [Choice(_short(a.name, 60), f"pf:a:{a.code}") for a in agencies[:12]]
+    choices = [Choice(choice_label(a.name), f"pf:a:{a.code}") for a in agencies[:12]]
     ctx.reply("Cơ quan, đơn vị bạn phản ánh là cơ quan nào? Chọn trong danh sách hoặc gõ tên cơ quan.",
               [*choices, Choice("Không rõ cơ quan", "pf:a:-"), CANCEL_CHOICE])
 
@@ -777,7 +773,7 @@ async def start_ask(ctx: Context, procedure_code: str = "") -> None:
     about = f" về thủ tục {code}" if code else ""
     choices = [Choice("Gửi câu hỏi vừa nhập", "pf:ask:prev")] if len(previous) >= 5 else []
     ctx.reply(f"Vui lòng nhập câu hỏi của bạn{about}. Cán bộ sẽ trả lời tại đây trong giờ làm việc."
-              + (f"\nHoặc gửi câu hỏi vừa nhập: “{_short(previous, 200)}”." if choices else ""),
+              + (f"\nHoặc gửi câu hỏi vừa nhập: “{clip(previous, 200)}”." if choices else ""),
               [*choices, CANCEL_CHOICE])
 
 

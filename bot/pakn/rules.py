@@ -7,8 +7,9 @@ Legal basis (see also config.example.toml, [pakn]):
 - Decree 20/2008/NĐ-CP Art. 1, 5: complaints (khiếu nại, Law on Complaints 2011) and
   denunciations (tố cáo, Law on Denunciations 2018) are handled under their own laws,
   not as PAKN.
-- Decree 13/2023/NĐ-CP Art. 11: personal data are processed only with the data
-  subject's consent, given after being told what for.
+- Law on Personal Data Protection No. 91/2025/QH15 (in force since 1 January 2026; it
+  replaced Decree 13/2023/NĐ-CP): personal data are processed with the data subject's
+  consent, given after being told what for, and kept no longer than needed.
 """
 
 from __future__ import annotations
@@ -75,11 +76,27 @@ _REPORT_INTENT = re.compile(
     r"\b(muon|can|xin|de nghi|se)\s+(gui\s+|lam\s+|viet\s+|nop\s+)?(don\s+|y kien\s+)?" + _REPORT_WORDS + r"\b"
     r"|^(toi|em|minh|chung toi|chau|con)\s+(xin\s+|can\s+)?" + _REPORT_WORDS + r"\b"
     r"|^" + _REPORT_WORDS + r"\s+(ve|viec|can bo|cong chuc|thai do|ubnd|uy ban|bo phan)\b")
-_MISCONDUCT = re.compile(r"\b(nhung nhieu|hach sach|gay kho de|voi tien|doi tien|hoi lo|boi duong|tieu cuc|"
+_MISCONDUCT = re.compile(r"\b(nhung nhieu|hach sach|gay kho de|voi tien|hoi lo|boi duong|tieu cuc|"
+                         # "doi tien" is also "đổi tiền" (exchanging money): only with who asks or what for
+                         r"(can bo|cong chuc|nhan vien|ho|xa|phuong) doi tien|doi tien (moi|thi moi|lot tay|ca phe|cafe)|"
                          r"lam kho|thai do (kem|khong tot|hach dich|coi thuong|cau cau|thieu ton trong))\b")
+# ... or the grievances ND 20/2008 is for, told as what happened (each needs the citizen's
+# side of it: "hẹn tôi quay lại 3 lần", "bắt nộp thêm", "quá hẹn mà chưa trả", "không nhận hồ sơ").
+_WHO = r"(toi |em |minh |chung toi |dan |nguoi dan |ba con |gia dinh toi )?"
+_GRIEVANCE = re.compile(
+    r"\bhen " + _WHO + r"(quay lai|di lai|len|den|ve)( lai)? (\d+|nhieu|may|hai|ba|bon|nam) (lan|buoi|chuyen)\b"
+    r"|\b(hen di hen lai|hen lai nhieu lan|hen lan hen lua|tre hen|sai hen|lo hen|qua hen)\b"
+    r"|\b(bat|doi|yeu cau) " + _WHO + r"(phai )?(nop|bo sung|lam|xin|photo|cong chung|chung thuc) them\b"
+    r"|\b(ngoai quy dinh|khong dung quy dinh|trai quy dinh|khong co trong quy dinh)\b"
+    r"|\b(khong (chiu )?(tiep nhan|nhan|giai quyet|tra loi|huong dan)|tu choi (tiep nhan|nhan|giai quyet)) "
+    r"(ho so|don|yeu cau)\b"
+    r"|\bqua han( \d+ (ngay|tuan|thang|nam)| lau| nhieu ngay)?( ma| nhung)?( van)? chua "
+    r"(tra|giai quyet|co ket qua|nhan duoc)\b")
+
 # ... unless it asks how to do it: "thủ tục khiếu nại", "mẫu đơn kiến nghị", "… như thế nào".
 _ASKS_PROCEDURE = re.compile(r"\b(thu tuc|mau don|bieu mau|giai quyet khieu nai|giai quyet to cao|"
-                             r"nhu the nao|lam the nao|the nao|o dau|can gi|giay to gi|bao lau|tra cuu)\b")
+                             r"nhu the nao|lam the nao|the nao|o dau|can gi|giay to gi|bao lau|tra cuu)\b"
+                             r"|\bco (duoc|phai|can|bi)\b.*\bkhong$")  # a yes/no question
 
 
 def wants_to_report(text: str) -> bool:
@@ -88,7 +105,7 @@ def wants_to_report(text: str) -> bool:
     folded = " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
     if not folded or _ASKS_PROCEDURE.search(folded):
         return False
-    return bool(_REPORT_INTENT.search(folded) or _MISCONDUCT.search(folded))
+    return bool(_REPORT_INTENT.search(folded) or _MISCONDUCT.search(folded) or _GRIEVANCE.search(folded))
 
 
 def content_key(text: str) -> str:

@@ -89,7 +89,7 @@ async def test_officer_answers_in_the_dashboard_and_the_citizen_sees_it(make_app
         await click("Bỏ qua")
         await expect_bot("Thư điện tử")
         await click("Bỏ qua")
-        await expect_bot("Nghị định 13/2023")
+        await expect_bot("Luật Bảo vệ dữ liệu cá nhân 2025")
         await click("Đồng ý")
         await expect_bot("kiểm tra lại")
         await click("Gửi")

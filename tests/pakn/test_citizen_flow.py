@@ -165,7 +165,7 @@ async def test_no_consent_no_filing(papp, pchat):
     await pchat.say("0391234567")
     await pchat.press("pf:skip")
     ask = await pchat.press("pf:skip")
-    assert "Nghị định 13/2023" in texts_of(ask) and "pf:y" in payloads_of(ask)
+    assert "Luật Bảo vệ dữ liệu cá nhân 2025" in texts_of(ask) and "pf:y" in payloads_of(ask)
     refused = await pchat.press("pf:n")
     assert "không tiếp nhận" in texts_of(refused) and "pf:send" not in payloads_of(refused)
     assert "Vui lòng chọn" in texts_of(await pchat.say("gửi luôn đi"))
@@ -438,6 +438,12 @@ async def test_complaints_are_told_where_they_go_and_may_still_search(papp, pcha
     "Cán bộ một cửa nhũng nhiễu, đòi tiền bồi dưỡng mới nhận hồ sơ",
     "xin kiến nghị về việc sửa quy định đăng ký tạm trú",
     "em muốn gửi đơn tố cáo cán bộ địa chính",
+    # grievances told as what happened, without the words "phản ánh" / "kiến nghị"
+    "Cán bộ một cửa xã yêu cầu tôi nộp thêm bản sao sổ hộ khẩu, hẹn tôi quay lại 3 lần.",
+    "ho so dat cua toi qua han 2 thang ma van chua tra ket qua",
+    "xã không tiếp nhận hồ sơ của tôi vì bảo thiếu giấy xác nhận",
+    "phường đòi giấy tờ ngoài quy định",
+    "cán bộ hẹn đi hẹn lại mãi không xong",
 ])
 async def test_reporting_intents(papp, pchat, text):
     assert "Có vẻ bạn muốn phản ánh, kiến nghị" in texts_of(await pchat.say(text))
@@ -448,6 +454,10 @@ async def test_reporting_intents(papp, pchat, text):
     "mẫu đơn kiến nghị",
     "đăng ký khai sinh cần giấy tờ gì",
     "muốn phản ánh thì làm thế nào",
+    "hồ sơ quá hạn thì làm thế nào",
+    "trả kết quả trễ hẹn có được bồi thường không?",
+    "đăng ký khai sinh quá hạn",
+    "doi tien rach o ngan hang nha nuoc",  # đổi tiền (exchange), not đòi tiền (extortion)
 ])
 async def test_questions_about_procedures_are_not_mistaken_for_reports(papp, pchat, text):
     assert "Có vẻ bạn muốn phản ánh" not in texts_of(await pchat.say(text))
