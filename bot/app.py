@@ -96,7 +96,9 @@ def build_app(config: Config, *, clock: Clock | None = None, db: Database | None
     """The whole service. ``scheduler=False`` leaves the periodic jobs registered but not
     started (tests run them by hand with a manual clock)."""
     db = db or Database(config.database.url, echo=config.database.echo,
-                        pool_size=config.database.pool_size)
+                        pool_size=config.database.pool_size,
+                        pool_pre_ping=config.database.pool_pre_ping,
+                        pool_recycle_seconds=config.database.pool_recycle_seconds)
     services = Services(config=config, db=db, clock=clock or SystemClock())
     services.notifier = Notifier(db, services.channels, services.clock)
     services.outbox = Outbox(db, services.notifier, services.clock, config)

@@ -58,6 +58,12 @@ class DatabaseConfig:
     url: str = "sqlite:///var/tthc-bot.sqlite3"
     echo: bool = False
     pool_size: int = 10
+    # Test each pooled connection with a round trip before use. Off by default: it costs a
+    # round trip per transaction, and a connection found dead (database restarted) is
+    # replaced anyway — the transaction that meets it fails politely, the pool drops every
+    # connection older than the failure, and the next one connects afresh.
+    pool_pre_ping: bool = False
+    pool_recycle_seconds: int = 3600  # replace pooled connections older than this (<= 0: never)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ Pipeline for each :class:`Incoming` (``BotCore.handle``):
 4. typed answers ("2", or a button's label) resolved to the offered button;
 5. global words ("Hủy", "Menu") from any state, then buttons (actions, menu entries),
    then the handler for the current state, then free-text fallbacks;
-6. the new state, the offered buttons and both messages saved; commit; after-commit hooks.
+6. the new state, the offered buttons and both messages saved; the caller's ``within``
+   hook (a channel's own bookkeeping: the web chat reads the page's new messages, the
+   platforms mark their inbox row done); commit; after-commit hooks.
 A handler error rolls back only the handler's work (a savepoint): the citizen gets a
 polite message and the error is logged with context, never shown as a traceback.
 """
@@ -22,7 +24,7 @@ import re
 import time
 import weakref
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot import texts
 from bot.errors import UserFacingError
@@ -32,7 +34,14 @@ from bot.router import CANCEL_PAYLOAD, IDLE, MENU_PAYLOAD, MENU_PREFIX, Context,
 from bot.services import Services
 from kb.normalize import fold
 
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
+
 log = logging.getLogger(__name__)
+
+# A channel's work in the message's transaction, after the replies were logged; it runs for
+# a duplicate update too (the message was handled before), and commits with the message.
+Within = Callable[["UnitOfWork"], Awaitable[None]]
 
 CANCEL_WORDS = {"huy", "/huy", "/cancel", "huy bo", "thoat", "dung lai"}
 MENU_WORDS = {"menu", "/menu", "/start", "bat dau", "quay lai", "trang chu", "menu chinh"}
@@ -58,12 +67,15 @@ class BotCore:
             self._locks[key] = lock
         return lock
 
-    async def handle(self, msg: Incoming) -> list[Reply]:
+    async def handle(self, msg: Incoming, within: Within | None = None) -> list[Reply]:
+        """The replies to one message ([] for a duplicate update). ``within`` runs in the
+        message's transaction (see :data:`Within`); when the message could not be handled
+        (database down) the citizen gets the polite busy reply and ``within`` did not commit."""
         started = time.perf_counter()
         lock = self._lock(str(msg.key))
         async with lock:
             try:
-                replies, hooks = await self._handle(msg)
+                replies, hooks = await self._handle(msg, within)
             except Exception:
                 log.exception("message failed before reaching a handler",
                               extra={"channel": msg.channel, "update_id": msg.update_id,
@@ -81,12 +93,14 @@ class BotCore:
                                     "ms": round(elapsed * 1000, 2)})
         return replies
 
-    async def _handle(self, msg: Incoming) -> tuple[list[Reply], list[Any]]:
+    async def _handle(self, msg: Incoming, within: Within | None = None) -> tuple[list[Reply], list[Any]]:
         now = self.services.clock.now()
         async with self.services.db.unit_of_work() as uow:
             if msg.update_id and not await uow.updates.claim(msg.channel, msg.update_id, now):
                 log.info("duplicate update ignored",
                          extra={"channel": msg.channel, "update_id": msg.update_id})
+                if within is not None:
+                    await within(uow)
                 return [], []
             identity = await uow.citizens.resolve(msg.key, now, msg.display_name)
             stored = await uow.states.load(msg.key)
@@ -128,6 +142,8 @@ class BotCore:
                 await uow.messages.append(key=msg.key, citizen_id=ctx.identity.citizen_id, direction="out",
                                           kind="reply", text=reply.text, payload=reply_payload(reply),
                                           now=now)
+            if within is not None:
+                await within(uow)
         return ctx.replies, ctx._after_commit
 
     def _restart_ctx(self, ctx: Context, state: str, data: dict[str, Any]) -> Context:

@@ -73,12 +73,14 @@ def _safe(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, pool_pre_ping: bool = False,
+                 pool_recycle_seconds: int = 3600) -> None:
         self.url = normalize_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.is_postgres = not self.is_sqlite
-        kwargs: dict = {"echo": echo, "pool_pre_ping": self.is_postgres}
+        kwargs: dict = {"echo": echo, "pool_pre_ping": pool_pre_ping,
+                        "pool_recycle": pool_recycle_seconds if pool_recycle_seconds > 0 else -1}
         if self.is_sqlite:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}

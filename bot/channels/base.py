@@ -17,8 +17,10 @@ from bot.messages import ConversationKey, Incoming, Reply
 if TYPE_CHECKING:
     from aiohttp import web
 
-# What adapters call for each inbound message: returns the replies to render.
-Handle = Callable[[Incoming], Awaitable[list[Reply]]]
+# What adapters call for each inbound message: returns the replies to render. An optional
+# second argument is work of the channel's own to do in the message's transaction
+# (``BotCore.handle``'s ``within``).
+Handle = Callable[..., Awaitable[list[Reply]]]
 
 
 class Reachability(str, Enum):

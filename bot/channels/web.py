@@ -153,8 +153,8 @@ class WebChannel:
         kind = Kind.EVENT if event else Kind.CHOICE if choice else Kind.TEXT
         msg = Incoming(key=key, kind=kind, text=text, choice=choice, event=event,
                        update_id=f"{sid}:{client_id}" if client_id else "")
-        await self._handle(msg)
-        response = web.json_response(await self._since(sid, after))
+        page = await self.handle_and_read(msg, sid, after)
+        response = web.json_response(page) if page is not None else busy()
         if new:
             self._set_cookie(response, sid)
         return response
@@ -169,10 +169,27 @@ class WebChannel:
             return _error(400, BAD_REQUEST)
         return web.json_response(await self._since(sid, after))
 
+    async def handle_and_read(self, msg: Incoming, sid: str, after: int) -> dict[str, Any] | None:
+        """Hand a message to the core and answer with the page's new messages (the replies,
+        and anything pushed since ``after``), read in the message's own transaction; a
+        retried POST (duplicate id) gets what the first one produced. None when the core
+        could not handle it (database down)."""
+        found: list[list[LoggedMessage]] = []
+
+        async def read(uow) -> None:
+            found.append(await uow.messages.since(self.name, sid, max(after, 0), direction="out"))
+
+        await self._handle(msg, read)
+        return _page(found[0], after) if found else None
+
     async def _since(self, sid: str, after: int) -> dict[str, Any]:
         async with self._db.unit_of_work() as uow:
             rows = await uow.messages.since(self.name, sid, max(after, 0), direction="out")
-        return {"messages": [_render(m) for m in rows], "last_id": rows[-1].id if rows else max(after, 0)}
+        return _page(rows, after)
+
+
+def _page(rows: list[LoggedMessage], after: int) -> dict[str, Any]:
+    return {"messages": [_render(m) for m in rows], "last_id": rows[-1].id if rows else max(after, 0)}
 
 
 def _render(m: LoggedMessage) -> dict[str, Any]:
@@ -194,6 +211,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202
 def _clean(text: str) -> str:
     """Drop control and invisible formatting characters; keep line breaks."""
     return _CONTROL.sub("", text).strip()
+
+
+def busy() -> web.Response:
+    """What the page gets when the database is unavailable (as the app's error middleware)."""
+    from bot import texts
+
+    return web.json_response({"error": texts.BUSY}, status=503, headers={"Retry-After": "10"})
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.channels.web import COOKIE, WebChannel, _error
+from bot.channels.web import COOKIE, WebChannel, _error, busy
 from bot.messages import Attachment, ConversationKey, Incoming, Kind
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,9 @@ class WebUpload:
         msg = Incoming(key=key, kind=Kind.ATTACHMENT,
                        attachments=(Attachment(kind, ref, name=name, mime_type=mime, size=size),),
                        update_id=f"{sid}:{client_id}" if client_id else "")
-        await self.channel._handle(msg)
+        page = await self.channel.handle_and_read(msg, sid, after)
         log.info("web upload", extra={"mime": mime, "size": size, "saved": saved is not None})
-        return web.json_response(await self.channel._since(sid, after))
+        return web.json_response(page) if page is not None else busy()
 
     async def _receive(self, part, limit: int) -> tuple[str, str, int, Path | None]:
         """Stream one file part: (name, sniffed type, size, saved path or None)."""

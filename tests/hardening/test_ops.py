@@ -117,9 +117,9 @@ async def test_requests_beyond_the_in_flight_limit_get_a_polite_503(make_app, sq
     gate = asyncio.Event()
     real = app.web_channel._handle
 
-    async def slow(msg):
+    async def slow(msg, *within):
         await gate.wait()
-        return await real(msg)
+        return await real(msg, *within)
 
     app.web_channel._handle = slow
     client = await _client(app)
