@@ -249,6 +249,22 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class KbConfig:
+    """The procedure lookup conversation (the knowledge base itself lives in the database)."""
+
+    # Fields offered for browsing ("Xem theo lĩnh vực", and when a search finds nothing), in
+    # this order; names as in the knowledge base, compared without accents or case. Fields the
+    # knowledge base does not have are left out; an empty list offers the largest fields.
+    browse_fields: tuple[str, ...] = (
+        "Hộ tịch", "Đăng ký, quản lý cư trú", "Cấp, quản lý căn cước", "Chứng thực", "Đất đai",
+        "Hoạt động xây dựng", "Thành lập và hoạt động doanh nghiệp (hộ kinh doanh)",
+        "Đăng ký, quản lý phương tiện giao thông cơ giới, xe máy chuyên dùng",
+        "Sát hạch, cấp giấy phép lái xe", "Thực hiện chính sách BHXH",
+    )
+    browse_page_size: int = 8  # procedures per page when browsing a field
+
+
+@dataclass(frozen=True)
 class CalendarConfig:
     """Working days for legal deadlines (bot/workdays.py). Public holidays come from the
     ``holidays`` package; the government decides Tết bridges and make-up Saturdays each
@@ -337,6 +353,7 @@ class Config:
     ops: OpsConfig = field(default_factory=OpsConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    kb: KbConfig = field(default_factory=KbConfig)
     pakn: PaknConfig = field(default_factory=PaknConfig)
     staff: StaffConfig = field(default_factory=StaffConfig)
     source: str = "embedded defaults"  # where it was loaded from (not a TOML key)
@@ -546,6 +563,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("web.max_body_bytes: must be at least 1024")
     if cfg.conversation.idle_timeout_minutes < 1:
         raise ConfigError("conversation.idle_timeout_minutes: must be at least 1")
+    if not 1 <= cfg.kb.browse_page_size <= 20:
+        raise ConfigError("kb.browse_page_size: must be between 1 and 20")
     _validate_dossiers(cfg.dossiers)
     _validate_ops(cfg)
     _validate_calendar(cfg.calendar)

@@ -6,7 +6,7 @@ working on older messages; the clarifying filters are bound to the ``kb.results`
 
 from __future__ import annotations
 
-from bot.messages import Choice, Incoming, Kind, Link
+from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
 from kb.normalize import fold
 from kb.model import ONLINE_LABELS, Procedure, base_code
@@ -24,8 +24,12 @@ NOT_FOUND = "Xin lỗi, tôi chưa tìm thấy thủ tục phù hợp với câu
 UNSURE = "Tôi tìm thấy một số thủ tục có thể phù hợp. Bạn vui lòng chọn thủ tục đúng:"
 OTHERS = "Nếu chưa đúng thủ tục bạn cần, bạn có thể xem:"
 NARROW = "Hoặc chọn lĩnh vực, cấp thực hiện để tôi tìm chính xác hơn:"
+FIELDS_PROMPT = "Xem các thủ tục theo lĩnh vực:"
 UNKNOWN_CODE = "Không tìm thấy thủ tục có mã {code}. Vui lòng kiểm tra lại mã hoặc gõ tên thủ tục."
 KB_EMPTY = "Kho thủ tục đang được cập nhật, vui lòng thử lại sau ít phút."
+# the sections of a card, in the order (and so under the numbers) they are always offered
+SECTIONS = (("docs", "Hồ sơ cần chuẩn bị"), ("steps", "Trình tự"), ("law", "Căn cứ pháp lý"),
+            ("forms", "Biểu mẫu"))
 MIN_FALLBACK_SCORE = 0.5  # below this, free text outside a flow is not treated as a lookup
 
 SMALL_TALK_GREETING = {"xin chao", "chao", "chao ban", "hello", "hi", "alo", "chao bot"}
@@ -36,16 +40,19 @@ def _ask_choice(code: str = "") -> Choice:
     return Choice("Hỏi cán bộ", f"kb:ask:{code}" if code else "kb:ask:")
 
 
+BROWSE_CHOICE = Choice("Xem theo lĩnh vực", "kb:fields")
+
+
 @router.menu_entry("kb", "Tra cứu thủ tục", order=10)
 async def start_lookup(ctx: Context, msg: Incoming) -> None:
     ctx.goto(ASK, {})
-    ctx.reply(PROMPT, [CANCEL_CHOICE])
+    ctx.reply(PROMPT, [BROWSE_CHOICE, CANCEL_CHOICE])
 
 
 @router.state(ASK)
 async def on_question(ctx: Context, msg: Incoming) -> None:
     if msg.kind is not Kind.TEXT or not msg.text.strip():
-        ctx.reply(PROMPT, [CANCEL_CHOICE])
+        ctx.reply(PROMPT, [BROWSE_CHOICE, CANCEL_CHOICE])
         return
     await lookup(ctx, msg.text)
 
@@ -73,9 +80,7 @@ async def free_text_lookup(ctx: Context, msg: Incoming) -> bool:
         return False
     result = kb.search(msg.text, limit=5)
     if not result.hits or (not result.confident and result.hits[0].score < MIN_FALLBACK_SCORE):
-        ctx.goto(RESULTS, {"q": msg.text[:300], "sugg": []})
-        ctx.reply(NOT_FOUND + " Bạn có thể gõ lại ngắn gọn hơn, chọn một mục trong menu hoặc hỏi cán bộ.",
-                  [Choice("Tra cứu lại", "m:kb"), _ask_choice(), MENU_CHOICE])
+        _not_found(ctx, msg.text, "Bạn có thể gõ lại ngắn gọn hơn, xem thủ tục theo lĩnh vực hoặc hỏi cán bộ.")
         return True
     _present(ctx, msg.text, result)
     return True
@@ -94,11 +99,71 @@ async def lookup(ctx: Context, query: str, **filters: str) -> None:
         ctx.reply(UNKNOWN_CODE.format(code=code), [CANCEL_CHOICE])
         return
     if not result.hits:
-        ctx.goto(RESULTS, {"q": query[:300], "sugg": []})
-        ctx.reply(NOT_FOUND + " Bạn có thể gõ lại bằng từ khác, hoặc gửi câu hỏi cho cán bộ.",
-                  [Choice("Tra cứu lại", "m:kb"), _ask_choice(), MENU_CHOICE])
+        _not_found(ctx, query, "Bạn có thể gõ lại bằng từ khác, xem thủ tục theo lĩnh vực hoặc hỏi cán bộ.")
         return
     _present(ctx, query, result)
+
+
+def _not_found(ctx: Context, query: str, hint: str) -> None:
+    """Say so, offer the fields to browse, staff, a new search."""
+    ctx.goto(RESULTS, {"q": query[:300], "sugg": []})
+    ctx.reply(f"{NOT_FOUND} {hint}", [Choice("Tra cứu lại", "m:kb"), _ask_choice(), MENU_CHOICE])
+    fields = _field_choices(ctx)
+    if fields:
+        ctx.reply(FIELDS_PROMPT, fields)
+
+
+# -- browsing by field ------------------------------------------------------------------
+# Payloads carry the field's place in the configured list (``kb:fld:<i>:<page>``), so they
+# fit every platform's button limit and keep working on older messages.
+
+
+def _browse_fields(ctx: Context) -> list[tuple[str, int]]:
+    kb = ctx.services.kb
+    if kb is None or not len(kb):
+        return []
+    return kb.browse_fields(ctx.config.kb.browse_fields)
+
+
+def _field_choices(ctx: Context) -> list[Choice]:
+    return [Choice(choice_label(f"{field} ({n})"), f"kb:fld:{i}:0") for i, (field, n) in enumerate(_browse_fields(ctx))]
+
+
+@router.action("kb:fields")
+async def show_fields(ctx: Context, msg: Incoming) -> None:
+    fields = _field_choices(ctx)
+    if not fields:
+        ctx.end()
+        ctx.reply(KB_EMPTY, [MENU_CHOICE])
+        return
+    ctx.goto(ASK, {})
+    ctx.reply(FIELDS_PROMPT, fields + [CANCEL_CHOICE])
+
+
+@router.action("kb:fld:")
+async def browse_field(ctx: Context, msg: Incoming) -> None:
+    fields = _browse_fields(ctx)
+    try:
+        i, page = (int(x) for x in msg.choice[len("kb:fld:"):].split(":"))
+        field, _ = fields[i]
+    except (ValueError, IndexError):
+        ctx.reply("Danh sách lĩnh vực vừa được cập nhật. Vui lòng chọn lại.",
+                  [BROWSE_CHOICE, MENU_CHOICE])
+        return
+    procs = ctx.services.kb.in_field(field)
+    size = ctx.config.kb.browse_page_size
+    pages = max(1, -(-len(procs) // size))
+    page = min(max(page, 0), pages - 1)
+    shown = procs[page * size:(page + 1) * size]
+    ctx.goto(ASK, {})  # typing a question from here searches as usual
+    head = f"Lĩnh vực {field}: {len(procs)} thủ tục"
+    if pages > 1:
+        head += f" (trang {page + 1}/{pages})"
+    choices = [Choice(choice_label(p.name), f"kb:open:{p.code}") for p in shown]
+    if page + 1 < pages:
+        choices.append(Choice("Xem tiếp", f"kb:fld:{i}:{page + 1}"))
+    choices += [Choice("Lĩnh vực khác", "kb:fields"), CANCEL_CHOICE]
+    ctx.reply(f"{head}. Chọn thủ tục để xem chi tiết, hoặc gõ tên thủ tục cần tìm:", choices)
 
 
 def _present(ctx: Context, query: str, result: SearchResult) -> None:
@@ -107,16 +172,16 @@ def _present(ctx: Context, query: str, result: SearchResult) -> None:
         top = hits[0].procedure
         ctx.end()
         card(ctx, top)
-        others = [Choice(_short(h.name), f"kb:open:{h.code}") for h in hits[1:4] if h.name != top.name]
+        others = [Choice(choice_label(h.name), f"kb:open:{h.code}") for h in hits[1:4] if h.name != top.name]
         if others:
             ctx.reply(OTHERS, others)
         return
     suggestions = [(s.kind, s.value) for s in result.suggestions[:3]]
     ctx.goto(RESULTS, {"q": query[:300], "sugg": suggestions})
-    choices = [Choice(_short(h.name), f"kb:open:{h.code}") for h in hits[:5]]
+    choices = [Choice(choice_label(h.name), f"kb:open:{h.code}") for h in hits[:5]]
     ctx.reply(UNSURE, choices)
     if suggestions:
-        ctx.reply(NARROW, [Choice(_short(value), f"kb:f{i}") for i, (_kind, value) in enumerate(suggestions)]
+        ctx.reply(NARROW, [Choice(choice_label(value), f"kb:f{i}") for i, (_kind, value) in enumerate(suggestions)]
                   + [_ask_choice(), CANCEL_CHOICE])
     else:
         ctx.reply("Nếu không có thủ tục đúng, bạn có thể gõ lại câu hỏi hoặc hỏi cán bộ.",
@@ -170,32 +235,31 @@ def card(ctx: Context, p: Procedure) -> None:
     if agency:
         lines.append(f"Cơ quan thực hiện: {agency}")
     if p.where_to_submit:
-        lines.append(f"Nơi nộp hồ sơ: {_clip(p.where_to_submit, 400)}")
+        lines.append(f"Nơi nộp hồ sơ: {clip(p.where_to_submit, 400)}")
     if p.channels:
         lines.append("Thời hạn giải quyết và phí, lệ phí:")
         for ch in p.channels:
             parts = [x for x in (ch.time, ch.fee) if x]
-            lines.append(f"• {ch.channel}: " + ("; ".join(_clip(x, 300) for x in parts) or "chưa có thông tin"))
+            lines.append(f"• {ch.channel}: " + ("; ".join(clip(x, 300) for x in parts) or "chưa có thông tin"))
     if p.online_level:
         lines.append(f"Dịch vụ công trực tuyến: {ONLINE_LABELS[p.online_level]}")
     if p.result:
-        lines.append(f"Kết quả: {_clip(p.result, 300)}")
+        lines.append(f"Kết quả: {clip(p.result, 300)}")
     links = []
     if p.online_url:
         links.append(Link("Nộp hồ sơ trực tuyến", p.online_url))
     if p.source_url:
         links.append(Link("Xem trên Cổng Dịch vụ công", p.source_url))
-    choices = [Choice("Hồ sơ cần chuẩn bị", f"kb:docs:{p.code}"), Choice("Trình tự", f"kb:steps:{p.code}"),
-               Choice("Căn cứ pháp lý", f"kb:law:{p.code}"), Choice("Biểu mẫu", f"kb:forms:{p.code}"),
-               _ask_choice(p.code), Choice("Tra cứu thủ tục khác", "m:kb"), MENU_CHOICE]
+    choices = [Choice(label, f"kb:{key}:{p.code}") for key, label in SECTIONS]
+    choices += [_ask_choice(p.code), Choice("Tra cứu thủ tục khác", "m:kb"), MENU_CHOICE]
     ctx.reply("\n".join(lines), choices, links)
 
 
-def _section_choices(p: Procedure, skip: str) -> list[Choice]:
-    all_ = [("docs", "Hồ sơ cần chuẩn bị"), ("steps", "Trình tự"), ("law", "Căn cứ pháp lý"),
-            ("forms", "Biểu mẫu")]
-    out = [Choice(label, f"kb:{key}:{p.code}") for key, label in all_ if key != skip]
-    return out + [Choice("Xem lại thủ tục", f"kb:open:{p.code}"), _ask_choice(p.code), MENU_CHOICE]
+def _section_choices(p: Procedure) -> list[Choice]:
+    """The same four sections, in the same places, under the card and under every section:
+    "2" is always "Trình tự", and typing the name of the section on screen shows it again."""
+    sections = [Choice(label, f"kb:{key}:{p.code}") for key, label in SECTIONS]
+    return sections + [_ask_choice(p.code), Choice("Xem lại thủ tục", f"kb:open:{p.code}"), MENU_CHOICE]
 
 
 @router.action("kb:docs:")
@@ -213,7 +277,7 @@ async def show_documents(ctx: Context, msg: Incoming) -> None:
     if p.conditions:
         lines.append("")
         lines.append("Yêu cầu, điều kiện: " + p.conditions)
-    ctx.reply("\n".join(lines), _section_choices(p, "docs"))
+    ctx.reply("\n".join(lines), _section_choices(p))
 
 
 @router.action("kb:steps:")
@@ -222,7 +286,7 @@ async def show_steps(ctx: Context, msg: Incoming) -> None:
     if p is None:
         return
     body = "\n".join(p.steps) if p.steps else "Chưa có thông tin về trình tự thực hiện."
-    ctx.reply(f"Trình tự thực hiện — {p.name}:\n{body}", _section_choices(p, "steps"))
+    ctx.reply(f"Trình tự thực hiện — {p.name}:\n{body}", _section_choices(p))
 
 
 @router.action("kb:law:")
@@ -237,7 +301,7 @@ async def show_legal_basis(ctx: Context, msg: Incoming) -> None:
         lines.append(f"• {ref.title}{number}{date}")
     if not p.legal_basis:
         lines.append("Chưa có thông tin về căn cứ pháp lý.")
-    ctx.reply("\n".join(lines), _section_choices(p, "law"))
+    ctx.reply("\n".join(lines), _section_choices(p))
 
 
 @router.action("kb:forms:")
@@ -252,7 +316,7 @@ async def show_forms(ctx: Context, msg: Incoming) -> None:
     else:
         lines = [f"Thủ tục \"{p.name}\" không có mẫu đơn, tờ khai riêng được công bố."]
     links = [Link("Xem trên Cổng Dịch vụ công", p.source_url)] if p.source_url else []
-    ctx.reply("\n".join(lines), _section_choices(p, "forms"), links)
+    ctx.reply("\n".join(lines), _section_choices(p), links)
 
 
 @router.action("kb:ask:")
@@ -268,15 +332,6 @@ async def ask_staff(ctx: Context, msg: Incoming) -> None:
     about = f" về thủ tục \"{p.name}\" (mã {p.code})" if p else ""
     ctx.reply(f"Để được cán bộ hướng dẫn trực tiếp{about}, bạn vui lòng gọi {c.hotline_label} "
               f"{c.hotline}" + (f" ({c.office_hours})" if c.office_hours else "") + ".", [MENU_CHOICE])
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return _clip(text, limit)
 
 
 def _vn_date(iso: str) -> str:

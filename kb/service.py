@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from kb.canonical import load_bundled
 from kb.importers import detect_and_parse
 from kb.importers.common import RowError
 from kb.model import Procedure
+from kb.normalize import fold
 from kb.search import SearchIndex, SearchResult
 from storage.db import Database
 from storage.repos.kb import ProcedureRepo, UpsertCounts
@@ -30,6 +32,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 30.0
+
+
+_THU_TUC = re.compile(r"^thu tuc\s+")  # "Thủ tục đăng ký khai sinh" sorts under "đăng ký"
+
+
+def _level_order(level: str) -> int:
+    """Commune-level procedures (what most citizens do) first, then province, then the rest."""
+    folded = fold(level)
+    return 0 if "xa" in folded.split() else 1 if "tinh" in folded.split() else 2
 
 
 @dataclass
@@ -90,6 +101,8 @@ class KnowledgeBase:
         self.index: SearchIndex = SearchIndex.build([])
         self.version = -1
         self._lock = asyncio.Lock()
+        self._fields: dict[str, list[Procedure]] = {}
+        self._fields_of: SearchIndex | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -99,6 +112,40 @@ class KnowledgeBase:
 
     def get(self, code: str) -> Procedure | None:
         return self.index.get(code)
+
+    # -- browsing by field -------------------------------------------------------------------
+    def _by_field(self) -> dict[str, list[Procedure]]:
+        """Procedures per field of the current index (built once per index): the citizen-level
+        variant first (commune, then province), then by name."""
+        index = self.index
+        if self._fields_of is not index:
+            groups: dict[str, list[Procedure]] = {}
+            for p in index.docs:
+                if p.field:
+                    groups.setdefault(p.field, []).append(p)
+            for procs in groups.values():
+                procs.sort(key=lambda p: (_level_order(p.level), _THU_TUC.sub("", fold(p.name))))
+            self._fields, self._fields_of = groups, index
+        return self._fields
+
+    def browse_fields(self, wanted: Sequence[str], limit: int = 10) -> list[tuple[str, int]]:
+        """(field, number of procedures) to offer for browsing: the ``wanted`` fields the
+        knowledge base has, in that order (accents and case ignored); the largest fields when
+        ``wanted`` is empty."""
+        groups = self._by_field()
+        if not wanted:
+            largest = sorted(groups, key=lambda f: (-len(groups[f]), fold(f)))
+            return [(f, len(groups[f])) for f in largest[:limit]]
+        by_folded = {fold(f): f for f in groups}
+        out = []
+        for name in wanted:
+            f = by_folded.get(fold(name))
+            if f is not None and all(f != seen for seen, _ in out):
+                out.append((f, len(groups[f])))
+        return out[:limit]
+
+    def in_field(self, field: str) -> list[Procedure]:
+        return list(self._by_field().get(field, ()))
 
     async def ensure_seeded(self) -> int:
         """An empty knowledge base gets the bundled procedures (the embedded default)."""

@@ -79,3 +79,50 @@ async def test_typed_number_matches_the_numbered_list_of_the_whole_turn(chat):
 async def test_greeting_and_thanks(chat):
     assert "m:kb" in payloads_of(await chat.say("xin chào"))
     assert "Rất vui" in texts_of(await chat.say("cảm ơn"))
+
+
+async def test_sections_keep_their_numbers_and_names_under_every_section(chat):
+    card = await chat.say("1.001193")
+    assert "Mã thủ tục: 1.001193" in texts_of(card)
+    docs = await chat.say("1")  # 1 = "Hồ sơ cần chuẩn bị" under the card
+    assert "Hồ sơ cần chuẩn bị — " in texts_of(docs)
+    again = await chat.say("Hồ sơ cần chuẩn bị")  # the section on screen, typed by name
+    assert "Hồ sơ cần chuẩn bị — " in texts_of(again)
+    steps = await chat.say("2")  # 2 = "Trình tự" under a section too
+    assert "Trình tự thực hiện — " in texts_of(steps)
+    back = await chat.say("xem lai thu tuc")
+    assert "Mã thủ tục: 1.001193" in texts_of(back)
+
+
+async def test_nothing_found_offers_fields_to_browse_page_by_page(chat, app):
+    replies = await chat.say("xyzzy qwrtp")
+    assert "chưa tìm thấy" in texts_of(replies)
+    fields = [p for p in payloads_of(replies) if p.startswith("kb:fld:")]
+    assert fields and fields[0] == "kb:fld:0:0"
+    labels = [c.label for r in replies for c in r.choices]
+    assert any(label.startswith("Hộ tịch (") for label in labels)  # first configured field, with its count
+    page1 = await chat.press("kb:fld:0:0")
+    size = app.config.kb.browse_page_size
+    opened = [p for p in payloads_of(page1) if p.startswith("kb:open:")]
+    assert len(opened) == size and "Lĩnh vực Hộ tịch" in texts_of(page1) and "trang 1/" in texts_of(page1)
+    assert "kb:fld:0:1" in payloads_of(page1)
+    page2 = await chat.say("xem tiep")  # typed label of "Xem tiếp"
+    assert "trang 2/" in texts_of(page2)
+    assert not set(opened) & {p for p in payloads_of(page2) if p.startswith("kb:open:")}
+    card = await chat.press(opened[0])
+    assert "Lĩnh vực: Hộ tịch" in texts_of(card)
+
+
+async def test_browsing_from_the_lookup_prompt_and_searching_from_a_field_page(chat):
+    prompt = await chat.press("m:kb")
+    assert "kb:fields" in payloads_of(prompt)
+    fields = await chat.say("xem theo linh vuc")
+    assert "kb:fld:0:0" in payloads_of(fields)
+    await chat.press("kb:fld:1:0")
+    found = await chat.say("dang ky thuong tru")  # a question typed on a field page is searched
+    assert "kb:open:1.004222" in payloads_of(found) or "Mã thủ tục: 1.004222" in texts_of(found)
+
+
+async def test_stale_field_button_is_answered_politely(chat):
+    replies = await chat.press("kb:fld:99:0")
+    assert "chọn lại" in texts_of(replies) and "kb:fields" in payloads_of(replies)

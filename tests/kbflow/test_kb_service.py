@@ -114,6 +114,27 @@ async def test_bundled_seed_once_and_rebuild_on_version_change(db, tmp_path):
     assert two.get("9.999999") is not None and two.search("thu tuc thu nghiem rieng").top.code == "9.999999"
 
 
+async def test_browsing_fields_follows_the_index(db, tmp_path):
+    kb = KnowledgeBase(db, ManualClock(NOW))
+    await kb.ensure_seeded()
+    await kb.refresh()
+    # the configured fields the knowledge base has, in the configured order, accents ignored
+    assert [f for f, _ in kb.browse_fields(["dat dai", "Không có lĩnh vực này", "HỘ TỊCH", "Đất đai"])] \
+        == ["Đất đai", "Hộ tịch"]
+    largest = kb.browse_fields([], limit=3)  # nothing configured: the largest fields
+    assert [n for _, n in largest] == sorted((n for _, n in largest), reverse=True)
+    ho_tich = kb.in_field("Hộ tịch")
+    assert len(ho_tich) == dict(kb.browse_fields(["Hộ tịch"]))["Hộ tịch"]
+    levels = ["xã" in p.level.lower() for p in ho_tich]
+    assert levels == sorted(levels, reverse=True)  # commune-level procedures first
+    f = tmp_path / "kb.yaml"
+    f.write_text(DETAIL.replace("1.001193", "9.999998").replace('field: "Hộ tịch"', 'field: "Lĩnh vực thử"'),
+                 encoding="utf-8")
+    await import_paths(db, [f], NOW)
+    await kb.refresh()
+    assert [p.code for p in kb.in_field("Lĩnh vực thử")] == ["9.999998"]
+
+
 def test_bundled_knowledge_base_is_complete():
     procs = load_bundled()
     codes = [p.code for p in procs]
