@@ -24,9 +24,15 @@ errors, timeouts, missing replies) and each worker's peak resident memory; write
 ``benchmarks/out/load_<db>_<workers>w.json``. Traffic goes only to 127.0.0.1.
 
 A quarter of the web and Telegram citizens file a PAKN through the whole form
-(``PAKN_SCRIPT``, 16 messages ending with the tracking code). Survey answers are not in
-the mix: a survey only reaches a citizen after a resolved case and the outbox's delay, and
-answering one is a button press through the same core path as a PAKN step.
+(``pakn_script``, 16 messages ending with the tracking code; content, place, name and
+phone vary per citizen), and a tenth answer satisfaction surveys (``SURVEY_SCRIPT``: the
+surveys are seeded as sent to them, as after a resolved dossier; each pass answers one
+survey's questions by button and the last one's comment as text, then goes on to the next).
+
+Besides wall-clock rates, the CPU time of the service processes (``/proc/<pid>/stat``,
+user + system, of the worker processes and the supervisor) is read before and after each
+phase: **messages per service CPU-second** does not depend on how much of the two cores
+the load generator and the fakes took meanwhile.
 """
 
 from __future__ import annotations
@@ -72,15 +78,66 @@ SCRIPTS: list[list[tuple[str, Any]]] = [
     [("text", "gplx bị mất"), ("button", 0), ("button", "m:contact")],
 ]
 # Filing a PAKN (feedback) through the whole form: buttons by payload, so web and Telegram.
-PAKN_SCRIPT: list[tuple[str, Any]] = [
-    ("button", "m:pakn"), ("button", "pf:k:phan_anh"), ("button", "pf:s:procedure"),
-    ("text", "đăng ký khai sinh"), ("pick", "pf:p:"), ("button", "pf:a:STP"),
-    ("text", "Hồ sơ đăng ký khai sinh của con tôi nộp tại bộ phận một cửa đã quá hẹn 5 ngày mà chưa có kết quả."),
-    ("button", "pf:skip"), ("text", "Bộ phận một cửa UBND xã Tân Hội"), ("text", "Nguyễn Văn An"),
-    ("text", "0912 345 678"), ("button", "pf:skip"), ("button", "pf:skip"), ("button", "pf:y"),
-    ("button", "pf:send"), ("text", "menu"),
+PAKN_TOPICS = [
+    ("đăng ký khai sinh", "Hồ sơ đăng ký khai sinh của con tôi nộp tại bộ phận một cửa đã quá hẹn "
+                          "{days} ngày mà chưa có kết quả."),
+    ("cấp lại căn cước công dân", "Tôi nộp hồ sơ cấp lại căn cước từ {days} ngày trước, đến hẹn lên lấy "
+                                  "thì được bảo chưa có, không ai giải thích lý do."),
+    ("đăng ký kết hôn", "Cán bộ yêu cầu nộp thêm bản sao giấy tờ không có trong danh mục thủ tục, "
+                        "tôi phải đi lại {days} lần. Đề nghị kiểm tra và hướng dẫn đúng quy định."),
+    ("cấp đổi giấy phép lái xe", "Đề nghị bổ sung hướng dẫn nộp trực tuyến đổi giấy phép lái xe, "
+                                 "cổng dịch vụ công báo lỗi khi tải ảnh lên ({days} lần thử)."),
 ]
+PLACES = ["Bộ phận một cửa UBND xã Tân Hội", "Trung tâm Phục vụ hành chính công tỉnh",
+          "Công an phường 3", "UBND thị trấn Liên Nghĩa, quầy số {days}"]
+NAMES = ["Nguyễn Văn An", "Trần Thị Bích Ngọc", "Lê Hoàng Minh", "Phạm Thu Hà", "K'Brơi Ha Đăng"]
+
+
+def pakn_script(rnd: random.Random) -> list[tuple[str, Any]]:
+    """Filing a PAKN (feedback) through the whole form: buttons by payload, so web and
+    Telegram; what is typed varies per citizen."""
+    topic, content = rnd.choice(PAKN_TOPICS)
+    days = str(rnd.randint(2, 30))
+    phone = f"09{rnd.randint(10, 99)} {rnd.randint(100, 999)} {rnd.randint(100, 999)}"
+    return [
+        ("button", "m:pakn"), ("button", rnd.choice(["pf:k:phan_anh", "pf:k:kien_nghi"])),
+        ("button", "pf:s:procedure"), ("text", topic), ("pick", "pf:p:"), ("button", "pf:a:STP"),
+        ("text", content.replace("{days}", days)), ("button", "pf:skip"),
+        ("text", rnd.choice(PLACES).replace("{days}", days)), ("text", rnd.choice(NAMES)),
+        ("text", phone), ("button", "pf:skip"), ("button", "pf:skip"), ("button", "pf:y"),
+        ("button", "pf:send"), ("text", "menu"),
+    ]
+
+
+# Answering a seeded survey: the first question by its button, the rest by the first
+# offered answer, the comment typed; "{survey}" is the citizen's next seeded survey.
+SURVEY_QUESTIONS = 10  # of the bundled questionnaire for a dossier, the last one the comment
+SURVEY_SCRIPT: list[tuple[str, Any]] = [("button", "sv:{survey}:1:2")] + [("pick", "sv:")] * (SURVEY_QUESTIONS - 2) + [
+    ("text", "Cán bộ hướng dẫn nhiệt tình, nhưng phải chờ lâu."), ("text", "menu")]
 PAKN_SHARE = 0.25  # of web and Telegram citizens
+SURVEY_SHARE = 0.10  # of web and Telegram citizens
+SURVEYS_PER_CITIZEN = 12
+
+
+def survey_citizen(n: int, channel: str) -> bool:
+    return channel != "zalo_oa" and random.Random(n * 7919).random() < SURVEY_SHARE
+
+
+def web_sid(n: int) -> str:
+    return f"bench-citizen-{n:012d}-sid"
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes (and of their waited-for children)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
 
 
 @dataclass
@@ -88,6 +145,7 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     by_channel: dict[str, int] = field(default_factory=dict)
+    by_script: dict[str, int] = field(default_factory=dict)
     done: int = 0
 
     def error(self, what: str) -> None:
@@ -157,14 +215,25 @@ class Citizen:
         self.user = str(800_000_000 + n)
         self.choices: list[str] = []
         rnd = random.Random(n)
-        self.script = PAKN_SCRIPT if channel != "zalo_oa" and rnd.random() < PAKN_SHARE else rnd.choice(SCRIPTS)
+        self.surveys: list[int] = []
+        self.cookie = ""
+        if survey_citizen(n, channel):
+            self.script, self.kind = SURVEY_SCRIPT, "survey"
+            if channel == "web":
+                self.cookie = web_sid(n)
+        elif channel != "zalo_oa" and rnd.random() < PAKN_SHARE:
+            self.script, self.kind = pakn_script(rnd), "pakn"
+        else:
+            self.script, self.kind = rnd.choice(SCRIPTS), "lookups"
         self.step = 0
         self.code = CODES[n % len(CODES)]
-        self.cookie = ""
         self.last_id = 0
 
     def _next(self) -> tuple[str, str]:
         kind, value = self.script[self.step % len(self.script)]
+        if isinstance(value, str) and "{survey}" in value:
+            rounds = self.step // len(self.script)
+            value = value.replace("{survey}", str(self.surveys[rounds % len(self.surveys)]))
         self.step += 1
         if kind == "pick":  # the first offered choice with this prefix
             found = [c for c in self.choices if c.startswith(value)]
@@ -237,6 +306,7 @@ class Citizen:
             return
         stats.latencies.append(ended - started)
         stats.by_channel[self.channel] = stats.by_channel.get(self.channel, 0) + 1
+        stats.by_script[self.kind] = stats.by_script.get(self.kind, 0) + 1
         stats.done += 1
 
 
@@ -292,26 +362,50 @@ async def open_loop(citizens: list[Citizen], rate: float, seconds: float) -> tup
     return stats, time.perf_counter() - started, skipped
 
 
-async def seed(url: str) -> None:
-    from datetime import datetime, timezone
+async def seed(url: str, survey_citizens: list[tuple[int, str]]) -> dict[int, list[int]]:
+    """Agencies, dossiers, and for each survey citizen (n, channel) their identity and
+    SURVEYS_PER_CITIZEN surveys sent to them; returns the survey ids by citizen."""
+    from datetime import datetime, timedelta, timezone
 
     from bot.config import load_config
     from bot.dossiers.sources import store_record
     from bot.dossiers.wire import from_json
+    from bot.messages import ConversationKey
+    from bot.surveys.questionnaire import load_questionnaire
     from storage.db import Database
+    from storage.repos.pakn import PaknRepo
+    from storage.repos.surveys import SurveyRepo
     from tests.dossiers.conftest import make_record
 
-    from storage.repos.pakn import PaknRepo
-
     tz = load_config(None, env={}).tz
+    now = datetime.now(timezone.utc)
     db = Database(url)
+    surveys: dict[int, list[int]] = {}
     try:
         async with db.unit_of_work() as uow:
-            await uow.repo(PaknRepo).save_agency("STP", "Sở Tư pháp", True, datetime.now(timezone.utc))
+            await uow.repo(PaknRepo).save_agency("STP", "Sở Tư pháp", True, now)
             for code in CODES:
-                await store_record(uow, from_json(make_record(code=code), tz), datetime.now(timezone.utc))
+                await store_record(uow, from_json(make_record(code=code), tz), now)
+            q = load_questionnaire(None)
+            assert len(q.questions_for("dossier")) == SURVEY_QUESTIONS
+            repo = uow.repo(SurveyRepo)
+            qid = await repo.ensure_questionnaire(code=q.code, version=q.version, digest=q.digest,
+                                                  content=q.raw, now=now)
+            for n, channel in survey_citizens:
+                chat = web_sid(n) if channel == "web" else str(800_000_000 + n)
+                ident = await uow.citizens.resolve(ConversationKey(channel, chat, chat), now)
+                for k in range(SURVEYS_PER_CITIZEN):
+                    code = CODES[(n + k) % len(CODES)]
+                    sid = await repo.create(
+                        case_type="dossier", case_id=f"{code}-{n}-{k}", citizen_id=ident.citizen_id,
+                        questionnaire_id=qid, agency="STP", channel=channel, resolved_at=now,
+                        resolved_month=now.astimezone(tz).strftime("%Y-%m"), status="sent",
+                        question_count=SURVEY_QUESTIONS, next_question=1, send_at=now, sent_at=now,
+                        expires_at=now + timedelta(days=7), created_at=now)
+                    surveys.setdefault(n, []).append(sid)
     finally:
         await db.dispose()
+    return surveys
 
 
 def prepare_db(kind: str, pg_url: str | None) -> tuple[str, Any]:
@@ -344,8 +438,13 @@ async def main(args: argparse.Namespace, url: str) -> dict[str, Any]:
     await tg.start()
     await oa.start()
     svc = None
+    mix = {"web": args.web, "telegram": args.telegram, "zalo_oa": args.zalo}
+    channels = [ch for ch, w in mix.items() for _ in range(int(w * 100))]
+    random.Random(1).shuffle(channels)  # every phase gets the mix, however few citizens
+    phases = [(20, 10_000_000), (args.concurrency, 0), (int(max(args.rate, 50)), 1_000_000)]
+    everyone = [(offset + i, channels[(offset + i) % len(channels)]) for k, offset in phases for i in range(k)]
     try:
-        await seed(url)
+        surveys = await seed(url, [(n, ch) for n, ch in everyone if survey_citizen(n, ch)])
         env = {
             "TTHC_DATABASE_URL": url, "TTHC__LOGGING__LEVEL": "WARNING",
             "TTHC__DATABASE__POOL_SIZE": str(args.pool_size),
@@ -366,20 +465,23 @@ async def main(args: argparse.Namespace, url: str) -> dict[str, Any]:
         svc = Service(env, workers=args.workers)
         await asyncio.to_thread(svc.start)
         pids = svc.worker_pids()
-        mix = {"web": args.web, "telegram": args.telegram, "zalo_oa": args.zalo}
-        channels = [ch for ch, w in mix.items() for _ in range(int(w * 100))]
-        random.Random(1).shuffle(channels)  # every phase gets the mix, however few citizens
+        service_pids = pids if svc.proc is None or svc.proc.pid in pids else [svc.proc.pid, *pids]
         ids = itertools.count(1)
         conn = aiohttp.TCPConnector(limit=0, force_close=False)
         async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=15)) as s:
             def citizens(k: int, offset: int) -> list[Citizen]:
-                return [Citizen(offset + i, channels[(offset + i) % len(channels)], svc.base_url, s, replies,
-                                oa.app_id, ids) for i in range(k)]
+                out = [Citizen(offset + i, channels[(offset + i) % len(channels)], svc.base_url, s, replies,
+                               oa.app_id, ids) for i in range(k)]
+                for c in out:
+                    c.surveys = surveys.get(c.n, [])
+                return out
 
-            await closed_loop(citizens(20, 10_000_000), 2.0)  # warm-up (KB index, pools, caches)
-            tput, tput_secs = await closed_loop(citizens(args.concurrency, 0), args.seconds)
-            lat, lat_secs, skipped = await open_loop(citizens(int(max(args.rate, 50)), 1_000_000), args.rate,
-                                                     args.seconds)
+            await closed_loop(citizens(*phases[0]), 2.0)  # warm-up (KB index, pools, caches)
+            cpu0 = cpu_seconds(service_pids)
+            tput, tput_secs = await closed_loop(citizens(*phases[1]), args.seconds)
+            cpu1 = cpu_seconds(service_pids)
+            lat, lat_secs, skipped = await open_loop(citizens(*phases[2]), args.rate, args.seconds)
+            cpu2 = cpu_seconds(service_pids)
         mem = {pid: rss_mb(pid) for pid in pids}
         result = {
             "db": args.db, "workers": args.workers, "cpus": os.cpu_count(),
@@ -387,16 +489,22 @@ async def main(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 "concurrency": args.concurrency, "seconds": round(tput_secs, 1),
                 "messages": tput.done, "per_second": round(tput.done / tput_secs, 1),
                 "per_second_per_worker": round(tput.done / tput_secs / args.workers, 1),
+                "service_cpu_seconds": round(cpu1 - cpu0, 2),
+                "per_service_cpu_second": round(tput.done / max(cpu1 - cpu0, 1e-9), 1),
                 "p50_ms": round(pct(tput.latencies, 50), 1), "p99_ms": round(pct(tput.latencies, 99), 1),
                 "errors": tput.errors, "by_channel": tput.by_channel,
+                "by_script": tput.by_script,
             },
             "latency_at_rate": {
                 "rate": args.rate, "seconds": round(lat_secs, 1), "messages": lat.done,
                 "achieved_per_second": round(lat.done / lat_secs, 1),
+                "service_cpu_seconds": round(cpu2 - cpu1, 2),
+                "per_service_cpu_second": round(lat.done / max(cpu2 - cpu1, 1e-9), 1),
                 "p50_ms": round(pct(lat.latencies, 50), 1), "p95_ms": round(pct(lat.latencies, 95), 1),
                 "p99_ms": round(pct(lat.latencies, 99), 1), "max_ms": round(max(lat.latencies) * 1000, 1)
                 if lat.latencies else None,
                 "errors": lat.errors, "not_started_all_busy": skipped, "by_channel": lat.by_channel,
+                "by_script": lat.by_script,
             },
             "memory_mb": {str(pid): {"rss": round(c, 1), "peak": round(p, 1)} for pid, (c, p) in mem.items()},
         }
@@ -432,9 +540,11 @@ def cli() -> None:
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     t, l = result["throughput"], result["latency_at_rate"]
     print(f"{args.db}, {args.workers} worker(s): {t['per_second']} msg/s "
-          f"({t['per_second_per_worker']}/worker, {t['concurrency']} citizens, errors {t['errors'] or 0}); "
+          f"({t['per_second_per_worker']}/worker, {t['concurrency']} citizens, errors {t['errors'] or 0}), "
+          f"{t['per_service_cpu_second']} msg per service CPU-s; "
           f"at {l['rate']}/s: p50 {l['p50_ms']} ms, p95 {l['p95_ms']} ms, p99 {l['p99_ms']} ms, "
-          f"errors {l['errors'] or 0}, not started {l['not_started_all_busy']}; "
+          f"errors {l['errors'] or 0}, not started {l['not_started_all_busy']}, "
+          f"{l['per_service_cpu_second']} msg per service CPU-s; "
           f"peak RSS {[v['peak'] for v in result['memory_mb'].values()]} MB -> {out}")
 
 
