@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # A channel's work in the message's transaction, after the replies were logged; it runs for
-# a duplicate update too (the message was handled before), and commits with the message.
-Within = Callable[["UnitOfWork"], Awaitable[None]]
+# a duplicate update too (the message was handled before), and commits with the message. When
+# the transaction does not commit, it is called once more with None: what it read or noted
+# was rolled back and must not be shown (an acknowledgement never stored is never sent).
+Within = Callable[["UnitOfWork | None"], Awaitable[None]]
 
 CANCEL_WORDS = {"huy", "/huy", "/cancel", "huy bo", "thoat", "dung lai"}
 MENU_WORDS = {"menu", "/menu", "/start", "bat dau", "quay lai", "trang chu", "menu chinh"}
@@ -70,7 +72,7 @@ class BotCore:
     async def handle(self, msg: Incoming, within: Within | None = None) -> list[Reply]:
         """The replies to one message ([] for a duplicate update). ``within`` runs in the
         message's transaction (see :data:`Within`); when the message could not be handled
-        (database down) the citizen gets the polite busy reply and ``within`` did not commit."""
+        (database down) the citizen gets the polite busy reply and ``within(None)`` is called."""
         started = time.perf_counter()
         lock = self._lock(str(msg.key))
         async with lock:
@@ -81,6 +83,8 @@ class BotCore:
                               extra={"channel": msg.channel, "update_id": msg.update_id,
                                      "kind": msg.kind.value})
                 metrics.HANDLER_ERRORS.labels(msg.channel, "core").inc()
+                if within is not None:
+                    await within(None)
                 return [Reply(texts.BUSY)]
         for hook in hooks:
             try:

@@ -177,6 +177,9 @@ class WebChannel:
         found: list[list[LoggedMessage]] = []
 
         async def read(uow) -> None:
+            if uow is None:  # rolled back: nothing read may be shown
+                found.clear()
+                return
             found.append(await uow.messages.since(self.name, sid, max(after, 0), direction="out"))
 
         await self._handle(msg, read)

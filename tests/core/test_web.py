@@ -163,3 +163,27 @@ async def test_real_network_is_blocked_in_tests():
     with pytest.raises((ExternalNetworkBlocked, aiohttp.ClientConnectorError)):
         async with aiohttp.ClientSession() as session:
             await session.get("https://api.telegram.org/")
+
+
+async def test_replies_whose_transaction_fails_at_commit_are_never_shown(client, app):
+    """The page is read inside the message's transaction: if that transaction does not commit
+    (here a deferred foreign key that SQLite checks only at COMMIT), the citizen gets the polite
+    busy answer, not replies that were never stored - and a retry is handled afresh."""
+    from sqlalchemy import text
+
+    await client.get("/")
+    status, first = await post(client, text="menu", id="m1")
+    assert status == 200 and first["messages"]
+    async with app.db.unit_of_work() as uow:
+        for ddl in ("CREATE TABLE t_parent (id INTEGER PRIMARY KEY)",
+                    "CREATE TABLE t_child (pid INTEGER REFERENCES t_parent(id) DEFERRABLE INITIALLY DEFERRED)",
+                    "CREATE TRIGGER t_fail AFTER INSERT ON message_log BEGIN INSERT INTO t_child VALUES (42); END"):
+            await uow.session.execute(text(ddl))
+    status, data = await post(client, text="đăng ký khai sinh", id="m2", after=first["last_id"])
+    assert status == 503 and "đang bận" in data["error"] and "messages" not in data
+    async with app.db.unit_of_work() as uow:
+        await uow.session.execute(text("DROP TRIGGER t_fail"))
+    page = await (await client.get(f"/api/messages?after={first['last_id']}")).json()
+    assert page["messages"] == []  # nothing of the failed message was stored
+    status, retry = await post(client, text="đăng ký khai sinh", id="m2", after=first["last_id"])
+    assert status == 200 and any("khai sinh" in m["text"] for m in retry["messages"])
