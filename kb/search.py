@@ -27,7 +27,10 @@ How a query is scored
    once folded ("lại" for a typed "lái") does not count towards the name cover.
 5. ``confident`` is true only when the top hit is strong (score and coverage above thresholds,
    calibrated on labelled questions — see benchmarks/README.md), clearly ahead of a *different*
-   procedure, and the query's information is found in its *name* (not only in its keywords). Being wrong with confidence is worse than saying "chưa tìm thấy".
+   procedure, and the query's information is found in its *name* (not only in its keywords);
+   and never when the top name starts with an action the query does not mention (*Cấp lại*,
+   *Cấp đổi*, *Gia hạn*, *Thu hồi* …) while a close sibling does something else ("sổ đỏ",
+   "gplx" alone get a choice list). Being wrong with confidence is worse than saying "chưa tìm thấy".
 """
 
 from __future__ import annotations
@@ -158,6 +161,12 @@ _LEVEL_WORDS = {"xa", "tinh", "bo", "huyen", "phuong", "trung", "uong"}
 _LEVEL_MENTION = re.compile(r"\bcap (xa|tinh|bo|huyen|trung uong)\b|\b(phuong|thi tran|trung uong)\b")
 _NAME_PREFIX = re.compile(r"^\s*thu tuc\s+")
 _NAME_LEVEL_SUFFIX = re.compile(r"\((?:thuc hien )?(?:tai |o )?cap [^)]*\)")
+# What a procedure does to its paper or registration, where siblings differ only by it.
+_ACTION = re.compile(r"(?<!\w)(cấp lại|cấp đổi|đổi|gia hạn|thu hồi|điều chỉnh|xóa|chấm dứt|thay đổi|"
+                     r"đăng ký lại|khôi phục|hủy|bổ sung|cải chính)(?!\w)")
+_ACTION_WORDS = 5  # an action counts within the first words of a name
+_SIBLINGS = 5  # hits after the top looked at for a sibling with another action
+_SIBLING_GAP = 0.1  # how close (score and coverage) a sibling must be
 _NAME_PREFIX_ACC = re.compile(r"^\s*thủ tục:?\s+")
 _NAME_LEVEL_SUFFIX_ACC = re.compile(r"\((?:thực hiện )?(?:tại |ở )?cấp [^)]*\)")
 
@@ -193,6 +202,7 @@ class SearchIndex:
         self._name_wa: dict[float, list] = {}  # the same over accented name words
         self.citizen: bytearray = bytearray()  # 1 where the subjects include citizens
         self.scopes: dict[int, NameScope] = {}  # doc -> scope of its name (kb.scopes), scoped docs only
+        self._action_cache: dict[int, frozenset[tuple[str, ...]]] = {}  # doc -> action phrases of its name (lazy)
         self._max_idf = 1.0
         self.accented: dict[str, frozenset[str]] = {}  # folded word -> accented spellings in names
         self.acc_by_len: dict[int, list[str]] = {}  # accented spellings in names, by length
@@ -701,9 +711,48 @@ class SearchIndex:
         # a question about a company / a foreign element answered by a name that mentions neither:
         # the right variant is probably not in this knowledge base
         confident = confident and not scope_mismatch(qscope, self.fuzzy_names[d0])
+        # the top name does something to the paper the citizen did not ask for ("sổ đỏ",
+        # "gplx" -> *Cấp đổi* / *Cấp lại* …) while a close sibling does another thing: ask
+        confident = confident and not self._unasked_action(ranked, weights)
         suggestions = () if confident else self._suggest(ranked)
         return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
                             margin=round(margin, 4), name_coverage=round(name_cov, 4))
+
+    def _actions(self, d: int) -> frozenset[tuple[str, ...]]:
+        """The action phrases at the start of a procedure's name (folded words), read from
+        the accented name so that "lái" or "đội" are not taken for "lại" or "đổi"."""
+        found = self._action_cache.get(d)
+        if found is None:
+            name = _NAME_PREFIX_ACC.sub("", unicodedata.normalize("NFC", self.docs[d].name).lower())
+            head = " ".join(name.split()[:_ACTION_WORDS])  # the name's own action, not a later clause
+            found = frozenset(tuple(fold(m).split()) for m in _ACTION.findall(head))
+            self._action_cache[d] = found
+        return found
+
+    @staticmethod
+    def _asked(action: tuple[str, ...], weights: dict[str, float]) -> bool:
+        """Whether the query mentions an action: its word pairs, or for the "đổi" family (đổi,
+        cấp đổi, thay đổi) the word "đổi" alone."""
+        if action[-1] == "doi":
+            return "doi" in weights
+        if len(action) == 1:
+            return action[0] in weights
+        return all(f"{a}_{b}" in weights for a, b in zip(action, action[1:]))
+
+    def _unasked_action(self, ranked: Sequence[tuple[float, float, int]], weights: dict[str, float]) -> bool:
+        """True when the top name carries an action the query does not mention (neither typed
+        nor added by a synonym) and a close hit with another name carries other actions."""
+        s0, cov0, d0 = ranked[0]
+        unasked = [a for a in self._actions(d0) if not self._asked(a, weights)]
+        if not unasked:
+            return False
+        name0 = self.fuzzy_names[d0]
+        for s, cov, d in ranked[1:_SIBLINGS + 1]:
+            if s < s0 - _SIBLING_GAP:
+                break
+            if self.fuzzy_names[d] != name0 and cov >= cov0 - _SIBLING_GAP and self._actions(d) != self._actions(d0):
+                return True
+        return False
 
     def _margin(self, ranked: Sequence[tuple[float, float, int]]) -> float:
         """How far the top hit is ahead of the best hit with a different name (the same

@@ -295,3 +295,22 @@ def test_property_uncovered_words_prevent_confidence(index, p, noise):
     words = p.name.split()
     q = " ".join(words + noise * max(1, len(words) // len(noise)))
     assert not index.search(q).confident, q
+
+
+def test_a_paper_named_without_an_action_is_not_answered_confidently_with_one(index):
+    # "gplx" alone may mean a first licence, a renewal or a re-issue: the bot asks instead of
+    # confidently showing *Cấp lại …*; naming the action makes it sure again
+    for q in ("gplx", "giấy phép lái xe", "căn cước"):
+        r = index.search(q)
+        assert r.hits and not r.confident, q
+    for q, code in (("mất gplx", "3.000348"), ("làm lại căn cước", "1.014064"), ("đổi thẻ căn cước", "1.014063")):
+        r = index.search(q)
+        assert r.hits[0].code == code and r.confident, q
+
+
+def test_an_action_is_read_from_the_accented_name_only():
+    # "lái" is not "lại": with no sibling of another action the plain name stays confident
+    idx = SearchIndex.build([P("3.000346", "Cấp giấy phép lái xe", field="Sát hạch, cấp giấy phép lái xe"),
+                             P("1.000894", "Thủ tục đăng ký kết hôn")])
+    assert idx.search("cấp giấy phép lái xe").confident
+    assert idx._actions(0) == frozenset()
