@@ -711,6 +711,10 @@ class SearchIndex:
         # a question about a company / a foreign element answered by a name that mentions neither:
         # the right variant is probably not in this knowledge base
         confident = confident and not scope_mismatch(qscope, self.fuzzy_names[d0])
+        # ... and the other way round: a procedure scoped to a foreign element (kb.scopes) for a
+        # question that names none
+        sc0 = self.scopes.get(d0)
+        confident = confident and not (sc0 is not None and sc0.foreign and not qscope.foreign)
         # the top name does something to the paper the citizen did not ask for ("sổ đỏ",
         # "gplx" -> *Cấp đổi* / *Cấp lại* …) while a close sibling does another thing: ask
         confident = confident and not self._unasked_action(ranked, weights)

@@ -314,3 +314,11 @@ def test_an_action_is_read_from_the_accented_name_only():
                              P("1.000894", "Thủ tục đăng ký kết hôn")])
     assert idx.search("cấp giấy phép lái xe").confident
     assert idx._actions(0) == frozenset()
+
+
+def test_a_foreign_element_procedure_is_not_the_confident_answer_to_a_plain_question():
+    idx = SearchIndex.build([p for p in PROCS if "khai sinh" not in p.name]
+                            + [P("2.000528", "Thủ tục đăng ký khai sinh có yếu tố nước ngoài")])
+    r = idx.search("đăng ký khai sinh")
+    assert r.hits[0].code == "2.000528" and not r.confident  # the domestic one is not in this KB
+    assert idx.search("đăng ký kết hôn").confident  # the same index is sure where it should be
