@@ -29,8 +29,9 @@ How a query is scored
    calibrated on labelled questions — see benchmarks/README.md), clearly ahead of a *different*
    procedure, and the query's information is found in its *name* (not only in its keywords);
    and never when the top name starts with an action the query does not mention (*Cấp lại*,
-   *Cấp đổi*, *Gia hạn*, *Thu hồi* …) while a close sibling does something else ("sổ đỏ",
-   "gplx" alone get a choice list). Being wrong with confidence is worse than saying "chưa tìm thấy".
+   *Cấp đổi*, *Gia hạn*, *Thu hồi* …: "sổ đỏ", "gplx" alone get a choice list). Names that
+   revoke, delete or end something rank a little lower unless the query says so. Being wrong
+   with confidence is worse than saying "chưa tìm thấy".
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ class SearchConfig:
     age_penalty: float = 0.06
     no_permit_bonus: float = 0.04
     no_permit_penalty: float = 0.04
+    # a name that revokes, deletes or ends something (Thu hồi, Xóa, Chấm dứt, Hủy) when the query
+    # does not say so: citizens asking about a paper mostly want to get it
+    undo_penalty: float = 0.03
     confident_score: float = 0.70
     confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
@@ -164,9 +168,8 @@ _NAME_LEVEL_SUFFIX = re.compile(r"\((?:thuc hien )?(?:tai |o )?cap [^)]*\)")
 # What a procedure does to its paper or registration, where siblings differ only by it.
 _ACTION = re.compile(r"(?<!\w)(cấp lại|cấp đổi|đổi|gia hạn|thu hồi|điều chỉnh|xóa|chấm dứt|thay đổi|"
                      r"đăng ký lại|khôi phục|hủy|bổ sung|cải chính)(?!\w)")
+_UNDOING = frozenset({("thu", "hoi"), ("xoa",), ("cham", "dut"), ("huy",)})
 _ACTION_WORDS = 5  # an action counts within the first words of a name
-_SIBLINGS = 5  # hits after the top looked at for a sibling with another action
-_SIBLING_GAP = 0.1  # how close (score and coverage) a sibling must be
 _NAME_PREFIX_ACC = re.compile(r"^\s*thủ tục:?\s+")
 _NAME_LEVEL_SUFFIX_ACC = re.compile(r"\((?:thực hiện )?(?:tại |ở )?cấp [^)]*\)")
 
@@ -637,6 +640,7 @@ class SearchIndex:
         org_adj = cfg.org_bonus if qscope.org else -cfg.org_penalty
         foreign_adj = cfg.foreign_bonus if qscope.foreign else -cfg.foreign_penalty
         no_permit_adj = cfg.no_permit_bonus if qscope.no_permit else -cfg.no_permit_penalty
+        undo_penalty = cfg.undo_penalty
         # stage 1: everything but the name similarity (cheap); stage 2: rapidfuzz on the best
         # candidates only - a candidate whose cheap score plus the largest possible similarity
         # cannot reach the k-th best full score is skipped
@@ -674,6 +678,8 @@ class SearchIndex:
             sc = scopes.get(d)
             if sc is not None:
                 s += _scope_adjust(sc, qscope, org_adj, foreign_adj, no_permit_adj, cfg)
+            if undo_penalty and any(a in _UNDOING and not self._asked(a, weights) for a in self._actions(d)):
+                s -= undo_penalty  # asked about a paper, not about revoking or deleting it
             cheap.append((s, cov, d))
         cheap.sort(key=lambda x: -x[0])
         keep = max(limit, 10)
@@ -716,8 +722,8 @@ class SearchIndex:
         sc0 = self.scopes.get(d0)
         confident = confident and not (sc0 is not None and sc0.foreign and not qscope.foreign)
         # the top name does something to the paper the citizen did not ask for ("sổ đỏ",
-        # "gplx" -> *Cấp đổi* / *Cấp lại* …) while a close sibling does another thing: ask
-        confident = confident and not self._unasked_action(ranked, weights)
+        # "gplx" -> *Cấp đổi* / *Cấp lại* …): ask
+        confident = confident and not self._unasked_action(d0, weights)
         suggestions = () if confident else self._suggest(ranked)
         return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
                             margin=round(margin, 4), name_coverage=round(name_cov, 4))
@@ -743,20 +749,10 @@ class SearchIndex:
             return action[0] in weights
         return all(f"{a}_{b}" in weights for a, b in zip(action, action[1:]))
 
-    def _unasked_action(self, ranked: Sequence[tuple[float, float, int]], weights: dict[str, float]) -> bool:
-        """True when the top name carries an action the query does not mention (neither typed
-        nor added by a synonym) and a close hit with another name carries other actions."""
-        s0, cov0, d0 = ranked[0]
-        unasked = [a for a in self._actions(d0) if not self._asked(a, weights)]
-        if not unasked:
-            return False
-        name0 = self.fuzzy_names[d0]
-        for s, cov, d in ranked[1:_SIBLINGS + 1]:
-            if s < s0 - _SIBLING_GAP:
-                break
-            if self.fuzzy_names[d] != name0 and cov >= cov0 - _SIBLING_GAP and self._actions(d) != self._actions(d0):
-                return True
-        return False
+    def _unasked_action(self, d: int, weights: dict[str, float]) -> bool:
+        """True when the name starts with an action the query does not mention (neither typed
+        nor added by a synonym)."""
+        return any(not self._asked(a, weights) for a in self._actions(d))
 
     def _margin(self, ranked: Sequence[tuple[float, float, int]]) -> float:
         """How far the top hit is ahead of the best hit with a different name (the same

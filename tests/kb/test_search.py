@@ -322,3 +322,16 @@ def test_a_foreign_element_procedure_is_not_the_confident_answer_to_a_plain_ques
     r = idx.search("đăng ký khai sinh")
     assert r.hits[0].code == "2.000528" and not r.confident  # the domestic one is not in this KB
     assert idx.search("đăng ký kết hôn").confident  # the same index is sure where it should be
+
+
+def test_names_that_revoke_or_delete_rank_lower_unless_asked():
+    from kb.search import SearchConfig
+
+    procs = [P("1.013065", "Thu hồi chứng nhận đăng ký xe, biển số xe", field="Đăng ký xe"),
+             P("1.013067", "Đăng ký xe lần đầu thực hiện tại cấp tỉnh, cấp xã", field="Đăng ký xe"),
+             P("1.000894", "Thủ tục đăng ký kết hôn")]
+    idx = SearchIndex.build(procs)
+    assert idx.search("đăng ký xe").hits[0].code == "1.013067"
+    assert idx.search("thu hồi đăng ký xe").hits[0].code == "1.013065"
+    flat = SearchIndex.build(procs, config=SearchConfig(undo_penalty=0.0))
+    assert flat.search("đăng ký xe").hits[0].code == "1.013065"  # what the penalty corrects
