@@ -34,6 +34,8 @@ from bot.router import CANCEL_PAYLOAD, IDLE, MENU_PAYLOAD, MENU_PREFIX, Context,
 from bot.services import Services
 from kb.normalize import fold
 
+from storage.repos.core import NewMessage
+
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
 
@@ -138,10 +140,10 @@ class BotCore:
                 await uow.messages.redact(inbound_id, REDACTED)
             offered_now = [[c.label, c.payload] for r in ctx.replies for c in r.choices]
             await uow.states.save(msg.key, ctx.next_state, {**ctx.data, OFFERED_KEY: offered_now}, now)
-            for reply in ctx.replies:  # ctx.identity: an erasure moves the account to a new citizen
-                await uow.messages.append(key=msg.key, citizen_id=ctx.identity.citizen_id, direction="out",
-                                          kind="reply", text=reply.text, payload=reply_payload(reply),
-                                          now=now)
+            # ctx.identity: an erasure moves the account to a new citizen
+            await uow.messages.append_many(msg.key, [
+                NewMessage(ctx.identity.citizen_id, "out", "reply", reply.text, reply_payload(reply))
+                for reply in ctx.replies], now)
             if within is not None:
                 await within(uow)
         return ctx.replies, ctx._after_commit
