@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from bot.channels.base import Handle, Reachability, SendError, SendResult
 from bot.clock import Clock
 from bot.messages import ConversationKey, Incoming, Reply
 from storage.db import Database
 from storage.repos.channels import ChannelInbox, IdentityReach, Reachabilities
+
+if TYPE_CHECKING:
+    from bot.core import Within
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +104,24 @@ class PlatformChannel:
         return True
 
     async def _run_item(self, item_id: int, payload: dict[str, Any]) -> None:
+        marked: list[bool] = []
+
+        async def mark_done(uow) -> None:  # in the message's own transaction (no second one)
+            await uow.repo(ChannelInbox).done(item_id, self._clock.now())
+            marked.append(True)
+
         try:
-            await self.process(payload)
+            await self.process(payload, mark_done)
         except asyncio.CancelledError:
             raise
         except Exception:  # left in the inbox: the inbox job tries again after the lease
             log.exception("update handling failed", extra={"channel": self.name, "inbox_id": item_id})
             return
-        async with self._db.unit_of_work() as uow:
+        if marked:
+            # Marked done with the message's transaction; if that commit failed, the row is
+            # still open and the inbox job handles the update again after its lease.
+            return
+        async with self._db.unit_of_work() as uow:  # an update the core never saw (ignored)
             await uow.repo(ChannelInbox).done(item_id, self._clock.now())
 
     async def redrive(self) -> int:
@@ -123,12 +136,13 @@ class PlatformChannel:
         return len(items)
 
     # -- handling ----------------------------------------------------------------------
-    async def process(self, payload: dict[str, Any]) -> None:
-        """One platform update: to the core, and its replies back to the citizen."""
+    async def process(self, payload: dict[str, Any], within: Within | None = None) -> None:
+        """One platform update: to the core, and its replies back to the citizen. ``within``
+        runs in the message's transaction (the inbox row is marked done there)."""
         incoming = self.parse(payload)
         if incoming is None:
             return
-        replies = await self._handle(incoming)
+        replies = await self._handle(incoming, within)
         if replies:
             await self.deliver(incoming.key, replies)
         await self.after_handled(payload, incoming)
