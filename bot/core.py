@@ -99,14 +99,15 @@ class BotCore:
     async def _handle(self, msg: Incoming, within: Within | None = None) -> tuple[list[Reply], list[Any]]:
         now = self.services.clock.now()
         async with self.services.db.unit_of_work() as uow:
-            if msg.update_id and not await uow.updates.claim(msg.channel, msg.update_id, now):
+            opened = await uow.conversations.open(msg.key, msg.update_id, now, msg.display_name)
+            if not opened.claimed:
                 log.info("duplicate update ignored",
                          extra={"channel": msg.channel, "update_id": msg.update_id})
                 if within is not None:
                     await within(uow)
                 return [], []
-            identity = await uow.citizens.resolve(msg.key, now, msg.display_name)
-            stored = await uow.states.load(msg.key)
+            identity, stored = opened.identity, opened.state
+            assert identity is not None
             state, data, expired = IDLE, {}, False
             if stored is not None:
                 if now - stored.updated_at > self.idle_timeout:

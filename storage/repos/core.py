@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Integer, bindparam, delete, insert, select, update
+from sqlalchemy import JSON, Boolean, Integer, String, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.messages import ConversationKey
@@ -113,6 +113,12 @@ class Citizens(Repository):
         row = (await self.session.execute(_TOUCH_IDENTITY, touch)).first()
         if row is not None:
             return Identity(*row)
+        return await self.create(key, now, display_name)
+
+    async def create(self, key: ConversationKey, now: datetime, display_name: str = "") -> Identity:
+        """A new citizen and their identity on this channel (first contact); the identity
+        another worker created meanwhile if it won the race."""
+        touch = {"b_channel": key.channel, "b_user_id": key.user_id, "b_chat_id": key.chat_id, "b_now": now}
         citizen_id = (await self.session.execute(
             _NEW_CITIZEN, {"display_name": display_name or None, "created_at": now, "updated_at": now}
         )).scalar_one()
@@ -194,6 +200,82 @@ class ConversationStates(Repository):
                 ConversationState.user_id == key.user_id,
             )
         )
+
+
+# PostgreSQL: what a message needs first (claim its update id, touch the identity, load and
+# lock the conversation state) in one statement, i.e. one round trip instead of three. The
+# identity and the state are only touched when the claim succeeded (not for a duplicate).
+_OPEN_SQL = """
+WITH claim AS ({claim}),
+touched AS (
+    UPDATE channel_identities
+       SET chat_id = :chat_id, last_inbound_at = :now, reachable = true, unreachable_reason = NULL
+     WHERE channel = :channel AND user_id = :user_id AND EXISTS (SELECT 1 FROM claim)
+ RETURNING id, citizen_id, channel, user_id, chat_id, reachable, last_inbound_at
+),
+st AS (
+    SELECT state, data, updated_at FROM conversation_states
+     WHERE channel = :channel AND chat_id = :chat_id AND user_id = :user_id
+       AND EXISTS (SELECT 1 FROM claim)
+       FOR UPDATE
+)
+SELECT (SELECT count(*) FROM claim) AS claimed,
+       t.id AS i_id, t.citizen_id AS i_citizen_id, t.channel AS i_channel, t.user_id AS i_user_id,
+       t.chat_id AS i_chat_id, t.reachable AS i_reachable, t.last_inbound_at AS i_last_inbound_at,
+       s.state AS s_state, s.data AS s_data, s.updated_at AS s_updated_at
+  FROM (SELECT 1) AS one LEFT JOIN touched AS t ON true LEFT JOIN st AS s ON true
+"""
+_CLAIM_SQL = ("INSERT INTO processed_updates (channel, update_id, processed_at) "
+              "VALUES (:channel, :update_id, :now) ON CONFLICT DO NOTHING RETURNING 1")
+
+
+def _open_statement(claim: str):
+    from storage.models.base import UTCDateTime
+
+    return (text(_OPEN_SQL.format(claim=claim))
+            .bindparams(bindparam("now", type_=UTCDateTime()))
+            .columns(claimed=Integer, i_id=Integer, i_citizen_id=Integer, i_channel=String,
+                     i_user_id=String, i_chat_id=String, i_reachable=Boolean,
+                     i_last_inbound_at=UTCDateTime(), s_state=String, s_data=JSON,
+                     s_updated_at=UTCDateTime()))
+
+
+_OPEN_CLAIMED = _open_statement(_CLAIM_SQL)
+_OPEN_UNCLAIMED = _open_statement("SELECT 1")  # a message without an update id
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A message's start: False for a re-delivered update (nothing else was touched)."""
+
+    claimed: bool
+    identity: Identity | None = None
+    state: StoredState | None = None
+
+
+class Conversations(Repository):
+    async def open(self, key: ConversationKey, update_id: str, now: datetime, display_name: str = "") -> Opened:
+        """Claim the update id (when there is one), then the citizen's identity (created on
+        first contact) and the conversation state, locked (on PostgreSQL) for this
+        transaction. On PostgreSQL one round trip for a returning citizen."""
+        if not self.supports_row_locks:  # SQLite: local calls, the whole database is locked
+            if update_id and not await UpdateLog(self.session).claim(key.channel, update_id, now):
+                return Opened(False)
+            identity = await Citizens(self.session).resolve(key, now, display_name)
+            return Opened(True, identity, await ConversationStates(self.session).load(key))
+        params = {"channel": key.channel, "chat_id": key.chat_id, "user_id": key.user_id, "now": now}
+        if update_id:
+            params["update_id"] = update_id
+        row = (await self.session.execute(_OPEN_CLAIMED if update_id else _OPEN_UNCLAIMED, params)).one()
+        if not row.claimed:
+            return Opened(False)
+        stored = (StoredState(row.s_state, dict(row.s_data or {}), row.s_updated_at)
+                  if row.s_state is not None else None)
+        if row.i_id is None:  # first contact
+            return Opened(True, await Citizens(self.session).create(key, now, display_name), stored)
+        identity = Identity(row.i_id, row.i_citizen_id, row.i_channel, row.i_user_id, row.i_chat_id,
+                            row.i_reachable, row.i_last_inbound_at)
+        return Opened(True, identity, stored)
 
 
 @dataclass(frozen=True)
