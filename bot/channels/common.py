@@ -5,7 +5,8 @@
   adapter tracks (awaited on stop, cancelled after a grace period). Re-deliveries of an
   update are dropped by the inbox's unique key, and the core de-duplicates by update id
   again. An update whose handling did not finish (process killed, error) is handled by
-  the ``<channel>.inbox`` job once its lease has run out.
+  the ``<channel>.inbox`` job once its lease has run out. The row is marked done in the
+  message's own transaction (the core's ``within`` hook), so no second transaction.
 - **Deliver the replies**, and when the platform says the citizen cannot be reached
   (blocked the bot, unfollowed), record it on the identity instead of retrying.
 - **Reachability** of a conversation from its channel identity.
