@@ -105,11 +105,14 @@ class PlatformChannel:
         return True
 
     async def _run_item(self, item_id: int, payload: dict[str, Any]) -> None:
-        marked: list[bool] = []
+        seen: list[str] = []  # what the core did with the update: "marked" / "rolled back"
 
         async def mark_done(uow) -> None:  # in the message's own transaction (no second one)
+            if uow is None:  # (a core that reports it) the transaction did not commit
+                seen.append("rolled back")
+                return
             await uow.repo(ChannelInbox).done(item_id, self._clock.now())
-            marked.append(True)
+            seen.append("marked")
 
         try:
             await self.process(payload, mark_done)
@@ -118,7 +121,7 @@ class PlatformChannel:
         except Exception:  # left in the inbox: the inbox job tries again after the lease
             log.exception("update handling failed", extra={"channel": self.name, "inbox_id": item_id})
             return
-        if marked:
+        if seen:
             # Marked done with the message's transaction; if that commit failed, the row is
             # still open and the inbox job handles the update again after its lease.
             return
