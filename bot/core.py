@@ -9,7 +9,8 @@ Pipeline for each :class:`Incoming` (``BotCore.handle``):
 4. typed answers ("2", or a button's label) resolved to the offered button;
 5. global words ("Hủy", "Menu") from any state, then buttons (actions, menu entries),
    then the handler for the current state, then free-text fallbacks;
-6. the new state, the offered buttons and both messages saved; the caller's ``within``
+6. the new state and the offered buttons saved, the message and its replies logged in
+   one statement; the caller's ``within``
    hook (a channel's own bookkeeping: the web chat reads the page's new messages, the
    platforms mark their inbox row done); commit; after-commit hooks.
 A handler error rolls back only the handler's work (a savepoint): the citizen gets a
@@ -33,6 +34,8 @@ from bot.ops import metrics
 from bot.router import CANCEL_PAYLOAD, IDLE, MENU_PAYLOAD, MENU_PREFIX, Context, Router
 from bot.services import Services
 from kb.normalize import fold
+
+from storage.repos.core import NewMessage
 
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
@@ -100,14 +103,15 @@ class BotCore:
     async def _handle(self, msg: Incoming, within: Within | None = None) -> tuple[list[Reply], list[Any]]:
         now = self.services.clock.now()
         async with self.services.db.unit_of_work() as uow:
-            if msg.update_id and not await uow.updates.claim(msg.channel, msg.update_id, now):
+            opened = await uow.conversations.open(msg.key, msg.update_id, now, msg.display_name)
+            if not opened.claimed:
                 log.info("duplicate update ignored",
                          extra={"channel": msg.channel, "update_id": msg.update_id})
                 if within is not None:
                     await within(uow)
                 return [], []
-            identity = await uow.citizens.resolve(msg.key, now, msg.display_name)
-            stored = await uow.states.load(msg.key)
+            identity, stored = opened.identity, opened.state
+            assert identity is not None
             state, data, expired = IDLE, {}, False
             if stored is not None:
                 if now - stored.updated_at > self.idle_timeout:
@@ -116,9 +120,6 @@ class BotCore:
                     state, data = stored.state, dict(stored.data)
             offered = [Choice(label, payload) for label, payload in data.pop(OFFERED_KEY, [])]
             msg = self._resolve_typed_choice(msg, offered)
-            inbound_id = await uow.messages.append(key=msg.key, citizen_id=identity.citizen_id, direction="in",
-                                      kind=msg.kind.value, text=msg.text or msg.choice,
-                                      payload=_inbound_payload(msg), now=now)
             ctx = Context(key=msg.key, identity=identity, state=state, data=data, uow=uow,
                           services=self.services, now=now, router=self.router)
             first_ctx = ctx
@@ -137,15 +138,24 @@ class BotCore:
                     "citizen_id": identity.citizen_id, "update_id": msg.update_id})
                 ctx = self._restart_ctx(ctx, state, data)
                 ctx.reply(texts.ERROR, offered)
-            if first_ctx.redact or ctx.redact or (state in self.router.sensitive_states
-                                                  and msg.kind is not Kind.CHOICE):
-                await uow.messages.redact(inbound_id, REDACTED)
             offered_now = [[c.label, c.payload] for r in ctx.replies for c in r.choices]
             await uow.states.save(msg.key, ctx.next_state, {**ctx.data, OFFERED_KEY: offered_now}, now)
-            for reply in ctx.replies:  # ctx.identity: an erasure moves the account to a new citizen
-                await uow.messages.append(key=msg.key, citizen_id=ctx.identity.citizen_id, direction="out",
-                                          kind="reply", text=reply.text, payload=reply_payload(reply),
-                                          now=now)
+            # The message and its replies are logged together, in one statement, once the
+            # handler is done (so a sensitive message is written redacted, never in clear).
+            # ctx.identity: an erasure moves the account to a new citizen and deletes the
+            # conversation's log, the message that asked for it included.
+            logged = []
+            if ctx.identity.citizen_id == identity.citizen_id:
+                if first_ctx.redact or ctx.redact or (state in self.router.sensitive_states
+                                                      and msg.kind is not Kind.CHOICE):
+                    logged.append(NewMessage(identity.citizen_id, "in", msg.kind.value, REDACTED,
+                                             {"redacted": True}))
+                else:
+                    logged.append(NewMessage(identity.citizen_id, "in", msg.kind.value,
+                                             msg.text or msg.choice, _inbound_payload(msg)))
+            logged.extend(NewMessage(ctx.identity.citizen_id, "out", "reply", reply.text, reply_payload(reply))
+                          for reply in ctx.replies)
+            await uow.messages.append_many(msg.key, logged, now)
             if within is not None:
                 await within(uow)
         return ctx.replies, ctx._after_commit

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 log = logging.getLogger(__name__)
 
+
+SQLITE_SWITCH_INTERVAL = 0.0005  # seconds
 
 _HOLDS_SQLITE_LOCK: contextvars.ContextVar[bool] = contextvars.ContextVar("holds_sqlite_lock", default=False)
 
@@ -89,6 +92,10 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _sqlite_setup(self.engine)
+            # aiosqlite runs every statement in its own thread; the event loop thread gives the
+            # GIL up only every switch interval (5 ms by default), so under load each statement
+            # waited up to that long for its thread. A shorter interval cuts that wait.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SQLITE_SWITCH_INTERVAL))
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_lock = asyncio.Lock()
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.repos.base import Repository
-from storage.repos.core import Audit, Citizens, ConversationStates, Messages, UpdateLog
+from storage.repos.core import Audit, Citizens, Conversations, ConversationStates, Messages, UpdateLog
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -23,6 +23,7 @@ class UnitOfWork:
         self.citizens = Citizens(session)
         self.states = ConversationStates(session)
         self.messages = Messages(session)
+        self.conversations = Conversations(session)
         self.audit = Audit(session)
         self._repos: dict[type, Repository] = {}
 

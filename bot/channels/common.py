@@ -5,7 +5,8 @@
   adapter tracks (awaited on stop, cancelled after a grace period). Re-deliveries of an
   update are dropped by the inbox's unique key, and the core de-duplicates by update id
   again. An update whose handling did not finish (process killed, error) is handled by
-  the ``<channel>.inbox`` job once its lease has run out.
+  the ``<channel>.inbox`` job once its lease has run out. The row is marked done in the
+  message's own transaction (the core's ``within`` hook), so no second transaction.
 - **Deliver the replies**, and when the platform says the citizen cannot be reached
   (blocked the bot, unfollowed), record it on the identity instead of retrying.
 - **Reachability** of a conversation from its channel identity.
@@ -16,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from bot.channels.base import Handle, Reachability, SendError, SendResult
 from bot.clock import Clock
 from bot.messages import ConversationKey, Incoming, Reply
 from storage.db import Database
 from storage.repos.channels import ChannelInbox, IdentityReach, Reachabilities
+
+if TYPE_CHECKING:
+    from bot.core import Within
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +105,27 @@ class PlatformChannel:
         return True
 
     async def _run_item(self, item_id: int, payload: dict[str, Any]) -> None:
+        seen: list[str] = []  # what the core did with the update: "marked" / "rolled back"
+
+        async def mark_done(uow) -> None:  # in the message's own transaction (no second one)
+            if uow is None:  # (a core that reports it) the transaction did not commit
+                seen.append("rolled back")
+                return
+            await uow.repo(ChannelInbox).done(item_id, self._clock.now())
+            seen.append("marked")
+
         try:
-            await self.process(payload)
+            await self.process(payload, mark_done)
         except asyncio.CancelledError:
             raise
         except Exception:  # left in the inbox: the inbox job tries again after the lease
             log.exception("update handling failed", extra={"channel": self.name, "inbox_id": item_id})
             return
-        async with self._db.unit_of_work() as uow:
+        if seen:
+            # Marked done with the message's transaction; if that commit failed, the row is
+            # still open and the inbox job handles the update again after its lease.
+            return
+        async with self._db.unit_of_work() as uow:  # an update the core never saw (ignored)
             await uow.repo(ChannelInbox).done(item_id, self._clock.now())
 
     async def redrive(self) -> int:
@@ -123,12 +140,13 @@ class PlatformChannel:
         return len(items)
 
     # -- handling ----------------------------------------------------------------------
-    async def process(self, payload: dict[str, Any]) -> None:
-        """One platform update: to the core, and its replies back to the citizen."""
+    async def process(self, payload: dict[str, Any], within: Within | None = None) -> None:
+        """One platform update: to the core, and its replies back to the citizen. ``within``
+        runs in the message's transaction (the inbox row is marked done there)."""
         incoming = self.parse(payload)
         if incoming is None:
             return
-        replies = await self._handle(incoming)
+        replies = await self._handle(incoming, within)
         if replies:
             await self.deliver(incoming.key, replies)
         await self.after_handled(payload, incoming)

@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from storage.models.channels import InboxUpdate, ZaloOAToken
 from storage.repos.base import Repository
+
+_INBOX = InboxUpdate.__table__
+_DONE = (update(_INBOX).where(_INBOX.c.id == bindparam("b_id"))
+         .values(done_at=bindparam("b_now"), payload={}))
 
 
 @dataclass(frozen=True)
@@ -31,19 +35,15 @@ class ChannelInbox(Repository):
             .values(channel=channel, update_id=update_id, payload=payload, received_at=now,
                     claimed_until=now + lease, attempts=1)
             .on_conflict_do_nothing()
+            .returning(InboxUpdate.id)
         )
-        if (await self.session.execute(stmt)).rowcount != 1:
-            return None
-        row = (await self.session.execute(
-            select(InboxUpdate.id).where(InboxUpdate.channel == channel,
-                                         InboxUpdate.update_id == update_id))).scalar_one()
-        return int(row)
+        row = (await self.session.execute(stmt)).first()  # one statement: no read back
+        return None if row is None else int(row[0])
 
     async def done(self, item_id: int, now: datetime) -> None:
         """Mark an update handled. Its payload (what the citizen wrote, possibly personal
         data) is no longer needed and is dropped; the row stays for de-duplication."""
-        await self.session.execute(
-            update(InboxUpdate).where(InboxUpdate.id == item_id).values(done_at=now, payload={}))
+        await self.session.execute(_DONE, {"b_id": item_id, "b_now": now})
 
     async def claim_stale(self, channel: str, now: datetime, lease: timedelta, *, limit: int = 50,
                           max_attempts: int = 5) -> list[InboxItem]:

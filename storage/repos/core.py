@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import JSON, Boolean, Integer, String, bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.messages import ConversationKey
 from storage.models import (
@@ -20,17 +22,68 @@ from storage.models import (
 from storage.repos.base import Repository
 
 
+_UPDATES = ProcessedUpdate.__table__
+_CITIZENS = Citizen.__table__
+_IDENTITIES = ChannelIdentity.__table__
+_STATES = ConversationState.__table__
+_MESSAGES = MessageLog.__table__
+
+# The statements of the message path, built once: Core statements on the tables (no ORM
+# unit of work, no identity map) with bound parameters, so SQLAlchemy's compiled cache
+# finds them at once instead of building and hashing a new statement for each message.
+_IDENTITY_COLS = (_IDENTITIES.c.id, _IDENTITIES.c.citizen_id, _IDENTITIES.c.channel, _IDENTITIES.c.user_id,
+                  _IDENTITIES.c.chat_id, _IDENTITIES.c.reachable, _IDENTITIES.c.last_inbound_at)
+_TOUCH_IDENTITY = (
+    update(_IDENTITIES)
+    .where(_IDENTITIES.c.channel == bindparam("b_channel"), _IDENTITIES.c.user_id == bindparam("b_user_id"))
+    .values(chat_id=bindparam("b_chat_id"), last_inbound_at=bindparam("b_now"), reachable=True,
+            unreachable_reason=None)
+    .returning(*_IDENTITY_COLS)
+)
+_SELECT_IDENTITY = select(*_IDENTITY_COLS).where(
+    _IDENTITIES.c.channel == bindparam("b_channel"), _IDENTITIES.c.user_id == bindparam("b_user_id"))
+_NEW_CITIZEN = insert(_CITIZENS).returning(_CITIZENS.c.id)
+_DELETE_CITIZEN = delete(_CITIZENS).where(_CITIZENS.c.id == bindparam("b_id"))
+_STATE_WHERE = (_STATES.c.channel == bindparam("b_channel"), _STATES.c.chat_id == bindparam("b_chat_id"),
+                _STATES.c.user_id == bindparam("b_user_id"))
+_LOAD_STATE = select(_STATES.c.state, _STATES.c.data, _STATES.c.updated_at).where(*_STATE_WHERE)
+_LOAD_STATE_LOCKED = _LOAD_STATE.with_for_update()
+_APPEND_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_APPEND_MESSAGES = insert(_MESSAGES)
+_REDACT_MESSAGE = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("b_id"))
+                   .values(text=bindparam("b_text"), payload={"redacted": True}))
+_SINCE_WHERE = (_MESSAGES.c.channel == bindparam("b_channel"), _MESSAGES.c.chat_id == bindparam("b_chat_id"),
+                _MESSAGES.c.id > bindparam("b_after"))
+_SINCE_COLS = (_MESSAGES.c.id, _MESSAGES.c.at, _MESSAGES.c.direction, _MESSAGES.c.kind, _MESSAGES.c.text,
+               _MESSAGES.c.payload)
+_SINCE = (select(*_SINCE_COLS).where(*_SINCE_WHERE)
+          .order_by(_MESSAGES.c.id).limit(bindparam("b_limit", type_=Integer)))
+_SINCE_DIRECTION = (select(*_SINCE_COLS).where(*_SINCE_WHERE, _MESSAGES.c.direction == bindparam("b_direction"))
+                    .order_by(_MESSAGES.c.id).limit(bindparam("b_limit", type_=Integer)))
+
+
+@functools.cache
+def _dialect_statements(dialect: str) -> dict[str, Any]:
+    """The upserts, which differ by dialect (ON CONFLICT is not in SQLAlchemy's generic insert)."""
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    claim = ins(_UPDATES).on_conflict_do_nothing()
+    identity = ins(_IDENTITIES).on_conflict_do_nothing().returning(*_IDENTITY_COLS)
+    state = ins(_STATES)
+    state = state.on_conflict_do_update(
+        index_elements=["channel", "chat_id", "user_id"],
+        set_={"state": state.excluded.state, "data": state.excluded.data,
+              "updated_at": state.excluded.updated_at})
+    return {"claim": claim, "identity": identity, "state": state}
+
+
 class UpdateLog(Repository):
     async def claim(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record an inbound update id; False when it was already recorded (a duplicate).
         Concurrent claims of one id: the second waits for the first's transaction and
         then gets False."""
-        stmt = (
-            self.insert(ProcessedUpdate)
-            .values(channel=channel, update_id=update_id, processed_at=now)
-            .on_conflict_do_nothing()
-        )
-        result = await self.session.execute(stmt)
+        result = await self.session.execute(
+            _dialect_statements(self.dialect)["claim"],
+            {"channel": channel, "update_id": update_id, "processed_at": now})
         return result.rowcount == 1
 
     async def purge_before(self, cutoff: datetime) -> int:
@@ -54,32 +107,31 @@ class Identity:
 class Citizens(Repository):
     async def resolve(self, key: ConversationKey, now: datetime, display_name: str = "") -> Identity:
         """The identity for a channel user, creating the citizen on first contact.
-        Records the time of this inbound message (the messaging windows count from it)."""
-        row = await self._identity(key.channel, key.user_id)
-        if row is None:
-            citizen = Citizen(display_name=display_name or None, created_at=now, updated_at=now)
-            self.session.add(citizen)
-            await self.session.flush()
-            stmt = (
-                self.insert(ChannelIdentity)
-                .values(citizen_id=citizen.id, channel=key.channel, user_id=key.user_id,
-                        chat_id=key.chat_id, reachable=True, last_inbound_at=now, created_at=now)
-                .on_conflict_do_nothing()
-            )
-            inserted = (await self.session.execute(stmt)).rowcount == 1
-            if not inserted:  # another worker created it meanwhile
-                await self.session.delete(citizen)
-            row = await self._identity(key.channel, key.user_id)
+        Records the time of this inbound message (the messaging windows count from it).
+        A returning citizen costs one statement (UPDATE ... RETURNING)."""
+        touch = {"b_channel": key.channel, "b_user_id": key.user_id, "b_chat_id": key.chat_id, "b_now": now}
+        row = (await self.session.execute(_TOUCH_IDENTITY, touch)).first()
+        if row is not None:
+            return Identity(*row)
+        return await self.create(key, now, display_name)
+
+    async def create(self, key: ConversationKey, now: datetime, display_name: str = "") -> Identity:
+        """A new citizen and their identity on this channel (first contact); the identity
+        another worker created meanwhile if it won the race."""
+        touch = {"b_channel": key.channel, "b_user_id": key.user_id, "b_chat_id": key.chat_id, "b_now": now}
+        citizen_id = (await self.session.execute(
+            _NEW_CITIZEN, {"display_name": display_name or None, "created_at": now, "updated_at": now}
+        )).scalar_one()
+        row = (await self.session.execute(
+            _dialect_statements(self.dialect)["identity"],
+            {"citizen_id": citizen_id, "channel": key.channel, "user_id": key.user_id,
+             "chat_id": key.chat_id, "reachable": True, "last_inbound_at": now, "created_at": now},
+        )).first()
+        if row is None:  # another worker created it meanwhile (its transaction has committed)
+            await self.session.execute(_DELETE_CITIZEN, {"b_id": citizen_id})
+            row = (await self.session.execute(_TOUCH_IDENTITY, touch)).first()
             assert row is not None
-        else:
-            await self.session.execute(
-                update(ChannelIdentity)
-                .where(ChannelIdentity.id == row.id)
-                .values(chat_id=key.chat_id, last_inbound_at=now, reachable=True,
-                        unreachable_reason=None)
-            )
-            row = await self._identity(key.channel, key.user_id)
-        return _identity(row)
+        return Identity(*row)
 
     async def _identity(self, channel: str, user_id: str) -> ChannelIdentity | None:
         return (
@@ -91,8 +143,8 @@ class Citizens(Repository):
         ).scalar_one_or_none()
 
     async def identity(self, channel: str, user_id: str) -> Identity | None:
-        row = await self._identity(channel, user_id)
-        return _identity(row) if row else None
+        row = (await self.session.execute(_SELECT_IDENTITY, {"b_channel": channel, "b_user_id": user_id})).first()
+        return Identity(*row) if row is not None else None
 
     async def identities_of(self, citizen_id: int) -> list[Identity]:
         rows = (
@@ -127,28 +179,18 @@ class ConversationStates(Repository):
     """Conversation state persisted per (channel, chat, user)."""
 
     async def load(self, key: ConversationKey, *, lock: bool = True) -> StoredState | None:
-        stmt = select(ConversationState).where(
-            ConversationState.channel == key.channel,
-            ConversationState.chat_id == key.chat_id,
-            ConversationState.user_id == key.user_id,
-        ).execution_options(populate_existing=True)
-        if lock and self.supports_row_locks:
-            stmt = stmt.with_for_update()
-        row = (await self.session.execute(stmt)).scalar_one_or_none()
+        stmt = _LOAD_STATE_LOCKED if lock and self.supports_row_locks else _LOAD_STATE
+        row = (await self.session.execute(
+            stmt, {"b_channel": key.channel, "b_chat_id": key.chat_id, "b_user_id": key.user_id})).first()
         if row is None:
             return None
-        return StoredState(row.state, dict(row.data or {}), row.updated_at)
+        return StoredState(row[0], dict(row[1] or {}), row[2])
 
     async def save(self, key: ConversationKey, state: str, data: dict[str, Any], now: datetime) -> None:
-        stmt = self.insert(ConversationState).values(
-            channel=key.channel, chat_id=key.chat_id, user_id=key.user_id,
-            state=state, data=data, updated_at=now,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["channel", "chat_id", "user_id"],
-            set_={"state": state, "data": data, "updated_at": now},
-        )
-        await self.session.execute(stmt)
+        await self.session.execute(
+            _dialect_statements(self.dialect)["state"],
+            {"channel": key.channel, "chat_id": key.chat_id, "user_id": key.user_id,
+             "state": state, "data": data, "updated_at": now})
 
     async def clear(self, key: ConversationKey) -> None:
         await self.session.execute(
@@ -158,6 +200,82 @@ class ConversationStates(Repository):
                 ConversationState.user_id == key.user_id,
             )
         )
+
+
+# PostgreSQL: what a message needs first (claim its update id, touch the identity, load and
+# lock the conversation state) in one statement, i.e. one round trip instead of three. The
+# identity and the state are only touched when the claim succeeded (not for a duplicate).
+_OPEN_SQL = """
+WITH claim AS ({claim}),
+touched AS (
+    UPDATE channel_identities
+       SET chat_id = :chat_id, last_inbound_at = :now, reachable = true, unreachable_reason = NULL
+     WHERE channel = :channel AND user_id = :user_id AND EXISTS (SELECT 1 FROM claim)
+ RETURNING id, citizen_id, channel, user_id, chat_id, reachable, last_inbound_at
+),
+st AS (
+    SELECT state, data, updated_at FROM conversation_states
+     WHERE channel = :channel AND chat_id = :chat_id AND user_id = :user_id
+       AND EXISTS (SELECT 1 FROM claim)
+       FOR UPDATE
+)
+SELECT (SELECT count(*) FROM claim) AS claimed,
+       t.id AS i_id, t.citizen_id AS i_citizen_id, t.channel AS i_channel, t.user_id AS i_user_id,
+       t.chat_id AS i_chat_id, t.reachable AS i_reachable, t.last_inbound_at AS i_last_inbound_at,
+       s.state AS s_state, s.data AS s_data, s.updated_at AS s_updated_at
+  FROM (SELECT 1) AS one LEFT JOIN touched AS t ON true LEFT JOIN st AS s ON true
+"""
+_CLAIM_SQL = ("INSERT INTO processed_updates (channel, update_id, processed_at) "
+              "VALUES (:channel, :update_id, :now) ON CONFLICT DO NOTHING RETURNING 1")
+
+
+def _open_statement(claim: str):
+    from storage.models.base import UTCDateTime
+
+    return (text(_OPEN_SQL.format(claim=claim))
+            .bindparams(bindparam("now", type_=UTCDateTime()))
+            .columns(claimed=Integer, i_id=Integer, i_citizen_id=Integer, i_channel=String,
+                     i_user_id=String, i_chat_id=String, i_reachable=Boolean,
+                     i_last_inbound_at=UTCDateTime(), s_state=String, s_data=JSON,
+                     s_updated_at=UTCDateTime()))
+
+
+_OPEN_CLAIMED = _open_statement(_CLAIM_SQL)
+_OPEN_UNCLAIMED = _open_statement("SELECT 1")  # a message without an update id
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A message's start: False for a re-delivered update (nothing else was touched)."""
+
+    claimed: bool
+    identity: Identity | None = None
+    state: StoredState | None = None
+
+
+class Conversations(Repository):
+    async def open(self, key: ConversationKey, update_id: str, now: datetime, display_name: str = "") -> Opened:
+        """Claim the update id (when there is one), then the citizen's identity (created on
+        first contact) and the conversation state, locked (on PostgreSQL) for this
+        transaction. On PostgreSQL one round trip for a returning citizen."""
+        if not self.supports_row_locks:  # SQLite: local calls, the whole database is locked
+            if update_id and not await UpdateLog(self.session).claim(key.channel, update_id, now):
+                return Opened(False)
+            identity = await Citizens(self.session).resolve(key, now, display_name)
+            return Opened(True, identity, await ConversationStates(self.session).load(key))
+        params = {"channel": key.channel, "chat_id": key.chat_id, "user_id": key.user_id, "now": now}
+        if update_id:
+            params["update_id"] = update_id
+        row = (await self.session.execute(_OPEN_CLAIMED if update_id else _OPEN_UNCLAIMED, params)).one()
+        if not row.claimed:
+            return Opened(False)
+        stored = (StoredState(row.s_state, dict(row.s_data or {}), row.s_updated_at)
+                  if row.s_state is not None else None)
+        if row.i_id is None:  # first contact
+            return Opened(True, await Citizens(self.session).create(key, now, display_name), stored)
+        identity = Identity(row.i_id, row.i_citizen_id, row.i_channel, row.i_user_id, row.i_chat_id,
+                            row.i_reachable, row.i_last_inbound_at)
+        return Opened(True, identity, stored)
 
 
 @dataclass(frozen=True)
@@ -170,30 +288,52 @@ class LoggedMessage:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to log with :meth:`Messages.append_many`."""
+
+    citizen_id: int | None
+    direction: str
+    kind: str
+    text: str
+    payload: dict[str, Any] | None
+
+
 class Messages(Repository):
     async def append(self, *, key: ConversationKey, citizen_id: int | None, direction: str,
                      kind: str, text: str, payload: dict[str, Any] | None, now: datetime) -> int:
-        row = MessageLog(at=now, citizen_id=citizen_id, channel=key.channel, chat_id=key.chat_id,
-                         direction=direction, kind=kind, text=text, payload=payload or {})
-        self.session.add(row)
-        await self.session.flush()
-        return row.id
+        return (await self.session.execute(_APPEND_MESSAGE, {
+            "at": now, "citizen_id": citizen_id, "channel": key.channel, "chat_id": key.chat_id,
+            "direction": direction, "kind": kind, "text": text, "payload": payload or {}})).scalar_one()
+
+    async def append_many(self, key: ConversationKey, messages: Sequence[NewMessage], now: datetime) -> None:
+        """Log several messages of one conversation in one statement, ids in their order."""
+        if not messages:
+            return
+        if len(messages) == 1:
+            m = messages[0]
+            await self.append(key=key, citizen_id=m.citizen_id, direction=m.direction, kind=m.kind,
+                              text=m.text, payload=m.payload, now=now)
+            return
+        # One multi-row INSERT (SQLAlchemy's "insertmanyvalues"); the rows get ascending ids
+        # in list order, which is the order the web chat shows them in.
+        await self.session.execute(_APPEND_MESSAGES, [
+            {"at": now, "citizen_id": m.citizen_id, "channel": key.channel, "chat_id": key.chat_id,
+             "direction": m.direction, "kind": m.kind, "text": m.text, "payload": m.payload or {}}
+            for m in messages])
 
     async def redact(self, message_id: int, placeholder: str) -> None:
         """Replace a logged message's text (and anything it carried) by a placeholder."""
-        await self.session.execute(
-            update(MessageLog).where(MessageLog.id == message_id)
-            .values(text=placeholder, payload={"redacted": True}))
+        await self.session.execute(_REDACT_MESSAGE, {"b_id": message_id, "b_text": placeholder})
 
     async def since(self, channel: str, chat_id: str, after_id: int, *, direction: str | None = None,
                     limit: int = 100) -> list[LoggedMessage]:
-        stmt = select(MessageLog).where(
-            MessageLog.channel == channel, MessageLog.chat_id == chat_id, MessageLog.id > after_id
-        )
+        params: dict[str, Any] = {"b_channel": channel, "b_chat_id": chat_id, "b_after": after_id,
+                                  "b_limit": limit}
         if direction:
-            stmt = stmt.where(MessageLog.direction == direction)
-        rows = (await self.session.execute(stmt.order_by(MessageLog.id).limit(limit))).scalars()
-        return [LoggedMessage(r.id, r.at, r.direction, r.kind, r.text, dict(r.payload or {})) for r in rows]
+            params["b_direction"] = direction
+        rows = await self.session.execute(_SINCE_DIRECTION if direction else _SINCE, params)
+        return [LoggedMessage(r[0], r[1], r[2], r[3], r[4], dict(r[5] or {})) for r in rows]
 
     async def of_citizen(self, citizen_id: int, limit: int = 200) -> list[LoggedMessage]:
         rows = (
