@@ -9,8 +9,8 @@ Pipeline for each :class:`Incoming` (``BotCore.handle``):
 4. typed answers ("2", or a button's label) resolved to the offered button;
 5. global words ("Hủy", "Menu") from any state, then buttons (actions, menu entries),
    then the handler for the current state, then free-text fallbacks;
-6. the new state and the offered buttons saved, the message and its replies logged in
-   one statement; the caller's ``within``
+6. the new state and the offered buttons saved and the message and its replies logged
+   (one statement on PostgreSQL); the caller's ``within``
    hook (a channel's own bookkeeping: the web chat reads the page's new messages, the
    platforms mark their inbox row done); commit; after-commit hooks.
 A handler error rolls back only the handler's work (a savepoint): the citizen gets a
@@ -139,9 +139,9 @@ class BotCore:
                 ctx = self._restart_ctx(ctx, state, data)
                 ctx.reply(texts.ERROR, offered)
             offered_now = [[c.label, c.payload] for r in ctx.replies for c in r.choices]
-            await uow.states.save(msg.key, ctx.next_state, {**ctx.data, OFFERED_KEY: offered_now}, now)
-            # The message and its replies are logged together, in one statement, once the
-            # handler is done (so a sensitive message is written redacted, never in clear).
+            # The new state is saved and the message logged with its replies once the handler
+            # is done (so a sensitive message is written redacted, never in clear): one
+            # statement on PostgreSQL (Conversations.close).
             # ctx.identity: an erasure moves the account to a new citizen and deletes the
             # conversation's log, the message that asked for it included.
             logged = []
@@ -155,7 +155,8 @@ class BotCore:
                                              msg.text or msg.choice, _inbound_payload(msg)))
             logged.extend(NewMessage(ctx.identity.citizen_id, "out", "reply", reply.text, reply_payload(reply))
                           for reply in ctx.replies)
-            await uow.messages.append_many(msg.key, logged, now)
+            await uow.conversations.close(msg.key, ctx.next_state, {**ctx.data, OFFERED_KEY: offered_now},
+                                          logged, now)
             if within is not None:
                 await within(uow)
         return ctx.replies, ctx._after_commit

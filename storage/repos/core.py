@@ -244,6 +244,33 @@ _OPEN_CLAIMED = _open_statement(_CLAIM_SQL)
 _OPEN_UNCLAIMED = _open_statement("SELECT 1")  # a message without an update id
 
 
+# PostgreSQL: what a message writes last (the conversation state, upserted, and the message
+# with its replies in the log) in one statement: the state upsert as a data-modifying CTE of
+# the log's multi-row INSERT. One statement per number of logged rows, built once.
+_CLOSE_MAX_ROWS = 16
+_MESSAGE_ROW_COLS = ("citizen_id", "direction", "kind", "text", "payload")
+
+
+@functools.lru_cache(maxsize=_CLOSE_MAX_ROWS)
+def _close_statement(rows: int):
+    # Text, not a Core insert: SQLAlchemy does not cache a multi-row INSERT with a DML CTE
+    # (no cache key), so it would be compiled again for every message.
+    from storage.models.base import UTCDateTime
+
+    values = ", ".join(f"(:b_now, :m{i}_citizen_id, :b_channel, :b_chat_id, :m{i}_direction, "
+                       f":m{i}_kind, :m{i}_text, :m{i}_payload)" for i in range(rows))
+    sql = ("WITH saved_state AS ("
+           "INSERT INTO conversation_states (channel, chat_id, user_id, state, data, updated_at) "
+           "VALUES (:b_channel, :b_chat_id, :b_user_id, :b_state, :b_data, :b_now) "
+           "ON CONFLICT (channel, chat_id, user_id) DO UPDATE SET state = excluded.state, "
+           "data = excluded.data, updated_at = excluded.updated_at) "
+           "INSERT INTO message_log (at, citizen_id, channel, chat_id, direction, kind, text, payload) "
+           f"VALUES {values}")
+    binds = [bindparam("b_now", type_=UTCDateTime()), bindparam("b_data", type_=JSON())]
+    binds += [bindparam(f"m{i}_payload", type_=JSON()) for i in range(rows)]
+    return text(sql).bindparams(*binds)
+
+
 @dataclass(frozen=True)
 class Opened:
     """A message's start: False for a re-delivered update (nothing else was touched)."""
@@ -277,6 +304,26 @@ class Conversations(Repository):
                             row.i_reachable, row.i_last_inbound_at)
         return Opened(True, identity, stored)
 
+
+    async def close(self, key: ConversationKey, state: str, data: dict[str, Any],
+                    messages: Sequence["NewMessage"], now: datetime) -> None:
+        """Save the conversation state and log the message with its replies (ids in list
+        order). On PostgreSQL one statement; on SQLite (local calls) the two of
+        :meth:`ConversationStates.save` and :meth:`Messages.append_many`."""
+        if self.supports_row_locks and 0 < len(messages) <= _CLOSE_MAX_ROWS:
+            params: dict[str, Any] = {"b_channel": key.channel, "b_chat_id": key.chat_id,
+                                      "b_user_id": key.user_id, "b_state": state, "b_data": data,
+                                      "b_now": now}
+            for i, m in enumerate(messages):
+                params[f"m{i}_citizen_id"] = m.citizen_id
+                params[f"m{i}_direction"] = m.direction
+                params[f"m{i}_kind"] = m.kind
+                params[f"m{i}_text"] = m.text
+                params[f"m{i}_payload"] = m.payload or {}
+            await self.session.execute(_close_statement(len(messages)), params)
+            return
+        await ConversationStates(self.session).save(key, state, data, now)
+        await Messages(self.session).append_many(key, messages, now)
 
 @dataclass(frozen=True)
 class LoggedMessage:
