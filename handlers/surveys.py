@@ -106,6 +106,9 @@ async def typed_answer(ctx: Context, msg: Incoming) -> bool:
         await _opt_out(ctx)
         return True
     service = _service(ctx)
+    typed = fold(msg.text).strip(" .)")
+    if not typed.isdigit() and typed not in await service.answer_labels(ctx.uow):
+        return False  # answers no question of any survey: no query for most free text
     survey = await ctx.uow.repo(SurveyRepo).awaiting_answer(ctx.citizen_id, ctx.now)
     if survey is None:
         return False
@@ -114,7 +117,6 @@ async def typed_answer(ctx: Context, msg: Incoming) -> bool:
         return False
     q = await service.questionnaire_of(ctx.uow, survey)
     choices = service.ask(survey.id, survey.case_type, survey.next_question, q).choices
-    typed = fold(msg.text).strip(" .)")
     if typed.isdigit() and 1 <= int(typed) <= len(choices):
         payload = choices[int(typed) - 1].payload
     else:

@@ -23,6 +23,7 @@ makes any replay of the resolution event a no-op):
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ from bot.errors import UserFacingError
 from bot.events import CaseResolved
 from bot.messages import Choice, Reply
 from bot.outbox import Outbox, enqueue
+from kb.normalize import fold
 from bot.surveys.questionnaire import Question, Questionnaire, load_questionnaire, parse_questionnaire
 from storage.models import Survey
 from storage.repos.outbox import OutboxRepo
@@ -50,6 +52,9 @@ CASE_LABELS = {"dossier": "hồ sơ", "pakn": "phản ánh, kiến nghị"}
 
 STOP_LABEL = "Không nhận khảo sát"
 SKIP_LABEL = "Bỏ qua"
+# How long a process trusts the list of stored questionnaire versions it read (for the
+# labels a typed answer can match) before reading it again.
+LABELS_TTL_SECONDS = 60.0
 THANKS = ("Cảm ơn bạn đã dành thời gian trả lời khảo sát! Ý kiến của bạn giúp chúng tôi "
           "phục vụ tốt hơn.")
 OPTED_OUT = ("Chúng tôi đã ghi nhận: từ nay bạn sẽ không nhận tin nhắn khảo sát nữa. "
@@ -85,6 +90,8 @@ class SurveyService:
         self.questionnaire = questionnaire or load_questionnaire(self.cfg.questionnaire or None)
         self._qid: int | None = None
         self._versions: dict[int, Questionnaire] = {}
+        self._labels: frozenset[str] = frozenset()
+        self._labels_read_at = float("-inf")
 
     # -- questionnaire versions ------------------------------------------------------------
     async def current_questionnaire_id(self, uow: "UnitOfWork", now: datetime) -> int:
@@ -102,6 +109,22 @@ class SurveyService:
             content = (await uow.repo(SurveyRepo).questionnaires([qid]))[qid]
             self._versions[qid] = parse_questionnaire(content)
         return self._versions[qid]
+
+    async def answer_labels(self, uow: "UnitOfWork") -> frozenset[str]:
+        """The folded labels of every answer button of every questionnaire version (and
+        "Bỏ qua", "Không nhận khảo sát"): text that is none of them (nor a number) answers no
+        survey, so the typed-answer check needs no query. The stored versions are read again
+        after LABELS_TTL_SECONDS (another worker may have stored a new one)."""
+        if time.monotonic() - self._labels_read_at > LABELS_TTL_SECONDS:
+            versions = [self.questionnaire]
+            for qid, content in (await uow.repo(SurveyRepo).all_questionnaires()).items():
+                if qid not in self._versions:
+                    self._versions[qid] = parse_questionnaire(content)
+                versions.append(self._versions[qid])
+            self._labels = frozenset({fold(SKIP_LABEL), fold(STOP_LABEL)} | {
+                fold(o.label) for q in versions for question in q.questions for o in question.options})
+            self._labels_read_at = time.monotonic()
+        return self._labels
 
     # -- 1. a case is resolved -------------------------------------------------------------
     async def on_case_resolved(self, uow: "UnitOfWork", event: CaseResolved) -> None:

@@ -82,6 +82,11 @@ class SurveyRepo(Repository):
             .where(SurveyQuestionnaire.id.in_(list(ids))))
         return {i: c for i, c in rows.all()}
 
+    async def all_questionnaires(self) -> dict[int, dict[str, Any]]:
+        """Every stored questionnaire version (a handful: one per configured version)."""
+        rows = await self.session.execute(select(SurveyQuestionnaire.id, SurveyQuestionnaire.content))
+        return {i: c for i, c in rows.all()}
+
     # -- surveys -----------------------------------------------------------------------
     async def create(self, **values: Any) -> int | None:
         """A survey row for a case; None when the case already has one."""
