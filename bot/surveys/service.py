@@ -108,6 +108,7 @@ class SurveyService:
         if qid not in self._versions:
             content = (await uow.repo(SurveyRepo).questionnaires([qid]))[qid]
             self._versions[qid] = parse_questionnaire(content)
+            self._labels_read_at = float("-inf")  # a version stored after answer_labels read them
         return self._versions[qid]
 
     async def answer_labels(self, uow: "UnitOfWork") -> frozenset[str]:
