@@ -32,8 +32,8 @@ from bot.errors import UserFacingError
 from bot.events import CaseResolved
 from bot.messages import Choice, Reply
 from bot.outbox import Outbox, enqueue
-from kb.normalize import fold
 from bot.surveys.questionnaire import Question, Questionnaire, load_questionnaire, parse_questionnaire
+from kb.normalize import fold
 from storage.models import Survey
 from storage.repos.outbox import OutboxRepo
 from storage.repos.surveys import OPEN, SurveyRepo
