@@ -50,8 +50,6 @@ _LOAD_STATE = select(_STATES.c.state, _STATES.c.data, _STATES.c.updated_at).wher
 _LOAD_STATE_LOCKED = _LOAD_STATE.with_for_update()
 _APPEND_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
 _APPEND_MESSAGES = insert(_MESSAGES)
-_REDACT_MESSAGE = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("b_id"))
-                   .values(text=bindparam("b_text"), payload={"redacted": True}))
 _SINCE_WHERE = (_MESSAGES.c.channel == bindparam("b_channel"), _MESSAGES.c.chat_id == bindparam("b_chat_id"),
                 _MESSAGES.c.id > bindparam("b_after"))
 _SINCE_COLS = (_MESSAGES.c.id, _MESSAGES.c.at, _MESSAGES.c.direction, _MESSAGES.c.kind, _MESSAGES.c.text,
@@ -132,15 +130,6 @@ class Citizens(Repository):
             row = (await self.session.execute(_TOUCH_IDENTITY, touch)).first()
             assert row is not None
         return Identity(*row)
-
-    async def _identity(self, channel: str, user_id: str) -> ChannelIdentity | None:
-        return (
-            await self.session.execute(
-                select(ChannelIdentity)
-                .where(ChannelIdentity.channel == channel, ChannelIdentity.user_id == user_id)
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one_or_none()
 
     async def identity(self, channel: str, user_id: str) -> Identity | None:
         row = (await self.session.execute(_SELECT_IDENTITY, {"b_channel": channel, "b_user_id": user_id})).first()
@@ -304,7 +293,6 @@ class Conversations(Repository):
                             row.i_reachable, row.i_last_inbound_at)
         return Opened(True, identity, stored)
 
-
     async def close(self, key: ConversationKey, state: str, data: dict[str, Any],
                     messages: Sequence["NewMessage"], now: datetime) -> None:
         """Save the conversation state and log the message with its replies (ids in list
@@ -324,6 +312,7 @@ class Conversations(Repository):
             return
         await ConversationStates(self.session).save(key, state, data, now)
         await Messages(self.session).append_many(key, messages, now)
+
 
 @dataclass(frozen=True)
 class LoggedMessage:
@@ -368,10 +357,6 @@ class Messages(Repository):
             {"at": now, "citizen_id": m.citizen_id, "channel": key.channel, "chat_id": key.chat_id,
              "direction": m.direction, "kind": m.kind, "text": m.text, "payload": m.payload or {}}
             for m in messages])
-
-    async def redact(self, message_id: int, placeholder: str) -> None:
-        """Replace a logged message's text (and anything it carried) by a placeholder."""
-        await self.session.execute(_REDACT_MESSAGE, {"b_id": message_id, "b_text": placeholder})
 
     async def since(self, channel: str, chat_id: str, after_id: int, *, direction: str | None = None,
                     limit: int = 100) -> list[LoggedMessage]:
