@@ -22,6 +22,7 @@ permanent :class:`SendError` that marks the identity unreachable.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -34,6 +35,7 @@ from typing import Any, Sequence
 # the code below reads both forms, and the opt-in silences the deprecation warnings.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
+import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from aiolimiter import AsyncLimiter  # noqa: E402
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -115,8 +117,6 @@ class AiohttpRequest(BaseRequest):
         return self._timeout
 
     async def initialize(self) -> None:
-        import aiohttp
-
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
@@ -132,10 +132,6 @@ class AiohttpRequest(BaseRequest):
                          write_timeout: Any = BaseRequest.DEFAULT_NONE,
                          connect_timeout: Any = BaseRequest.DEFAULT_NONE,
                          pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
-        import asyncio
-
-        import aiohttp
-
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
 
