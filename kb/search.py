@@ -118,6 +118,9 @@ class SearchConfig:
     # a name that revokes, deletes or ends something (Thu hồi, Xóa, Chấm dứt, Hủy) when the query
     # does not say so: citizens asking about a paper mostly want to get it
     undo_penalty: float = 0.03
+    # the top name does something the query does not ask (*Điều chỉnh* / *Cấp lại* X) and a
+    # sibling that does not (X itself) is within this much of it: the sibling goes first
+    sibling_swap: float = 0.05
     confident_score: float = 0.70
     confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
@@ -701,6 +704,8 @@ class SearchIndex:
             ranked.append((s, cov, d))
         ranked.sort(key=lambda x: (-round(x[0], 3), self.level_rank[x[2]] if not level_mentioned else 0,
                                    self.name_len[x[2]], self.docs[x[2]].code))
+        if cfg.sibling_swap:
+            ranked = self._prefer_plain_sibling(ranked, weights, cfg.sibling_swap)
         hits = tuple(
             SearchHit(self.docs[d].code, self.docs[d].name, round(s, 4), self.docs[d], round(cov, 4))
             for s, cov, d in ranked[:limit]
@@ -753,6 +758,27 @@ class SearchIndex:
         """True when the name starts with an action the query does not mention (neither typed
         nor added by a synonym)."""
         return any(not self._asked(a, weights) for a in self._actions(d))
+
+    def _prefer_plain_sibling(self, ranked: list[tuple[float, float, int]], weights: dict[str, float],
+                              within: float) -> list[tuple[float, float, int]]:
+        """``ranked`` with a close sibling first when the top name starts with an action the
+        query does not ask (*Cấp lại Sổ thuyền viên* for "sổ thuyền viên") and the sibling, at
+        most ``within`` behind among the first five and sharing half of the top name's words,
+        starts with none (*Đăng ký và cấp Sổ thuyền viên*)."""
+        s0, _, d0 = ranked[0]
+        if not self._unasked_action(d0, weights):
+            return ranked
+        words0 = set(self.name_terms[d0])
+        for k in range(1, min(len(ranked), 5)):
+            s, _, d = ranked[k]
+            if s0 - s > within:
+                break
+            if self._unasked_action(d, weights):
+                continue
+            words = set(self.name_terms[d])
+            if len(words0 & words) / (len(words0 | words) or 1) >= 0.5:
+                return [ranked[k]] + ranked[:k] + ranked[k + 1:]
+        return ranked
 
     def _margin(self, ranked: Sequence[tuple[float, float, int]]) -> float:
         """How far the top hit is ahead of the best hit with a different name (the same

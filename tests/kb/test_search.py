@@ -335,3 +335,16 @@ def test_names_that_revoke_or_delete_rank_lower_unless_asked():
     assert idx.search("thu hồi đăng ký xe").hits[0].code == "1.013065"
     flat = SearchIndex.build(procs, config=SearchConfig(undo_penalty=0.0))
     assert flat.search("đăng ký xe").hits[0].code == "1.013065"  # what the penalty corrects
+
+
+def test_a_close_sibling_without_an_unasked_action_goes_first():
+    from kb.search import SearchConfig
+
+    procs = [P("1.002787", "Cấp lại Sổ thuyền viên", field="Hàng hải"),
+             P("1.002788", "Đăng ký và cấp Sổ thuyền viên", field="Hàng hải"),
+             P("1.000894", "Thủ tục đăng ký kết hôn")]
+    idx = SearchIndex.build(procs, config=SearchConfig(sibling_swap=0.1))  # 0.05 behind here
+    assert idx.search("sổ thuyền viên").hits[0].code == "1.002788"
+    assert idx.search("cấp lại sổ thuyền viên").hits[0].code == "1.002787"  # asked: stays first
+    flat = SearchIndex.build(procs, config=SearchConfig(sibling_swap=0.0))
+    assert flat.search("sổ thuyền viên").hits[0].code == "1.002787"  # what the rule corrects
