@@ -544,6 +544,13 @@ class SearchIndex:
                 continue
             else:
                 corr = self._correct(t, pairs[j][0])
+                if len(corr) > 2:  # equally close: those that pair with a neighbour ("khai xinh" -> sinh)
+                    prev = seq[-1] if seq else ""
+                    nxt = toks[j + 1] if j + 1 < len(toks) else ""
+                    pairs_n = [(len(self.postings.get(f"{prev}_{c}", ((),))[0])
+                                + len(self.postings.get(f"{c}_{nxt}", ((),))[0]), (c, sim)) for c, sim in corr]
+                    fits = [cs for n, cs in sorted(pairs_n, key=lambda x: -x[0]) if n]
+                    corr = (fits or corr)[:2]
                 if corr:
                     best = corr[0][0]
                     seq.append(best)
@@ -924,7 +931,7 @@ def _correct(index: SearchIndex, tok: str, typed: str = "") -> list[tuple[str, f
         cands.extend(index.vocab_by_len.get(L, ()))
     if not cands:
         return []
-    found = process.extract(tok, cands, scorer=Levenshtein.distance, score_cutoff=max_d, limit=5)
+    found = process.extract(tok, cands, scorer=Levenshtein.distance, score_cutoff=max_d, limit=None)
     if not found:
         return []
     if n <= 3:
@@ -937,10 +944,10 @@ def _correct(index: SearchIndex, tok: str, typed: str = "") -> list[tuple[str, f
         return []
     best = min(d for _, d, _ in found)
     out = []
-    for word, dist, _ in sorted(found, key=lambda x: (x[1], -len(index.postings[x[0]][0]))):
+    for word, dist, _ in sorted(found, key=lambda x: (x[1], -len(index.postings[x[0]][0]), x[0])):
         if dist == best:
             out.append((word, 1.0 - dist / (n + 1)))
-    return out[:2]
+    return out[:8]  # the caller keeps two: those that fit the neighbouring words, else the commonest
 
 
 _CONSONANTS = frozenset("bcdghklmnpqrstvxđ")

@@ -348,3 +348,15 @@ def test_a_close_sibling_without_an_unasked_action_goes_first():
     assert idx.search("cấp lại sổ thuyền viên").hits[0].code == "1.002787"  # asked: stays first
     flat = SearchIndex.build(procs, config=SearchConfig(sibling_swap=0.0))
     assert flat.search("sổ thuyền viên").hits[0].code == "1.002787"  # what the rule corrects
+
+
+def test_a_typo_is_corrected_to_the_word_that_fits_its_neighbour():
+    # "xinh" is one letter from tinh, kinh, dinh and sinh; "khai" before it makes it "sinh"
+    procs = [P("1.001193", "Thủ tục đăng ký khai sinh"),
+             P("2.000001", "Cấp giấy phép kinh doanh (thực hiện tại cấp tỉnh)", level="Cấp tỉnh", field="Thương mại"),
+             P("2.000002", "Đăng ký kinh doanh tại cấp tỉnh", level="Cấp tỉnh", field="Thương mại"),
+             P("2.000003", "Đính chính giấy phép kinh doanh cấp tỉnh", level="Cấp tỉnh", field="Thương mại")]
+    idx = SearchIndex.build(procs)
+    r = idx.search("đăng ký khai xinh")
+    assert r.hits[0].code == "1.001193" and "sinh" in r.terms
+    assert "sinh" not in idx.search("giấy phép xinh doanh").terms  # "kinh" fits "doanh" there
