@@ -121,6 +121,9 @@ class SearchConfig:
     # the top name does something the query does not ask (*Điều chỉnh* / *Cấp lại* X) and a
     # sibling that does not (X itself) is within this much of it: the sibling goes first
     sibling_swap: float = 0.05
+    # the choices should be different procedures: the same name at another level (or with a
+    # level suffix) ranks this much lower than its first occurrence; narrowing by level reaches it
+    repeat_penalty: float = 0.05
     confident_score: float = 0.70
     confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
@@ -711,6 +714,15 @@ class SearchIndex:
             ranked.append((s, cov, d))
         ranked.sort(key=lambda x: (-round(x[0], 3), self.level_rank[x[2]] if not level_mentioned else 0,
                                    self.name_len[x[2]], self.docs[x[2]].code))
+        if cfg.repeat_penalty:  # a repeated name waits behind other names close to it
+            seen: set[str] = set()
+            head = []
+            for k, row in enumerate(ranked[: max(limit, 10) * 2]):
+                name = self.fuzzy_names[row[2]]
+                head.append((row[0] - (cfg.repeat_penalty if name in seen else 0.0), k, row))
+                seen.add(name)
+            head.sort(key=lambda x: (-round(x[0], 3), x[1]))
+            ranked = [row for _, _, row in head] + ranked[len(head):]
         if cfg.sibling_swap:
             ranked = self._prefer_plain_sibling(ranked, weights, cfg.sibling_swap)
         hits = tuple(

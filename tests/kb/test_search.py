@@ -57,7 +57,7 @@ def test_cap_lai_vs_cap_moi(index):
 
 
 def test_citizen_level_before_ministry_level(index):
-    r = index.search("cấp lại thẻ căn cước")
+    r = index.search("cấp lại thẻ căn cước", limit=10)
     codes = [h.code for h in r.hits]
     assert codes.index("1.000757") > codes.index("1.014064")
     assert codes.index("1.000757") > codes.index("2.001194")
@@ -360,3 +360,14 @@ def test_a_typo_is_corrected_to_the_word_that_fits_its_neighbour():
     r = idx.search("đăng ký khai xinh")
     assert r.hits[0].code == "1.001193" and "sinh" in r.terms
     assert "sinh" not in idx.search("giấy phép xinh doanh").terms  # "kinh" fits "doanh" there
+
+
+def test_the_choices_are_different_procedures_before_the_same_one_at_another_level(index):
+    from kb.search import SearchConfig
+
+    names = [h.name.split(" (")[0] for h in index.search("căn cước", limit=2).hits]
+    assert names == ["Cấp lại thẻ căn cước", "Cấp đổi thẻ căn cước"]  # not the same card twice
+    assert index.search("cấp lại thẻ căn cước", level="Cấp tỉnh").hits[0].code == "2.001194"
+    flat = SearchIndex.build(PROCS, config=SearchConfig(repeat_penalty=0.0))
+    names = [h.name.split(" (")[0] for h in flat.search("căn cước", limit=2).hits]
+    assert names == ["Cấp lại thẻ căn cước"] * 2  # what the rule corrects
