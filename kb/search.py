@@ -124,6 +124,7 @@ class SearchConfig:
     # the choices should be different procedures: the same name at another level (or with a
     # level suffix) ranks this much lower than its first occurrence; narrowing by level reaches it
     repeat_penalty: float = 0.05
+    drop_exclusions: bool = True  # "(không phải là …)", "(trừ …)" in a name: not its words
     confident_score: float = 0.70
     confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
@@ -176,6 +177,9 @@ _ACTION = re.compile(r"(?<!\w)(cấp lại|cấp đổi|đổi|gia hạn|thu h�
                      r"đăng ký lại|khôi phục|hủy|bổ sung|cải chính)(?!\w)")
 _UNDOING = frozenset({("thu", "hoi"), ("xoa",), ("cham", "dut"), ("huy",)})
 _ACTION_WORDS = 5  # an action counts within the first words of a name
+# "(không phải là tàu bay, tàu biển …)", "(trừ …)": what a procedure is NOT for; its words are
+# not the name's (a question about a ship must not match the movable-property procedure by them)
+_EXCLUSION_ACC = re.compile(r"\((?:không phải|trừ|ngoại trừ|không bao gồm|không áp dụng)(?!\w)[^)]*\)")
 _NAME_PREFIX_ACC = re.compile(r"^\s*thủ tục:?\s+")
 _NAME_LEVEL_SUFFIX_ACC = re.compile(r"\((?:thực hiện )?(?:tại |ở )?cấp [^)]*\)")
 
@@ -282,7 +286,10 @@ class SearchIndex:
         for i, p in enumerate(docs):
             for lc in p.local_codes:
                 self.by_code.setdefault(lc.upper(), i)
-            name_f = _NAME_PREFIX.sub("", fold(p.name))
+            name = p.name
+            if cfg.drop_exclusions and "(" in name:  # read on the accents: "(trừ" is not "(trụ sở"
+                name = _EXCLUSION_ACC.sub(" ", unicodedata.normalize("NFC", name).lower())
+            name_f = _NAME_PREFIX.sub("", fold(name))
             fuzzy_name = _NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-")
             # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
             bare = strip_scope(fuzzy_name) if cfg.scope_free_names else fuzzy_name
@@ -340,6 +347,8 @@ class SearchIndex:
             kept = set(self.name_terms[i]) if self.sim_names[i] is not self.fuzzy_names[i] else None
             lower = unicodedata.normalize("NFC", p.name).lower()
             spellings.update(_UWORD.findall(lower))
+            if cfg.drop_exclusions:
+                lower = _EXCLUSION_ACC.sub(" ", lower)
             words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
             pairs = []
             for w in dict.fromkeys(words):

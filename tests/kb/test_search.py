@@ -371,3 +371,19 @@ def test_the_choices_are_different_procedures_before_the_same_one_at_another_lev
     flat = SearchIndex.build(PROCS, config=SearchConfig(repeat_penalty=0.0))
     names = [h.name.split(" (")[0] for h in flat.search("căn cước", limit=2).hits]
     assert names == ["Cấp lại thẻ căn cước"] * 2  # what the rule corrects
+
+
+def test_what_a_name_excludes_does_not_match():
+    from kb.search import SearchConfig
+
+    procs = [P("1.011435", "Đăng ký biện pháp bảo đảm bằng động sản (không phải là tàu bay, tàu biển)",
+               field="Đăng ký biện pháp bảo đảm"),
+             P("1.011429", "Đăng ký biện pháp bảo đảm bằng tàu biển", field="Đăng ký biện pháp bảo đảm"),
+             P("2.002041", "Đăng ký thay đổi địa chỉ (trụ sở chính) của doanh nghiệp", field="Doanh nghiệp")]
+    idx = SearchIndex.build(procs)
+    assert "tau" not in idx.name_terms[0] and "bay" not in idx.name_terms[0]
+    assert "tru" in idx.name_terms[2]  # "(trụ sở" is not "(trừ"
+    r = idx.search("đăng ký biện pháp bảo đảm bằng tàu biển")
+    assert r.hits[0].code == "1.011429" and r.hits[0].score - r.hits[1].score > 0.1
+    kept = SearchIndex.build(procs, config=SearchConfig(drop_exclusions=False))
+    assert "tau" in kept.name_terms[0]
