@@ -159,11 +159,24 @@ async def browse_field(ctx: Context, msg: Incoming) -> None:
     head = f"Lĩnh vực {field}: {len(procs)} thủ tục"
     if pages > 1:
         head += f" (trang {page + 1}/{pages})"
-    choices = [Choice(choice_label(p.name), f"kb:open:{p.code}") for p in shown]
+    choices = _open_choices(shown)
     if page + 1 < pages:
         choices.append(Choice("Xem tiếp", f"kb:fld:{i}:{page + 1}"))
     choices += [Choice("Lĩnh vực khác", "kb:fields"), CANCEL_CHOICE]
     ctx.reply(f"{head}. Chọn thủ tục để xem chi tiết, hoặc gõ tên thủ tục cần tìm:", choices)
+
+
+def _open_choices(procs: list[Procedure]) -> list[Choice]:
+    """A button per procedure; names that would read the same (the same procedure at
+    another level) say their level, or else their code."""
+    plain = [choice_label(p.name) for p in procs]
+    labels = list(plain)
+    for i, p in enumerate(procs):
+        same = [q for q, label in zip(procs, plain) if label == plain[i]]
+        if len(same) > 1:
+            tag = p.level if p.level and sum(q.level == p.level for q in same) == 1 else p.code
+            labels[i] = choice_label(f"{p.name} ({tag})")
+    return [Choice(label, f"kb:open:{p.code}") for label, p in zip(labels, procs)]
 
 
 def _present(ctx: Context, query: str, result: SearchResult) -> None:
@@ -172,13 +185,13 @@ def _present(ctx: Context, query: str, result: SearchResult) -> None:
         top = hits[0].procedure
         ctx.end()
         card(ctx, top)
-        others = [Choice(choice_label(h.name), f"kb:open:{h.code}") for h in hits[1:4] if h.name != top.name]
+        others = _open_choices([h.procedure for h in hits[1:4] if h.name != top.name])
         if others:
             ctx.reply(OTHERS, others)
         return
     suggestions = [(s.kind, s.value) for s in result.suggestions[:3]]
     ctx.goto(RESULTS, {"q": query[:300], "sugg": suggestions})
-    choices = [Choice(choice_label(h.name), f"kb:open:{h.code}") for h in hits[:5]]
+    choices = _open_choices([h.procedure for h in hits[:5]])
     ctx.reply(UNSURE, choices)
     if suggestions:
         ctx.reply(NARROW, [Choice(choice_label(value), f"kb:f{i}") for i, (_kind, value) in enumerate(suggestions)]

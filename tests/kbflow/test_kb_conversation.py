@@ -126,3 +126,19 @@ async def test_browsing_from_the_lookup_prompt_and_searching_from_a_field_page(c
 async def test_stale_field_button_is_answered_politely(chat):
     replies = await chat.press("kb:fld:99:0")
     assert "chọn lại" in texts_of(replies) and "kb:fields" in payloads_of(replies)
+
+
+def test_choices_that_would_read_the_same_say_their_level_or_code():
+    from handlers.kb import _open_choices
+    from kb.model import Procedure
+
+    name = "Giao đất, cho thuê đất, chuyển mục đích sử dụng đất"
+    procs = [Procedure(code="1.013949", name=name, level="Cấp xã"),
+             Procedure(code="1.013823", name=name, level="Cấp tỉnh"),
+             Procedure(code="1.000001", name="Đăng ký đất đai", level="Cấp xã"),
+             Procedure(code="1.000002", name="Đăng ký đất đai", level="Cấp xã")]
+    labels = [c.label for c in _open_choices(procs)]
+    assert labels == [f"{name} (Cấp xã)", f"{name} (Cấp tỉnh)",
+                      "Đăng ký đất đai (1.000001)", "Đăng ký đất đai (1.000002)"]
+    assert [c.payload for c in _open_choices(procs[:1])] == ["kb:open:1.013949"]
+    assert [c.label for c in _open_choices(procs[:1])] == [name]
