@@ -116,7 +116,7 @@ def clip(text: str, limit: int) -> str:
 def choice_label(text: str, limit: int = 80) -> str:
     """A button label for a long name: its start and its end ("Liên thông thủ tục … cấp thẻ
     BHYT cho trẻ em dưới 6 tuổi"), since siblings often differ only at the end."""
-    words = " ".join(text.split()).split(" ")
+    words = " ".join(text.split()).rstrip(" :;,.-").split(" ")  # "… nhà ở riêng lẻ:" ends at "lẻ"
     whole = " ".join(words)
     if len(whole) <= limit:
         return whole

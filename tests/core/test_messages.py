@@ -12,6 +12,8 @@ KEY = ConversationKey("web", "s1", "s1")
 
 def test_short_names_are_kept_whole():
     assert choice_label("  Thủ tục   đăng ký khai sinh ") == "Thủ tục đăng ký khai sinh"
+    assert choice_label("Cấp giấy phép xây dựng sửa chữa, cải tạo và nhà ở riêng lẻ:") == \
+        "Cấp giấy phép xây dựng sửa chữa, cải tạo và nhà ở riêng lẻ"
 
 
 def test_long_names_keep_their_start_and_their_end():
