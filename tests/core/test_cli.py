@@ -40,3 +40,22 @@ def test_run_refuses_an_unmigrated_database(tmp_path):
 def test_config_check_ok(tmp_path):
     proc = run("config", "check", cwd=tmp_path)
     assert proc.returncode == 0 and "embedded defaults" in proc.stdout
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """`tthc-bot kb search < questions | head -1`: the closed pipe ends the command quietly."""
+    db = f"sqlite:///{tmp_path}/t.sqlite3"
+    queries = tmp_path / "q.txt"
+    queries.write_text("đăng ký khai sinh\n" * 3000, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TTHC")}
+    with queries.open("rb") as stdin:
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "kb", "search", "--db", db],
+                                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=tmp_path, env=env)
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=120)
+    assert b'"query"' in first
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert proc.returncode == 141
