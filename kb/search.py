@@ -124,6 +124,11 @@ class SearchConfig:
     # the choices should be different procedures: the same name at another level (or with a
     # level suffix) ranks this much lower than its first occurrence; narrowing by level reaches it
     repeat_penalty: float = 0.05
+    # a question's word found only in the record's conditions or result (not in its name, keywords,
+    # field, agency or subjects) counts this much towards coverage: citizens describe their case
+    # ("nhà bị sập do bão") in the words the conditions use, not in the name's
+    details_credit: float = 0.7
+    details_chars: int = 3000  # of the conditions and of the result, each
     drop_exclusions: bool = True  # "(không phải là …)", "(trừ …)" in a name: not its words
     confident_score: float = 0.70
     confident_coverage: float = 0.70
@@ -215,6 +220,7 @@ class SearchIndex:
         self._name_wa: dict[float, list] = {}  # the same over accented name words
         self.citizen: bytearray = bytearray()  # 1 where the subjects include citizens
         self.scopes: dict[int, NameScope] = {}  # doc -> scope of its name (kb.scopes), scoped docs only
+        self.details: list[frozenset[str]] = []  # doc -> words of its conditions and result
         self._action_cache: dict[int, frozenset[tuple[str, ...]]] = {}  # doc -> action phrases of its name (lazy)
         self._max_idf = 1.0
         self.accented: dict[str, frozenset[str]] = {}  # folded word -> accented spellings in names
@@ -281,6 +287,7 @@ class SearchIndex:
             return f
 
         memo: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], int]] = {}
+        details_memo: dict[tuple[str, str], frozenset[str]] = {}
         field_terms: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
         lengths: dict[str, list[int]] = {f: [] for f in weights}
         for i, p in enumerate(docs):
@@ -295,6 +302,13 @@ class SearchIndex:
             bare = strip_scope(fuzzy_name) if cfg.scope_free_names else fuzzy_name
             bare_terms = tokens(bare)
             scope_words = 0 if bare is fuzzy_name else max(0, len(fuzzy_name.split()) - len(bare.split()))
+            if cfg.details_credit:
+                dkey = (p.conditions[:cfg.details_chars], p.result[:cfg.details_chars])
+                dset = details_memo.get(dkey)  # local variants of a procedure share the texts
+                if dset is None:
+                    dset = details_memo[dkey] = frozenset(
+                        intern(t) for t in tokens(fold(dkey[0] + " ; " + dkey[1])))
+                self.details.append(dset)
             texts = {
                 "name": name_f,
                 "keywords": fold_c(" ; ".join(p.keywords)),
@@ -649,6 +663,9 @@ class SearchIndex:
                  for g, mass in zip(groups, gmass)]
         uterms = [(t, self.postings[t][0]) for t in {t for g in groups for alt, _ in g for t in alt}]
         qterms = {t for t in weights if "_" not in t}
+        details = self.details
+        uset = frozenset(t for t, _ in uterms)
+        dcredit = cfg.details_credit
         w_cover, full_bonus = cfg.w_name_cover, cfg.name_full_bonus
         ideal = sum(w * self.idf[t] * self._ideal_sat for t, w in weights.items()) or 1.0
         qstr = " ".join(dict.fromkeys(seq)) if seq else " ".join(t for t, _ in uni)
@@ -673,12 +690,16 @@ class SearchIndex:
                 i = bisect_left(ids, d)
                 if i < len(ids) and ids[i] == d:
                     matched.add(t)
+            extra = (details[d] & uset) - matched if details else None  # words only its details have
             cov = 0.0
             for share, g in gfull:
                 best = 0.0
                 for alt, tot, credit in g:
                     if tot:
-                        got = credit * sum(idf[t] for t in alt if t in matched) / tot
+                        found = sum(idf[t] for t in alt if t in matched)
+                        if extra:
+                            found += dcredit * sum(idf[t] for t in alt if t in extra)
+                        got = credit * found / tot
                         if got > best:
                             best = got
                 cov += share * best

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from kb.model import Procedure
-from kb.search import SearchIndex, find_codes
+from kb.search import SearchConfig, SearchIndex, find_codes
 
 
 def P(code, name, level="Cấp xã", field="Hộ tịch", **kw):
@@ -387,3 +387,18 @@ def test_what_a_name_excludes_does_not_match():
     assert r.hits[0].code == "1.011429" and r.hits[0].score - r.hits[1].score > 0.1
     kept = SearchIndex.build(procs, config=SearchConfig(drop_exclusions=False))
     assert "tau" in kept.name_terms[0]
+
+
+def test_a_case_told_in_the_words_of_the_conditions_finds_that_procedure():
+    """Citizens describe their case; the record's conditions say when the procedure applies. Of two
+    procedures with the same name, the one whose conditions describe the case goes first."""
+    procs = [
+        P("1.007721", "Miễn, giảm thuế", field="Thuế",
+          conditions="Cơ quan thuế quyết định miễn, giảm theo quy định."),
+        P("1.008584", "Miễn, giảm thuế", level="Cấp xã", field="Thuế",
+          conditions="Người nộp thuế bị thiệt hại về tài sản do thiên tai, hỏa hoạn, bão lũ, tai nạn bất ngờ."),
+        P("2.000001", "Hỗ trợ khắc phục hậu quả bão lũ cho cơ sở sản xuất", field="Phòng, chống thiên tai"),
+    ]
+    q = "bão lũ làm sập nhà xưởng, xin miễn giảm thuế"
+    assert top(SearchIndex.build(procs), q) == "1.008584"
+    assert top(SearchIndex.build(procs, config=SearchConfig(details_credit=0.0)), q) == "1.007721"
