@@ -157,7 +157,15 @@ def parse_overrides(items: list[str]) -> dict:
         key, _, value = item.partition("=")
         if key not in fields:
             raise SystemExit(f"unknown SearchConfig field {key!r}")
-        out[key] = type(getattr(SearchConfig(), key))(value) if key != "field_weights" else eval(value)
+        kind = type(getattr(SearchConfig(), key))
+        if key == "field_weights":
+            out[key] = eval(value)
+        elif kind is bool:  # bool("0") is True
+            if value.lower() not in ("0", "1", "false", "true", "no", "yes"):
+                raise SystemExit(f"{key}: {value!r} is not a boolean (0/1, true/false)")
+            out[key] = value.lower() in ("1", "true", "yes")
+        else:
+            out[key] = kind(value)
     return out
 
 
