@@ -133,6 +133,7 @@ class SearchConfig:
     confident_score: float = 0.70
     confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
+    margin_skips_foreign: bool = True  # ... not counting a foreign-element variant the question does not name
     confident_name_coverage: float = 0.5  # share of the query's information found in the top NAME
 
 
@@ -759,7 +760,7 @@ class SearchIndex:
             SearchHit(self.docs[d].code, self.docs[d].name, round(s, 4), self.docs[d], round(cov, 4))
             for s, cov, d in ranked[:limit]
         )
-        margin = self._margin(ranked)
+        margin = self._margin(ranked, qscope if cfg.margin_skips_foreign else None)
         s0, cov0, d0 = ranked[0]
         confident = (s0 >= cfg.confident_score and cov0 >= cfg.confident_coverage
                      and margin >= cfg.confident_margin)
@@ -829,13 +830,17 @@ class SearchIndex:
                 return [ranked[k]] + ranked[:k] + ranked[k + 1:]
         return ranked
 
-    def _margin(self, ranked: Sequence[tuple[float, float, int]]) -> float:
+    def _margin(self, ranked: Sequence[tuple[float, float, int]], qscope: QueryScope | None = None) -> float:
         """How far the top hit is ahead of the best hit with a different name (the same
-        procedure at another level is not a competitor); 1.0 when there is none."""
+        procedure at another level is not a competitor; nor, for a question that names no foreign
+        element, a variant scoped to one); 1.0 when there is none."""
         s0, _, d0 = ranked[0]
         name0 = self.fuzzy_names[d0]
+        skip_foreign = qscope is not None and not qscope.foreign
         for s, _, d in ranked[1:]:
             if self.fuzzy_names[d] != name0:
+                if skip_foreign and (sc := self.scopes.get(d)) is not None and sc.foreign:
+                    continue
                 return s0 - s
         return 1.0
 

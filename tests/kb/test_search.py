@@ -402,3 +402,18 @@ def test_a_case_told_in_the_words_of_the_conditions_finds_that_procedure():
     q = "bão lũ làm sập nhà xưởng, xin miễn giảm thuế"
     assert top(SearchIndex.build(procs), q) == "1.008584"
     assert top(SearchIndex.build(procs, config=SearchConfig(details_credit=0.0)), q) == "1.007721"
+
+
+def test_a_foreign_element_variant_is_no_rival_for_a_plain_question():
+    """'đăng ký khai sinh cho con' (bundled KB) is answered with the card: the variant with a
+    foreign element, close behind, is not what a question naming no foreign element hesitates over."""
+    from kb.canonical import load_bundled
+
+    procs = list(load_bundled())
+    q = "đăng ký khai sinh cho con"
+    r = SearchIndex.build(procs).search(q)
+    assert r.hits[0].code == "1.001193" and r.confident
+    assert r.hits[1].code == "2.000528"  # still offered, right behind
+    assert not SearchIndex.build(procs, config=SearchConfig(margin_skips_foreign=False)).search(q).confident
+    r = SearchIndex.build(procs).search("đăng ký khai sinh cho con, mẹ là người nước ngoài")
+    assert r.hits[0].code == "2.000528"
