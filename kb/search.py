@@ -134,6 +134,8 @@ class SearchConfig:
     confident_coverage: float = 0.70
     confident_margin: float = 0.02  # over the best hit with a different name
     margin_skips_foreign: bool = True  # ... not counting a foreign-element variant the question does not name
+    # the top name must do one of the actions the question asks in so many words (gia hạn, mở khóa)
+    asked_action_check: bool = True
     confident_name_coverage: float = 0.5  # share of the query's information found in the top NAME
 
 
@@ -181,6 +183,13 @@ _NAME_LEVEL_SUFFIX = re.compile(r"\((?:thuc hien )?(?:tai |o )?cap [^)]*\)")
 # What a procedure does to its paper or registration, where siblings differ only by it.
 _ACTION = re.compile(r"(?<!\w)(cấp lại|cấp đổi|đổi|gia hạn|thu hồi|điều chỉnh|xóa|chấm dứt|thay đổi|"
                      r"đăng ký lại|khôi phục|hủy|bổ sung|cải chính)(?!\w)")
+# actions a citizen asks for in so many words; an answer whose name does none of them is not confident
+_ASKED_ACTION = re.compile(r"(?<!\w)(cấp lại|cấp đổi|gia hạn|thu hồi|điều chỉnh|xóa|xoá|chấm dứt|thay đổi|"
+                           r"đăng ký lại|khôi phục|hủy|huỷ|bổ sung|cải chính|mở khóa|mở khoá|"
+                           r"tạm ngừng|giải thể|đính chính)(?!\w)")
+_ASKED_ACTION_FOLDED = re.compile(r"(?<!\w)(cap lai|cap doi|gia han|thu hoi|dieu chinh|cham dut|thay doi|"
+                                  r"dang ky lai|khoi phuc|bo sung|cai chinh|mo khoa|tam ngung|"
+                                  r"giai the|dinh chinh)(?!\w)")
 _UNDOING = frozenset({("thu", "hoi"), ("xoa",), ("cham", "dut"), ("huy",)})
 _ACTION_WORDS = 5  # an action counts within the first words of a name
 # "(không phải là tàu bay, tàu biển …)", "(trừ …)": what a procedure is NOT for; its words are
@@ -779,6 +788,13 @@ class SearchIndex:
         # the top name does something to the paper the citizen did not ask for ("sổ đỏ",
         # "gplx" -> *Cấp đổi* / *Cấp lại* …): ask
         confident = confident and not self._unasked_action(d0, weights)
+        # ... and the other way round: the citizen asks to extend / unlock / change something and
+        # the top name does not say it does that ("mở khóa tài khoản định danh" -> *Cấp tài khoản*)
+        if cfg.asked_action_check and confident:
+            asked = _asked_actions(query)
+            if asked:
+                name0 = " " + " ".join(tokens(fold(self.docs[d0].name))) + " "
+                confident = any(f" {a} " in name0 for a in asked)
         suggestions = () if confident else self._suggest(ranked)
         return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
                             margin=round(margin, 4), name_coverage=round(name_cov, 4))
@@ -915,6 +931,16 @@ class SearchIndex:
                 self._filter_cache.clear()
             self._filter_cache[key] = _filter(self, *key)
         return self._filter_cache[key]
+
+
+def _asked_actions(query: str) -> set[str]:
+    """The actions a query asks for, folded ("gia hạn giấy phép" -> {"gia han"}). Read on the
+    accents where the citizen typed them ("xóa", "hủy"), on the folded text otherwise (without the
+    one-word actions folding makes ambiguous: "xoa", "huy")."""
+    low = unicodedata.normalize("NFC", query).lower()
+    found = {fold(m).replace("xoá", "xoa") for m in _ASKED_ACTION.findall(low)}
+    found |= set(_ASKED_ACTION_FOLDED.findall(" ".join(tokens(fold(low)))))
+    return {" ".join(tokens(a)) for a in found}
 
 
 def _split_phrases(text: str) -> list[list[str]]:

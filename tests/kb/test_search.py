@@ -417,3 +417,27 @@ def test_a_foreign_element_variant_is_no_rival_for_a_plain_question():
     assert not SearchIndex.build(procs, config=SearchConfig(margin_skips_foreign=False)).search(q).confident
     r = SearchIndex.build(procs).search("đăng ký khai sinh cho con, mẹ là người nước ngoài")
     assert r.hits[0].code == "2.000528"
+
+
+def test_an_asked_action_the_top_name_does_not_do_is_not_answered_confidently():
+    """'gia hạn …' / 'mở khóa …' answered by a name that only issues the paper: ask, don't guess."""
+    issue = P("3.000228", "Cấp tài khoản định danh điện tử mức độ 02", field="Định danh và xác thực điện tử")
+    unlock = P("3.000275", "Mở khóa tài khoản định danh điện tử", field="Định danh và xác thực điện tử")
+    permit = P("1.004122", "Cấp giấy phép hành nghề khoan nước dưới đất", level="Cấp tỉnh", field="Tài nguyên nước")
+    other = [P("1.001193", "Thủ tục đăng ký khai sinh"), P("1.000894", "Thủ tục đăng ký kết hôn")]
+    only_issue = SearchIndex.build([issue, permit, *other])
+    for q in ("mở khóa tài khoản định danh điện tử", "mo khoa tai khoan dinh danh dien tu",
+              "gia hạn giấy phép hành nghề khoan nước dưới đất"):
+        r = only_issue.search(q)
+        assert r.hits and not r.confident, q
+    assert only_issue.search("cấp tài khoản định danh điện tử mức độ 02").confident
+    both = SearchIndex.build([issue, unlock, permit, *other])
+    r = both.search("mở khóa tài khoản định danh điện tử")
+    assert r.hits[0].code == "3.000275" and r.confident
+    # the action in a reason clause ("do thay đổi thiết kế") does not hide the one asked for
+    adjust = P("1.013226", "Cấp điều chỉnh giấy phép xây dựng", field="Hoạt động xây dựng")
+    r = SearchIndex.build([adjust, *other]).search("điều chỉnh giấy phép xây dựng do thay đổi thiết kế nhà")
+    assert r.hits[0].code == "1.013226"
+    assert r.confident == SearchIndex.build(
+        [adjust, *other], config=SearchConfig(asked_action_check=False)).search(
+        "điều chỉnh giấy phép xây dựng do thay đổi thiết kế nhà").confident
