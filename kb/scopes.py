@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = ["NameScope", "QueryScope", "name_scope", "query_scope", "age_fits", "scope_mismatch",
-           "strip_scope"]
+           "strip_scope", "group_mismatch"]
 
 # -- names ------------------------------------------------------------------------------------
 # An organisation as the party the procedure is for: "đối với tổ chức", "cho cơ quan, tổ chức",
@@ -153,6 +153,27 @@ def scope_mismatch(q: QueryScope, folded_name: str) -> bool:
     if q.org and not (sc.org or said.org):
         return True
     return q.foreign and not (sc.foreign or said.foreign or _NAME_FOREIGN.search(folded_name))
+
+
+# Groups of people with procedures of their own (people with merit, people with disabilities, poor
+# households …): (what a question says, what a name for that group says). A question about such a
+# group answered by a name that names none of it (*chế độ tử tuất* for "mai táng phí người có
+# công") is probably about a procedure the knowledge base lacks.
+_GROUPS = tuple((re.compile(q), re.compile(n)) for q, n in (
+    (r"\b(?:nguoi co cong|co cong voi cach mang|thuong binh|benh binh|liet si|me viet nam anh hung|"
+     r"chat doc hoa hoc|da cam|dan cong hoa tuyen)\b",
+     r"\b(?:nguoi co cong|co cong|thuong binh|benh binh|liet si|me viet nam anh hung|chat doc hoa hoc|"
+     r"dan cong hoa tuyen|khang chien|chien truong|chien tranh)\b"),
+    (r"\b(?:khuyet tat|tan tat)\b", r"\b(?:khuyet tat|tan tat)\b"),
+    (r"\b(?:ho ngheo|can ngheo|ho can ngheo)\b", r"\b(?:ngheo)\b"),
+    (r"\b(?:mo coi)\b", r"\b(?:mo coi|hoan canh dac biet|bao tro xa hoi)\b"),
+))
+
+
+def group_mismatch(folded_query: str, folded_name: str) -> bool:
+    """The question names a group of people with procedures of their own (kb.scopes._GROUPS) and
+    the procedure name names none of that group."""
+    return any(q.search(folded_query) and not n.search(folded_name) for q, n in _GROUPS)
 
 
 def age_fits(age: int, bounds: tuple[int, int]) -> bool:

@@ -52,7 +52,8 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from .model import Procedure
-from .scopes import NameScope, QueryScope, age_fits, name_scope, query_scope, scope_mismatch, strip_scope
+from .scopes import (NameScope, QueryScope, age_fits, group_mismatch, name_scope, query_scope, scope_mismatch,
+                     strip_scope)
 from .normalize import bigrams, filler_mask, fold, is_stop, is_syllable, teencode_variants, tokens, word_pairs
 from .synonyms import Synonyms, load_synonyms
 
@@ -136,6 +137,7 @@ class SearchConfig:
     margin_skips_foreign: bool = True  # ... not counting a foreign-element variant the question does not name
     # the top name must do one of the actions the question asks in so many words (gia hạn, mở khóa)
     asked_action_check: bool = True
+    group_check: bool = True  # a group of people the question names (người có công …) is in the top name
     confident_name_coverage: float = 0.5  # share of the query's information found in the top NAME
 
 
@@ -781,6 +783,9 @@ class SearchIndex:
         # a question about a company / a foreign element answered by a name that mentions neither:
         # the right variant is probably not in this knowledge base
         confident = confident and not scope_mismatch(qscope, self.fuzzy_names[d0])
+        # ... or about people with merit / with a disability / a poor household (kb.scopes._GROUPS)
+        if cfg.group_check and confident:
+            confident = not group_mismatch(" ".join(tokens(fold(query))), self.fuzzy_names[d0])
         # ... and the other way round: a procedure scoped to a foreign element (kb.scopes) for a
         # question that names none
         sc0 = self.scopes.get(d0)

@@ -441,3 +441,19 @@ def test_an_asked_action_the_top_name_does_not_do_is_not_answered_confidently():
     assert r.confident == SearchIndex.build(
         [adjust, *other], config=SearchConfig(asked_action_check=False)).search(
         "điều chỉnh giấy phép xây dựng do thay đổi thiết kế nhà").confident
+
+
+def test_a_group_of_people_the_question_names_must_be_in_the_confident_answer():
+    """'mai táng phí người có công' (bundled KB: no such procedure) is not answered confidently
+    with the social-insurance death benefit, which 'mai táng phí' alone gets."""
+    from kb.canonical import load_bundled
+
+    procs = list(load_bundled())
+    idx = SearchIndex.build(procs)
+    r = idx.search("mai táng phí")
+    assert r.hits[0].code == "2.000821" and r.confident
+    for q in ("mai táng phí người có công", "chế độ mai táng phí thương binh", "mai tang phi thuong binh"):
+        r = idx.search(q)
+        assert r.hits and not r.confident, q
+    assert SearchIndex.build(procs, config=SearchConfig(group_check=False)).search(
+        "mai táng phí người có công").confident
