@@ -303,7 +303,9 @@ async def test_slow_one_stop_system_answers_everyone_within_3s_and_stops_calling
         # the breaker is open now: further citizens get the answer at once, no new calls
         started = time.monotonic()
         more = await asyncio.gather(*(base.as_user(f"v{i}").say(CODE) for i in range(20)))
-        assert time.monotonic() - started < 1.0
+        # well within the 3 s the citizens are promised (no call is waited for; a loaded CI
+        # machine needs more than the ~0.2 s this takes on a quiet one)
+        assert time.monotonic() - started < 2.0
         assert all("Hệ thống đang bận" in texts_of(r) for r in more)
         assert len(fake.calls) == calls
     finally:
