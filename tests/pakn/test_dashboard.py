@@ -210,6 +210,29 @@ async def test_public_page_hides_personal_data(staff_app, pchat, server):
         await officer.client.close()
 
 
+async def test_public_search_does_not_reveal_what_it_masks(staff_app, pchat, server):
+    """Searching the public page for a sender's name or phone number must not find their
+    item: the page masks them, so matching the raw text would tell who sent what."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        await officer.act(code, "accept")
+        await officer.act(code, "answer", "Kính gửi ông Nguyễn Văn An (0912345678): đã chấn chỉnh bộ phận một cửa.")
+        await officer.act(code, "publish", "")
+        anonymous = StaffBrowser(server).client
+        try:
+            for probe in ("Nguyễn Văn An", "0912345678", "345678"):
+                resp = await anonymous.get("/cong-khai", params={"q": probe})
+                assert code not in await resp.text(), probe
+            resp = await anonymous.get("/cong-khai", params={"q": "chấn chỉnh"})  # masked answer text
+            assert code in await resp.text()
+        finally:
+            await anonymous.close()
+    finally:
+        await officer.client.close()
+
+
 async def test_request_information_round_trip(staff_app, pchat, server, clock):
     code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon 2/11
     assert (await _item(staff_app, code)).answer_due.isoformat() == "2026-11-23"
