@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from storage.repos.ops import DossierPersonalData, PaknPersonalData, PersonalData, SurveyPersonalData
@@ -74,11 +75,38 @@ async def _pakn_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -> d
         citizen_id=old, new_citizen_id=new)}
 
 
+# An upload no item refers to is kept this long (a form being filled in refers to it only
+# from its conversation state, which the idle timeout ends within the hour).
+ORPHAN_UPLOAD_GRACE = timedelta(days=1)
+
+
 async def _pakn_purge(uow: "UnitOfWork", config: "Config", now: datetime) -> dict[str, int]:
-    """Closed PAKN older than the retention period keep their record (kind, agency, dates,
-    the published masked summary) without the sender's personal data."""
+    """Finished PAKN (published, rejected, closed, forwarded) untouched for the retention
+    period keep their record (kind, agency, dates, the published masked summary) without
+    the sender's personal data. Web-chat uploads no item refers to any more (anonymised or
+    erased items, forms never sent) are deleted from ``pakn.upload_dir``."""
     cutoff = now - timedelta(days=config.privacy.retention_days)
-    return {"pakn_items_anonymised": await uow.repo(PaknPersonalData).anonymise(closed_before=cutoff)}
+    repo = uow.repo(PaknPersonalData)
+    counts = {"pakn_items_anonymised": await repo.anonymise(closed_before=cutoff)}
+    counts["pakn_upload_files"] = _delete_orphan_uploads(Path(config.pakn.upload_dir), await repo.upload_refs(),
+                                                         now - ORPHAN_UPLOAD_GRACE)
+    return counts
+
+
+def _delete_orphan_uploads(directory: Path, refs: set[str], older_than: datetime) -> int:
+    if not directory.is_dir():
+        return 0
+    deleted = 0
+    for path in directory.iterdir():
+        try:
+            if not path.is_file() or f"upload:{path.name}" in refs \
+                    or path.stat().st_mtime >= older_than.timestamp():
+                continue
+            path.unlink()
+            deleted += 1
+        except OSError as exc:
+            log.warning("upload not deleted", extra={"file": path.name, "error": type(exc).__name__})
+    return deleted
 
 
 async def _surveys_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -> dict[str, int]:

@@ -173,7 +173,9 @@ class PaknPersonalData(Repository):
         if citizen_id is not None:
             where = PaknItem.citizen_id == citizen_id
         elif closed_before is not None:
-            where = (PaknItem.closed_at.is_not(None)) & (PaknItem.closed_at < closed_before) \
+            # finished items (answered and published, rejected, closed, forwarded out of the
+            # system) untouched since the cut-off: most are never "closed"
+            where = PaknItem.state.in_(PAKN_FINISHED) & (PaknItem.updated_at < closed_before) \
                 & (PaknItem.full_name != ERASED_NAME)
         else:
             raise ValueError("anonymise needs a citizen or a cut-off")
@@ -193,8 +195,16 @@ class PaknPersonalData(Repository):
         await self.session.execute(delete(PaknAttachment).where(PaknAttachment.item_id.in_(ids)))
         return len(ids)
 
+    async def upload_refs(self) -> set[str]:
+        """Every attachment ref still stored (``upload:<file name>`` for web-chat uploads)."""
+        from storage.models.pakn import PaknAttachment
+
+        rows = await self.session.execute(select(PaknAttachment.ref).where(PaknAttachment.ref.like("upload:%")))
+        return {ref for (ref,) in rows.all()}
+
 
 PAKN_OPEN = ("new", "accepted", "needs_info", "in_progress", "forwarded", "answered")
+PAKN_FINISHED = ("published", "rejected", "closed", "forwarded")
 ERASED_NAME = "[đã ẩn danh]"
 
 
