@@ -40,3 +40,10 @@ def test_run_refuses_an_unmigrated_database(tmp_path):
 def test_config_check_ok(tmp_path):
     proc = run("config", "check", cwd=tmp_path)
     assert proc.returncode == 0 and "embedded defaults" in proc.stdout
+
+
+def test_telegram_webhook_info_without_a_token_says_what_is_missing(tmp_path):
+    proc = run("telegram", "webhook-info", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: telegram.token must be set"  # one line, no traceback
+
