@@ -47,3 +47,16 @@ def test_telegram_webhook_info_without_a_token_says_what_is_missing(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: telegram.token must be set"  # one line, no traceback
 
+
+def test_kb_search_and_stats_on_a_fresh_database_see_the_bundled_procedures(tmp_path):
+    """`make migrate` then `tthc-bot kb search` must answer as the bot does: the bot loads the
+    bundled knowledge base into an empty database at start-up, so must the command."""
+    env = {"TTHC_DATABASE_URL": f"sqlite:///{tmp_path}/t.sqlite3"}
+    assert run("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    search = run("kb", "search", "đăng ký khai sinh", "--json", cwd=tmp_path, env=env)
+    assert search.returncode == 0, search.stderr
+    assert '"code": "1.001193"' in search.stdout or "1.001193" in search.stdout
+    stats = run("kb", "stats", cwd=tmp_path, env=env)
+    assert stats.returncode == 0, stats.stderr
+    total = int(re.search(r"procedures: (\d+)", stats.stdout).group(1))
+    assert total >= 100
