@@ -16,7 +16,8 @@ dates, survey scores) keep counting without pointing at a person.
 Features with their own personal data register an eraser and a purger with
 :func:`register`: PAKN anonymises the sender's name, phone, address, e-mail, exact place,
 their messages to staff and attachments (open items follow the person so the answer still
-reaches them); surveys keep the scores, drop comments and the link to the person.
+reaches them); surveys keep the scores, drop comments and the link to the person (on
+erasure, and after the retention period).
 """
 
 from __future__ import annotations
@@ -113,8 +114,13 @@ async def _surveys_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -
     return await uow.repo(SurveyPersonalData).erase(old)
 
 
+async def _surveys_purge(uow: "UnitOfWork", config: "Config", now: datetime) -> dict[str, int]:
+    cutoff = now - timedelta(days=config.privacy.retention_days)
+    return await uow.repo(SurveyPersonalData).purge(cutoff)
+
+
 register("pakn", erase=_pakn_erase, purge=_pakn_purge)
-register("surveys", erase=_surveys_erase)
+register("surveys", erase=_surveys_erase, purge=_surveys_purge)
 
 
 @dataclass(frozen=True)

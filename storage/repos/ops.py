@@ -224,3 +224,15 @@ class SurveyPersonalData(Repository):
             await self.session.execute(update(Survey).where(Survey.id.in_(ids)).values(citizen_id=None))
         await self.session.execute(delete(SurveyOptOut).where(SurveyOptOut.citizen_id == citizen_id))
         return {"surveys_detached": len(ids), "survey_comments": comments}
+
+    async def purge(self, resolved_before: datetime) -> dict[str, int]:
+        """Surveys of cases resolved before the cut-off keep their scores without the
+        comments and the link to the person (an opt-out stays: it is the citizen's wish)."""
+        from storage.models.surveys import Survey, SurveyAnswer
+
+        ids = select(Survey.id).where(Survey.resolved_at < resolved_before)
+        comments = (await self.session.execute(update(SurveyAnswer).where(
+            SurveyAnswer.survey_id.in_(ids), SurveyAnswer.text.is_not(None)).values(text=None))).rowcount or 0
+        detached = (await self.session.execute(update(Survey).where(
+            Survey.resolved_at < resolved_before, Survey.citizen_id.is_not(None)).values(citizen_id=None))).rowcount or 0
+        return {"surveys_detached": detached, "survey_comments": comments}
