@@ -459,7 +459,7 @@ class Dashboard:
         async with self.db.unit_of_work() as uow:
             repo = uow.repo(StaffRepo)
             if await repo.user(user_id) is None:
-                raise web.HTTPNotFound()
+                raise web.HTTPNotFound(text="Không tìm thấy tài khoản.")
             await repo.update_user(user_id, active=False)
             await repo.end_sessions_of(user_id)
             await uow.audit.record(actor=f"staff:{staff.user.id}", action="staff.disabled", entity_type="staff",

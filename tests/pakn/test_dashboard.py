@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.events import PaknAnswered
 from storage.models.pakn import PaknItem
+from storage.repos.pakn import StaffRepo
 from tests.conftest import payloads_of, texts_of
 from tests.pakn.conftest import FAST_HASH, PASSWORD, file_pakn, seed_staff
 
@@ -230,6 +231,35 @@ async def test_public_search_does_not_reveal_what_it_masks(staff_app, pchat, ser
         finally:
             await anonymous.close()
     finally:
+        await officer.client.close()
+
+
+async def test_admin_locks_an_account_from_the_dashboard(staff_app, pchat, server):
+    admin, officer = await browser(server), await browser(server)
+    try:
+        assert await admin.login("admin") == 303 and await officer.login("stp") == 303
+        assert (await officer.get("/staff"))[0] == 200
+        async with staff_app.db.unit_of_work() as uow:
+            users = {u.username: u for u in await uow.repo(StaffRepo).users()}
+        token = await admin.csrf("/staff/admin")
+        resp = await admin.client.post(f"/staff/admin/users/{users['stp'].id}/disable", data={"csrf": token},
+                                       allow_redirects=False)
+        assert resp.status == 303
+        status, _ = await officer.get("/staff")  # the officer's session ended at once
+        assert status == 303
+        assert await StaffBrowser(server).login("stp") == 401
+        # without the CSRF token nothing happens; an unknown account answers in Vietnamese
+        resp = await admin.client.post(f"/staff/admin/users/{users['sxd'].id}/disable", data={},
+                                       allow_redirects=False)
+        assert resp.status == 403
+        resp = await admin.client.post("/staff/admin/users/999999/disable", data={"csrf": token},
+                                       allow_redirects=False)
+        assert resp.status == 404 and "Không tìm thấy tài khoản" in await resp.text()
+        resp = await admin.client.post(f"/staff/admin/users/{users['admin'].id}/disable", data={"csrf": token},
+                                       allow_redirects=False)
+        assert resp.status == 400 and "Không thể tự khóa" in await resp.text()
+    finally:
+        await admin.client.close()
         await officer.client.close()
 
 
