@@ -482,3 +482,14 @@ async def seed_staff_for(app):
 
     await seed_agencies(app)
     await seed_staff(app)
+
+
+def test_public_text_masks_the_senders_details_whatever_their_case(papp):
+    from types import SimpleNamespace
+
+    item = SimpleNamespace(full_name="Nguyễn Văn An", phone="0912345678", email="an@gmail.com",
+                           address="12 Lê Lợi, phường 1")
+    text = papp.services.extras["pakn"].public_text(
+        item, "Tôi là NGUYỄN VĂN AN, nhà ở 12 lê lợi, phường 1; nguyễn văn an xin cảm ơn.")
+    assert "NGUYỄN VĂN AN" not in text and "nguyễn văn an" not in text and "lê lợi" not in text
+    assert text.count("N. V. A.") == 2 and "[đã ẩn]" in text
