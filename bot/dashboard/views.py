@@ -43,6 +43,7 @@ from bot.pakn.service import (
 )
 from bot.privacy import mask_name
 from bot.workdays import Urgency
+from storage.repos.ops import ERASED_NAME
 from storage.repos.outbox import OutboxRepo
 from storage.repos.pakn import ItemFilter, PaknRepo, StaffRepo
 
@@ -503,7 +504,7 @@ class Dashboard:
             "code": i.code, "kind": KIND_LABELS.get(i.kind, ""), "subject": SUBJECT_LABELS.get(i.subject, ""),
             "procedure": self._public_procedure(i),
             "agency": agencies[i.agency_code].name if i.agency_code in agencies else "",
-            "sender": mask_name(i.full_name) if i.full_name else "Công dân",
+            "sender": mask_name(i.full_name) if i.full_name and i.full_name != ERASED_NAME else "Công dân",
             "created_at": i.created_at, "answered_at": i.answered_at, "published_at": i.published_at,
             "summary": i.public_summary or "", "answer": self.pakn.public_text(i, i.answer or ""),
         } for i in items]

@@ -138,6 +138,19 @@ async def test_purge_anonymises_published_and_rejected_pakn_too(staff_app, pchat
     assert by_id[still_open.id].full_name == "Nguyễn Văn An"  # still being handled: kept
 
 
+async def test_public_page_after_the_purge_names_no_one(staff_app, pchat, clock):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    now = clock.now()
+    async with staff_app.db.unit_of_work() as uow:
+        [item] = list((await uow.session.execute(select(PaknItem))).scalars())
+        item.state, item.answer, item.answered_at = "published", "Đã chấn chỉnh.", now
+        item.published_at, item.updated_at, item.public_summary = now, now, "Nội dung đã che."
+    await purge(staff_app.db, staff_app.config, now + timedelta(days=400))
+    async with TestClient(TestServer(staff_app.web)) as client:
+        page = await (await client.get("/cong-khai")).text()
+    assert code in page and "Người gửi: Công dân" in page and "[. " not in page
+
+
 async def test_purge_deletes_upload_files_nobody_refers_to(staff_app, pchat, clock):
     """Web-chat uploads are files on disk: those of anonymised items, of erased citizens and
     of forms never sent go with the purge; a file an item still shows stays."""
