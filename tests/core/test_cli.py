@@ -60,3 +60,12 @@ def test_kb_search_and_stats_on_a_fresh_database_see_the_bundled_procedures(tmp_
     assert stats.returncode == 0, stats.stderr
     total = int(re.search(r"procedures: (\d+)", stats.stdout).group(1))
     assert total >= 100
+
+
+
+def test_every_make_target_has_a_rule():
+    """A phony target without a rule "succeeds" doing nothing (`make test-fast` did)."""
+    makefile = (ROOT / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
+    for target in phony:
+        assert re.search(rf"^{re.escape(target)}:", makefile, re.M), target
