@@ -207,6 +207,11 @@ class PaknRepo(Repository):
                                               details=details or {}).on_conflict_do_nothing()
         return (await self.session.execute(stmt)).rowcount == 1
 
+    async def release_notice(self, item_id: int, notice: str) -> None:
+        """Give a claimed notice back (it could not be sent), so the next run tries again."""
+        await self.session.execute(delete(PaknNotice).where(PaknNotice.item_id == item_id,
+                                                            PaknNotice.notice == notice))
+
 
 class StaffRepo(Repository):
     # -- users ---------------------------------------------------------------------------
