@@ -23,6 +23,7 @@ erasure, and after the retention period).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -94,13 +95,19 @@ async def _pakn_purge(uow: "UnitOfWork", config: "Config", now: datetime) -> dic
     return counts
 
 
+# Only what the web upload writes (bot/channels/web_upload.py): a random name and its
+# extension, or an unfinished ".part-" file. Anything else in the directory (a misconfigured
+# upload_dir pointing at var/ and its database) is never touched.
+UPLOAD_NAME = re.compile(r"^(?:[A-Za-z0-9_-]{24}\.[A-Za-z0-9]{1,5}|\.part-[0-9a-f]{24})$")
+
+
 def _delete_orphan_uploads(directory: Path, refs: set[str], older_than: datetime) -> int:
     if not directory.is_dir():
         return 0
     deleted = 0
     for path in directory.iterdir():
         try:
-            if not path.is_file() or f"upload:{path.name}" in refs \
+            if not UPLOAD_NAME.match(path.name) or not path.is_file() or f"upload:{path.name}" in refs \
                     or path.stat().st_mtime >= older_than.timestamp():
                 continue
             path.unlink()

@@ -158,11 +158,13 @@ async def test_purge_deletes_upload_files_nobody_refers_to(staff_app, pchat, clo
     upload_dir = Path(staff_app.config.pakn.upload_dir)
     upload_dir.mkdir(parents=True, exist_ok=True)
     now = clock.now()
-    kept, gone, abandoned = (upload_dir / "kept.jpg", upload_dir / "gone.jpg", upload_dir / "abandoned.pdf")
-    for f in (kept, gone, abandoned):
+    kept, gone, abandoned = (upload_dir / ("k" * 24 + ".jpg"), upload_dir / ("g" * 24 + ".jpg"),
+                             upload_dir / ("a" * 24 + ".pdf"))
+    foreign = upload_dir / "tthc-bot.sqlite3"  # upload_dir pointed at var/ by mistake: never deleted
+    for f in (kept, gone, abandoned, foreign):
         f.write_bytes(b"\xff\xd8\xff data")
         os.utime(f, (now.timestamp(), now.timestamp()))
-    fresh = upload_dir / "fresh.png"  # a form being filled in right now
+    fresh = upload_dir / ("f" * 24 + ".png")  # a form being filled in right now
     fresh.write_bytes(b"\x89PNG data")
     later = now + timedelta(days=400)
     os.utime(fresh, (later.timestamp(), later.timestamp()))
@@ -170,18 +172,18 @@ async def test_purge_deletes_upload_files_nobody_refers_to(staff_app, pchat, clo
         [item] = list((await uow.session.execute(select(PaknItem))).scalars())
         item.state, item.closed_at, item.updated_at = "closed", now, now
         repo = uow.repo(PaknRepo)
-        await repo.add_attachment(item_id=item.id, channel="web", kind="image", ref="upload:gone.jpg",
+        await repo.add_attachment(item_id=item.id, channel="web", kind="image", ref=f"upload:{gone.name}",
                                   name="a.jpg", mime_type="image/jpeg", size=10, created_at=now)
     await file_pakn(pchat.say, pchat.press, content="Bộ phận một cửa phường yêu cầu nộp thêm bản sao "
                                                      "không có trong quy định của thủ tục.")
     async with staff_app.db.unit_of_work() as uow:
         open_item = max((await uow.session.execute(select(PaknItem))).scalars(), key=lambda i: i.id)
         await uow.repo(PaknRepo).add_attachment(item_id=open_item.id, channel="web", kind="image",
-                                                ref="upload:kept.jpg", name="b.jpg", mime_type="image/jpeg",
+                                                ref=f"upload:{kept.name}", name="b.jpg", mime_type="image/jpeg",
                                                 size=10, created_at=now)
     counts = await purge(staff_app.db, staff_app.config, later)
     assert counts["pakn_items_anonymised"] == 1
-    assert kept.exists() and fresh.exists()
+    assert kept.exists() and fresh.exists() and foreign.exists()
     assert not gone.exists() and not abandoned.exists()
     assert counts["pakn_upload_files"] == 2
 
