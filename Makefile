@@ -23,5 +23,9 @@ run: migrate
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The quick loop while editing: everything but the slow, fault-injection and browser tests.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not faults and not browser" $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -10,6 +10,17 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+?84|0)(?:[\s.\-]?\d){8,10}(?!\w)")
 # Citizen ID (12 digits), old ID card (9 digits), also tax codes (10/13) — any run of 9+ digits.
 _LONG_DIGITS = re.compile(r"(?<!\w)\d{9,16}(?!\w)")
 _EMAIL = re.compile(r"(?<![\w.])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# The same numbers as people write them, in groups ("0791 2345 6789", "079.123.456.789"):
+# 9 to 16 digits in all. Not inside a longer token (a dossier code's "-250101-0001").
+_GROUPED_DIGITS = re.compile(r"(?<![\w.\-])\d{2,4}(?:[ .\-]\d{2,4}){2,5}(?!\w|[.\-]\d)")
+
+
+def _grouped(match: re.Match[str], placeholder: str | None) -> str:
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    if not 9 <= len(digits) <= 16 or _PHONE.fullmatch(text):
+        return text  # not an ID-like number, or a phone number (masked as one below)
+    return placeholder if placeholder is not None else "*" * (len(digits) - 2) + digits[-2:]
 
 
 def _keep_last(match: re.Match[str], keep: int = 3) -> str:
@@ -22,6 +33,7 @@ def mask_pii(text: str) -> str:
     if not text:
         return text
     text = _EMAIL.sub(lambda m: m.group(0)[0] + "***@" + m.group(0).split("@", 1)[1], text)
+    text = _GROUPED_DIGITS.sub(lambda m: _grouped(m, None), text)
     text = _PHONE.sub(_keep_last, text)
     text = _LONG_DIGITS.sub(lambda m: _keep_last(m, 2), text)
     return text
@@ -45,5 +57,6 @@ def redact_pii(text: str, placeholder: str = "[đã ẩn]") -> str:
     if not text:
         return text
     text = _EMAIL.sub(placeholder, text)
+    text = _GROUPED_DIGITS.sub(lambda m: _grouped(m, placeholder), text)
     text = _PHONE.sub(placeholder, text)
     return _LONG_DIGITS.sub(placeholder, text)

@@ -16,14 +16,17 @@ dates, survey scores) keep counting without pointing at a person.
 Features with their own personal data register an eraser and a purger with
 :func:`register`: PAKN anonymises the sender's name, phone, address, e-mail, exact place,
 their messages to staff and attachments (open items follow the person so the answer still
-reaches them); surveys keep the scores, drop comments and the link to the person.
+reaches them); surveys keep the scores, drop comments and the link to the person (on
+erasure, and after the retention period).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from storage.repos.ops import DossierPersonalData, PaknPersonalData, PersonalData, SurveyPersonalData
@@ -74,19 +77,57 @@ async def _pakn_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -> d
         citizen_id=old, new_citizen_id=new)}
 
 
+# An upload no item refers to is kept this long (a form being filled in refers to it only
+# from its conversation state, which the idle timeout ends within the hour).
+ORPHAN_UPLOAD_GRACE = timedelta(days=1)
+
+
 async def _pakn_purge(uow: "UnitOfWork", config: "Config", now: datetime) -> dict[str, int]:
-    """Closed PAKN older than the retention period keep their record (kind, agency, dates,
-    the published masked summary) without the sender's personal data."""
+    """Finished PAKN (published, rejected, closed, forwarded) untouched for the retention
+    period keep their record (kind, agency, dates, the published masked summary) without
+    the sender's personal data. Web-chat uploads no item refers to any more (anonymised or
+    erased items, forms never sent) are deleted from ``pakn.upload_dir``."""
     cutoff = now - timedelta(days=config.privacy.retention_days)
-    return {"pakn_items_anonymised": await uow.repo(PaknPersonalData).anonymise(closed_before=cutoff)}
+    repo = uow.repo(PaknPersonalData)
+    counts = {"pakn_items_anonymised": await repo.anonymise(closed_before=cutoff)}
+    counts["pakn_upload_files"] = _delete_orphan_uploads(Path(config.pakn.upload_dir), await repo.upload_refs(),
+                                                         now - ORPHAN_UPLOAD_GRACE)
+    return counts
+
+
+# Only what the web upload writes (bot/channels/web_upload.py): a random name and its
+# extension, or an unfinished ".part-" file. Anything else in the directory (a misconfigured
+# upload_dir pointing at var/ and its database) is never touched.
+UPLOAD_NAME = re.compile(r"^(?:[A-Za-z0-9_-]{24}\.[A-Za-z0-9]{1,5}|\.part-[0-9a-f]{24})$")
+
+
+def _delete_orphan_uploads(directory: Path, refs: set[str], older_than: datetime) -> int:
+    if not directory.is_dir():
+        return 0
+    deleted = 0
+    for path in directory.iterdir():
+        try:
+            if not UPLOAD_NAME.match(path.name) or not path.is_file() or f"upload:{path.name}" in refs \
+                    or path.stat().st_mtime >= older_than.timestamp():
+                continue
+            path.unlink()
+            deleted += 1
+        except OSError as exc:
+            log.warning("upload not deleted", extra={"file": path.name, "error": type(exc).__name__})
+    return deleted
 
 
 async def _surveys_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -> dict[str, int]:
     return await uow.repo(SurveyPersonalData).erase(old)
 
 
+async def _surveys_purge(uow: "UnitOfWork", config: "Config", now: datetime) -> dict[str, int]:
+    cutoff = now - timedelta(days=config.privacy.retention_days)
+    return await uow.repo(SurveyPersonalData).purge(cutoff)
+
+
 register("pakn", erase=_pakn_erase, purge=_pakn_purge)
-register("surveys", erase=_surveys_erase)
+register("surveys", erase=_surveys_erase, purge=_surveys_purge)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -16,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
+FIRST_RUN_MAX_DELAY = 60.0  # seconds after the start by which every job has run once
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,13 @@ class Scheduler:
         if not self.enabled or self._aps is not None:
             return
         self._aps = AsyncIOScheduler(timezone="UTC")
+        now = datetime.now(timezone.utc)
         for job in self.jobs:
+            # The first run comes soon after the start, not one whole interval later: a
+            # daily job (the privacy purge) of a worker restarted every night would never run.
+            first = now + timedelta(seconds=min(job.seconds, FIRST_RUN_MAX_DELAY))
             self._aps.add_job(_guard(job), "interval", seconds=job.seconds, id=job.name,
-                              max_instances=1, coalesce=True, misfire_grace_time=None)
+                              max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=first)
         self._aps.start()
         log.info("scheduler started", extra={"jobs": [j.name for j in self.jobs]})
 

@@ -12,6 +12,7 @@ from bot.dossiers import texts as T
 from bot.dossiers.code import InvalidCode, looks_like_code, parse_code
 from bot.dossiers.model import Dossier
 from bot.dossiers.service import DossierService
+from bot.errors import UserFacingError
 from bot.messages import Choice, Incoming, Kind
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
 from bot.texts import STALE_CHOICE
@@ -26,8 +27,10 @@ ANOTHER = Choice(T.LABEL_ANOTHER, "m:dossier")
 
 def _svc(ctx: Context) -> DossierService:
     svc = ctx.services.dossiers
-    if svc is None:  # the feature is switched off
-        raise RuntimeError("dossier service not configured")
+    if svc is None:  # the feature is switched off ([dossiers] enabled = false): say so politely
+        c = ctx.config.contact
+        where = f" trên {c.portal_url}" if c.portal_url else ""
+        raise UserFacingError(T.OFF.format(where=where, hotline_label=c.hotline_label, hotline=c.hotline))
     return svc
 
 
@@ -38,6 +41,7 @@ def _ask_code(ctx: Context, intent: str) -> None:
 
 @router.menu_entry("dossier", "Tra cứu hồ sơ", order=20)
 async def start_lookup(ctx: Context, msg: Incoming) -> None:
+    _svc(ctx)
     _ask_code(ctx, LOOKUP)
 
 
@@ -56,6 +60,7 @@ async def start_follow(ctx: Context, msg: Incoming) -> None:
 
 @router.action("dos:new")
 async def follow_another(ctx: Context, msg: Incoming) -> None:
+    _svc(ctx)
     _ask_code(ctx, FOLLOW)
 
 

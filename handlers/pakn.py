@@ -617,8 +617,10 @@ async def _send(ctx: Context) -> None:
         await ctx.uow.audit.record(actor=f"citizen:{ctx.citizen_id}", action="pakn.duplicate",
                                    entity_type="pakn", entity_id=dup.code, now=ctx.now)
         ctx.end()
+        where = ("đang được xử lý" if dup.state in ("new", "accepted", "needs_info", "in_progress")
+                 else f"hiện ở trạng thái “{STATE_LABELS[dup.state].lower()}”")
         ctx.reply(f"Bạn đã gửi một phản ánh có nội dung gần giống ngày "
-                  f"{svc.local(dup.created_at):%d/%m/%Y} (mã {dup.code}). Phản ánh đó đang được xử lý "
+                  f"{svc.local(dup.created_at):%d/%m/%Y} (mã {dup.code}). Phản ánh đó {where} "
                   f"nên chúng tôi không tạo phản ánh mới. Bạn có thể tra cứu bằng mã {dup.code}.",
                   [Choice("Tra cứu phản ánh", f"pakn:l:{dup.code}"), MENU_CHOICE])
         return

@@ -66,6 +66,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from kb.service import KnowledgeBase
     from storage.db import Database
     from storage.repos.kb import ProcedureRepo
 
@@ -74,6 +76,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     async def main() -> None:
         db = Database(cfg.database.url)
         try:
+            # an empty database holds what the bot would serve: the bundled procedures
+            await KnowledgeBase(db, SystemClock()).ensure_seeded()
             async with db.unit_of_work() as uow:
                 repo = uow.repo(ProcedureRepo)
                 total, version = await repo.count(), await repo.version()
@@ -103,6 +107,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         db = Database(cfg.database.url)
         try:
             kb = KnowledgeBase(db, SystemClock())
+            await kb.ensure_seeded()  # as the bot does at start-up: an empty database gets the bundled ones
             await kb.refresh(force=True)
             return kb
         finally:

@@ -52,6 +52,9 @@ def cmd_telegram_webhook_info(args: argparse.Namespace) -> int:
     from bot.cli import load
 
     cfg = load(args)
+    if not cfg.telegram.token:
+        print("error: telegram.token must be set", file=sys.stderr)
+        return 2
     info = asyncio.run(webhook_info(cfg))
     for key, value in info.items():
         print(f"{key}: {value}")

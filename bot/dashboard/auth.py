@@ -145,6 +145,7 @@ async def add_user(db: Database, *, username: str, password: str, role: str, age
                    hasher: PasswordHasher | None = None) -> StaffUser:
     """Create a staff account (CLI and the admin page). Raises ValueError with a reason."""
     username = username.strip().lower()
+    agency_code = (agency_code or "").strip().upper() or None  # agencies are saved upper-case
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
         raise ValueError("Tên đăng nhập chỉ gồm chữ, số, dấu chấm, gạch (tối đa 64 ký tự).")
     if role not in ROLES:

@@ -43,6 +43,7 @@ from bot.pakn.service import (
 )
 from bot.privacy import mask_name
 from bot.workdays import Urgency
+from storage.repos.ops import ERASED_NAME
 from storage.repos.outbox import OutboxRepo
 from storage.repos.pakn import ItemFilter, PaknRepo, StaffRepo
 
@@ -459,7 +460,7 @@ class Dashboard:
         async with self.db.unit_of_work() as uow:
             repo = uow.repo(StaffRepo)
             if await repo.user(user_id) is None:
-                raise web.HTTPNotFound()
+                raise web.HTTPNotFound(text="Không tìm thấy tài khoản.")
             await repo.update_user(user_id, active=False)
             await repo.end_sessions_of(user_id)
             await uow.audit.record(actor=f"staff:{staff.user.id}", action="staff.disabled", entity_type="staff",
@@ -467,6 +468,18 @@ class Dashboard:
         raise web.HTTPSeeOther("/staff/admin?ok=disabled")
 
     # -- public page -----------------------------------------------------------------------
+    def _public_procedure(self, item) -> str:
+        """The procedure as the public page shows it: a name typed by the citizen (not one
+        from the knowledge base) is free text, masked like the rest."""
+        return self.pakn.public_text(item, item.procedure_name or item.procedure_code or "")
+
+    def _public_match(self, item, query: str) -> bool:
+        """Whether ``query`` is in what the public page shows of ``item`` (case-insensitive)."""
+        needle = " ".join(query.split()).casefold()
+        shown = (item.code, item.public_summary or "", self.pakn.public_text(item, item.answer or ""),
+                 self._public_procedure(item))
+        return any(needle in " ".join(text.split()).casefold() for text in shown)
+
     async def public_page(self, request: web.Request) -> web.Response:
         query = request.query.get("q", "")[:100]
         try:
@@ -476,13 +489,22 @@ class Dashboard:
         size = 20
         async with self.db.unit_of_work() as uow:
             repo = uow.repo(PaknRepo)
-            items, total = await repo.published(query, limit=size, offset=(page - 1) * size)
+            if query.strip():
+                # The database matches the stored answer, which still holds what the page
+                # masks (a name, a phone number): match again on the masked text shown, or a
+                # search for someone's phone number would tell which item is theirs.
+                candidates, _ = await repo.published(query, limit=None)
+                items = [i for i in candidates if self._public_match(i, query)]
+                total = len(items)
+                items = items[(page - 1) * size:page * size]
+            else:
+                items, total = await repo.published(limit=size, offset=(page - 1) * size)
             agencies = {a.code: a for a in await repo.agencies(active_only=False)}
         rows = [{
             "code": i.code, "kind": KIND_LABELS.get(i.kind, ""), "subject": SUBJECT_LABELS.get(i.subject, ""),
-            "procedure": i.procedure_name or i.procedure_code or "",
+            "procedure": self._public_procedure(i),
             "agency": agencies[i.agency_code].name if i.agency_code in agencies else "",
-            "sender": mask_name(i.full_name) if i.full_name else "Công dân",
+            "sender": mask_name(i.full_name) if i.full_name and i.full_name != ERASED_NAME else "Công dân",
             "created_at": i.created_at, "answered_at": i.answered_at, "published_at": i.published_at,
             "summary": i.public_summary or "", "answer": self.pakn.public_text(i, i.answer or ""),
         } for i in items]

@@ -110,6 +110,13 @@ class CircuitBreaker:
         self.failures = 0
         self.state = "closed"
 
+    def abandoned(self) -> None:
+        """A call ended without an outcome (cancelled): a trial call no longer holds the
+        half-open state, the next call is the trial."""
+        if self.state == "half-open":
+            self.state = "open"
+            self.opened_at = self._now() - self.reset_seconds
+
     def failure(self) -> None:
         self.failures += 1
         if self.state == "half-open" or self.failures >= self.max_failures:
@@ -146,10 +153,17 @@ class HttpSource:
         return self._session
 
     async def fetch(self, code: str, uow: "UnitOfWork | None" = None) -> Dossier | None:
-        import aiohttp
-
         if not self.breaker.allow():
             raise SourceUnavailable("circuit breaker open")
+        try:
+            return await self._fetch(code)
+        except asyncio.CancelledError:  # no outcome: a half-open breaker must not wait for it
+            self.breaker.abandoned()
+            raise
+
+    async def _fetch(self, code: str) -> Dossier | None:
+        import aiohttp
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.cfg.lookup_deadline_seconds - 0.05
         url = f"{self.base}/dossiers/{quote(code, safe='')}"

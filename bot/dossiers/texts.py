@@ -9,6 +9,8 @@ from bot.dossiers.model import Dossier, Status
 from bot.messages import Choice, Reply
 
 BUSY = "Hệ thống đang bận, vui lòng thử lại sau ít phút."
+OFF = ("Chức năng tra cứu hồ sơ trên kênh này chưa được kết nối với hệ thống một cửa điện tử. "
+       "Bạn vui lòng tra cứu hồ sơ{where} hoặc gọi {hotline_label} {hotline} để được hỗ trợ.")
 ASK_CODE = ("Vui lòng nhập mã hồ sơ (in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả), "
             "ví dụ: {example}")
 NOT_FOUND = ("Không tìm thấy hồ sơ có mã {code}. Vui lòng kiểm tra lại mã trên Giấy tiếp nhận "

@@ -18,7 +18,9 @@ matters depends on the state (``current_due``).
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Sequence
@@ -360,10 +362,17 @@ class PaknService:
     def public_text(self, item: PaknItem, text: str) -> str:
         """Text fit for the public page: the sender's name as initials, phone numbers,
         ID numbers and e-mail addresses removed."""
-        out = text or ""
-        for value in (item.full_name, item.phone, item.email, item.address):
-            if value and len(value) >= 3:
-                out = out.replace(value, mask_name(value) if value == item.full_name else "[đã ẩn]")
+        def norm(value: str | None) -> str:
+            return " ".join(unicodedata.normalize("NFC", value or "").split())
+
+        out = unicodedata.normalize("NFC", text or "")
+        name = norm(item.full_name)
+        for value in (name, norm(item.phone), norm(item.email), norm(item.address)):
+            if len(value) >= 3:
+                # whatever the case and spacing the citizen (or staff) wrote it in
+                pattern = r"\s+".join(re.escape(word) for word in value.split())
+                masked = mask_name(value) if value == name else "[đã ẩn]"
+                out = re.sub(pattern, lambda _m: masked, out, flags=re.IGNORECASE)
         return redact_pii(out)
 
     # -- statistics --------------------------------------------------------------------

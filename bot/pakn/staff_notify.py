@@ -74,7 +74,12 @@ class StaffNotifier:
                 return False
             agency = await repo.agency(item.agency_code) if item.agency_code else None
             text = self._text(item, headline, agency.name if agency else "")
-        return await self._send(text)
+        if await self._send(text):
+            return True
+        # not sent (Telegram down, a network error): the next reminder run tries again
+        async with self.db.unit_of_work() as uow:
+            await uow.repo(PaknRepo).release_notice(item_id, notice)
+        return False
 
     async def new_item(self, item_id: int) -> None:
         """After a citizen files (or supplies information for) an item."""

@@ -78,6 +78,15 @@ def title_lines(report: SipasReport) -> list[str]:
             f"Cơ quan: {report.agency or 'Tất cả'}"]
 
 
+# What a spreadsheet takes for the start of a formula: free text (a citizen's comment, an
+# agency name) must never run as one when staff open the file.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_formula_like(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(FORMULA_START)
+
+
 def write_csv(report: SipasReport, path: str | Path) -> Path:
     p = Path(path)
     with p.open("w", encoding="utf-8-sig", newline="") as fh:
@@ -86,7 +95,8 @@ def write_csv(report: SipasReport, path: str | Path) -> Path:
             w.writerow([line])
         w.writerow([])
         w.writerow(SUMMARY_HEADER)
-        w.writerows([["" if v is None else v for v in row] for row in summary_rows(report)])
+        w.writerows([["" if v is None else ("'" + v if _is_formula_like(v) else v) for v in row]
+                     for row in summary_rows(report)])
     return p
 
 
@@ -107,6 +117,15 @@ def write_xlsx(report: SipasReport, path: str | Path, tz: ZoneInfo) -> Path:
             setattr(cell, k, v)
         return cell
 
+    def safe(ws, row: list[Any]) -> list[Any]:
+        out = []
+        for value in row:
+            if _is_formula_like(value):
+                value = WriteOnlyCell(ws, value=value)
+                value.data_type = "s"  # text, not a formula
+            out.append(value)
+        return out
+
     ws = wb.create_sheet("Tổng hợp")
     for col, width in enumerate((34, 60, 11, 11, 15, 13, 18), start=1):
         ws.column_dimensions[get_column_letter(col)].width = width
@@ -118,7 +137,7 @@ def write_xlsx(report: SipasReport, path: str | Path, tz: ZoneInfo) -> Path:
     ws.append([styled(ws, name, font=bold, fill=fill, alignment=Alignment(wrap_text=True, vertical="center"))
                for name in SUMMARY_HEADER])
     for row in summary_rows(report):
-        ws.append(row)
+        ws.append(safe(ws, row))
 
     raw = wb.create_sheet("Câu trả lời")
     for col, width in enumerate((11, 18, 26, 16, 22, 14, 12, 14, 8, 18, 50, 20, 26, 7, 40, 17), start=1):
@@ -126,7 +145,7 @@ def write_xlsx(report: SipasReport, path: str | Path, tz: ZoneInfo) -> Path:
     raw.freeze_panes = "A2"
     raw.append([styled(raw, name, font=bold, fill=fill) for name in RAW_HEADER])
     for row in raw_rows(report, tz):
-        raw.append(row)
+        raw.append(safe(raw, row))
     p = Path(path)
     wb.save(p)
     return p

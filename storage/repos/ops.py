@@ -173,7 +173,9 @@ class PaknPersonalData(Repository):
         if citizen_id is not None:
             where = PaknItem.citizen_id == citizen_id
         elif closed_before is not None:
-            where = (PaknItem.closed_at.is_not(None)) & (PaknItem.closed_at < closed_before) \
+            # finished items (answered and published, rejected, closed, forwarded out of the
+            # system) untouched since the cut-off: most are never "closed"
+            where = PaknItem.state.in_(PAKN_FINISHED) & (PaknItem.updated_at < closed_before) \
                 & (PaknItem.full_name != ERASED_NAME)
         else:
             raise ValueError("anonymise needs a citizen or a cut-off")
@@ -193,8 +195,16 @@ class PaknPersonalData(Repository):
         await self.session.execute(delete(PaknAttachment).where(PaknAttachment.item_id.in_(ids)))
         return len(ids)
 
+    async def upload_refs(self) -> set[str]:
+        """Every attachment ref still stored (``upload:<file name>`` for web-chat uploads)."""
+        from storage.models.pakn import PaknAttachment
+
+        rows = await self.session.execute(select(PaknAttachment.ref).where(PaknAttachment.ref.like("upload:%")))
+        return {ref for (ref,) in rows.all()}
+
 
 PAKN_OPEN = ("new", "accepted", "needs_info", "in_progress", "forwarded", "answered")
+PAKN_FINISHED = ("published", "rejected", "closed", "forwarded")
 ERASED_NAME = "[đã ẩn danh]"
 
 
@@ -214,3 +224,15 @@ class SurveyPersonalData(Repository):
             await self.session.execute(update(Survey).where(Survey.id.in_(ids)).values(citizen_id=None))
         await self.session.execute(delete(SurveyOptOut).where(SurveyOptOut.citizen_id == citizen_id))
         return {"surveys_detached": len(ids), "survey_comments": comments}
+
+    async def purge(self, resolved_before: datetime) -> dict[str, int]:
+        """Surveys of cases resolved before the cut-off keep their scores without the
+        comments and the link to the person (an opt-out stays: it is the citizen's wish)."""
+        from storage.models.surveys import Survey, SurveyAnswer
+
+        ids = select(Survey.id).where(Survey.resolved_at < resolved_before)
+        comments = (await self.session.execute(update(SurveyAnswer).where(
+            SurveyAnswer.survey_id.in_(ids), SurveyAnswer.text.is_not(None)).values(text=None))).rowcount or 0
+        detached = (await self.session.execute(update(Survey).where(
+            Survey.resolved_at < resolved_before, Survey.citizen_id.is_not(None)).values(citizen_id=None))).rowcount or 0
+        return {"surveys_detached": detached, "survey_comments": comments}

@@ -146,7 +146,11 @@ class PaknRepo(Repository):
                                       PaknItem.created_at <= before)
         return list((await self.session.execute(stmt.order_by(PaknItem.id))).scalars())
 
-    async def published(self, query: str = "", *, limit: int = 50, offset: int = 0) -> tuple[list[PaknItem], int]:
+    async def published(self, query: str = "", *, limit: int | None = 50,
+                        offset: int = 0) -> tuple[list[PaknItem], int]:
+        """Published items, newest first. With ``query`` these are candidates matched on the
+        stored (unmasked) answer and procedure name: the public page must check the match
+        again on the masked text it shows (``limit=None``: every candidate)."""
         cond = [PaknItem.state.in_(("published", "closed")), PaknItem.published_at.is_not(None)]
         if query.strip():
             pattern = _like(query.strip())
@@ -156,7 +160,7 @@ class PaknRepo(Repository):
                             PaknItem.procedure_name.ilike(pattern, escape="\\")))
         total = (await self.session.execute(select(func.count(PaknItem.id)).where(*cond))).scalar_one()
         rows = (await self.session.execute(
-            select(PaknItem).where(*cond).order_by(PaknItem.published_at.desc())
+            select(PaknItem).where(*cond).order_by(PaknItem.published_at.desc(), PaknItem.id.desc())
             .limit(limit).offset(offset))).scalars()
         return list(rows), total
 
@@ -202,6 +206,11 @@ class PaknRepo(Repository):
         stmt = self.insert(PaknNotice).values(item_id=item_id, notice=notice, at=at,
                                               details=details or {}).on_conflict_do_nothing()
         return (await self.session.execute(stmt)).rowcount == 1
+
+    async def release_notice(self, item_id: int, notice: str) -> None:
+        """Give a claimed notice back (it could not be sent), so the next run tries again."""
+        await self.session.execute(delete(PaknNotice).where(PaknNotice.item_id == item_id,
+                                                            PaknNotice.notice == notice))
 
 
 class StaffRepo(Repository):

@@ -7,7 +7,7 @@ import pytest
 
 from bot.logs import MaskingFormatter
 from bot.messages import split_text
-from bot.privacy import mask_name, mask_phone, mask_pii
+from bot.privacy import mask_name, mask_phone, mask_pii, redact_pii
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -18,9 +18,24 @@ from bot.privacy import mask_name, mask_phone, mask_pii
     ("email an.nguyen@gmail.com", "email a***@gmail.com"),
     ("mã hồ sơ 000.00.01.H50-250101-0001", "mã hồ sơ 000.00.01.H50-250101-0001"),
     ("thủ tục 1.000419", "thủ tục 1.000419"),
+    # ID numbers as people write them: in groups (they were left whole, or all but 3 digits)
+    ("CCCD 0791 2345 6789 nhé", "CCCD **********89 nhé"),
+    ("CCCD: 079.123.456.789", "CCCD: **********89"),
+    ("CMND 123 456 789", "CMND *******89"),
+    ("lệ phí 50.000 đồng ngày 20/10/2026", "lệ phí 50.000 đồng ngày 20/10/2026"),
+    ("số tiền 1.500.000.000 đồng", "số tiền 1.500.000.000 đồng"),
 ])
 def test_mask_pii(text, expected):
     assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("CCCD 0791 2345 6789, CMND 123 456 789.", "CCCD [đã ẩn], CMND [đã ẩn]."),
+    ("CCCD 079-123-456-789", "CCCD [đã ẩn]"),
+    ("hồ sơ 000.00.01.H50-250101-0001, thủ tục 1.001193", "hồ sơ 000.00.01.H50-250101-0001, thủ tục 1.001193"),
+])
+def test_redact_pii_on_public_text(text, expected):
+    assert redact_pii(text) == expected
 
 
 def test_mask_name_and_phone():

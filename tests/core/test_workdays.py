@@ -120,3 +120,16 @@ def test_a_year_of_days_is_fast(cal):
         cal.deadline(datetime.combine(day, time(9), HCM), 15)
         day += timedelta(days=1)
     assert _time.perf_counter() - start < 2.0  # holiday tables are cached per year
+
+
+def test_vietnam_culture_day_from_the_package_and_a_province_that_works_it():
+    """24/11 (Ngày Văn hóa Việt Nam) is a day off from 2026 in the `holidays` package, after
+    the Politburo's Resolution 80-NQ/TW; domain.md lists no such law [U], so a province that
+    works that day lists it in `calendar.extra_working_days`, which wins over the package."""
+    default = WorkCalendar.from_config(load_config(None, env={}))
+    assert not default.is_working_day(date(2026, 11, 24))  # Tuesday
+    assert default.is_working_day(date(2025, 11, 24))  # not before 2026
+    assert default.deadline(local(2026, 11, 23, 9), 3) == date(2026, 11, 27)
+    worked = WorkCalendar.from_config(load_config(None, env={"TTHC__CALENDAR__EXTRA_WORKING_DAYS": "2026-11-24"}))
+    assert worked.is_working_day(date(2026, 11, 24))
+    assert worked.deadline(local(2026, 11, 23, 9), 3) == date(2026, 11, 26)

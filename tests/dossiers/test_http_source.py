@@ -138,3 +138,33 @@ def test_half_open_failure_reopens():
     assert b.allow() and not b.allow()  # one trial at a time
     b.failure()
     assert b.state == "open" and not b.allow()
+
+
+async def test_a_cancelled_trial_call_does_not_leave_the_breaker_half_open_for_ever(onestop):
+    """The trial call after the reset time may be cancelled (the citizen's lookup deadline
+    around it, a shutdown): the breaker must not wait for its outcome for ever, refusing
+    every later lookup of the worker."""
+    import asyncio
+
+    clock = FakeTime()
+    s = source(onestop, max_attempts=1)
+    s.breaker = CircuitBreaker(1, 30, now=clock)
+    onestop.add(make_record())
+    onestop.fail[CODE] = [500]
+    try:
+        with pytest.raises(SourceUnavailable):
+            await s.fetch(CODE)
+        assert s.breaker.state == "open"
+        clock.t += 31
+        onestop.delay[CODE] = 5
+        trial = asyncio.create_task(s.fetch(CODE))
+        await asyncio.sleep(0.1)
+        trial.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await trial
+        del onestop.delay[CODE]
+        clock.t += 31  # after another reset time, a new trial goes through and recovers
+        assert (await s.fetch(CODE)) is not None
+        assert s.breaker.state == "closed"
+    finally:
+        await s.close()

@@ -4,8 +4,10 @@ personal data, and the PAKN gauges of /metrics."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -13,6 +15,7 @@ from sqlalchemy import select
 
 from bot.retention import purge
 from storage.models.pakn import PaknItem
+from storage.repos.pakn import PaknRepo
 from tests.conftest import texts_of
 from tests.pakn.conftest import file_pakn, papp, pchat, seed_staff  # noqa: F401  (fixtures)
 from tests.pakn.test_dashboard import CODE, StaffBrowser
@@ -109,6 +112,80 @@ async def test_purge_anonymises_closed_pakn_after_the_retention(staff_app, pchat
     assert counts["pakn_items_anonymised"] == 1
     [item] = await _items(staff_app)
     assert item.full_name == "[đã ẩn danh]" and item.code.startswith("PAKN-")
+
+
+async def test_purge_anonymises_published_and_rejected_pakn_too(staff_app, pchat, clock):
+    """Most answered items end "published" and rejected ones "rejected", never closed: the
+    retention period applies to them as well, not only to closed items."""
+    await file_pakn(pchat.say, pchat.press)
+    await file_pakn(pchat.say, pchat.press, content="Bộ phận một cửa phường yêu cầu nộp thêm bản sao "
+                                                     "không có trong quy định của thủ tục.")
+    await file_pakn(pchat.say, pchat.press, content="Cán bộ tiếp nhận hồ sơ xây dựng hẹn tôi quay lại "
+                                                     "ba lần mà không nói rõ thiếu giấy tờ gì.")
+    now = clock.now()
+    async with staff_app.db.unit_of_work() as uow:
+        published, rejected, still_open = sorted((await uow.session.execute(select(PaknItem))).scalars(),
+                                                 key=lambda i: i.id)
+        published.state, published.published_at, published.updated_at = "published", now, now
+        rejected.state, rejected.updated_at = "rejected", now
+    counts = await purge(staff_app.db, staff_app.config, now + timedelta(days=30))
+    assert counts["pakn_items_anonymised"] == 0
+    counts = await purge(staff_app.db, staff_app.config, now + timedelta(days=400))
+    assert counts["pakn_items_anonymised"] == 2
+    by_id = {i.id: i for i in await _items(staff_app)}
+    assert by_id[published.id].full_name == "[đã ẩn danh]" and by_id[published.id].phone == ""
+    assert by_id[rejected.id].full_name == "[đã ẩn danh]"
+    assert by_id[still_open.id].full_name == "Nguyễn Văn An"  # still being handled: kept
+
+
+async def test_public_page_after_the_purge_names_no_one(staff_app, pchat, clock):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    now = clock.now()
+    async with staff_app.db.unit_of_work() as uow:
+        [item] = list((await uow.session.execute(select(PaknItem))).scalars())
+        item.state, item.answer, item.answered_at = "published", "Đã chấn chỉnh.", now
+        item.published_at, item.updated_at, item.public_summary = now, now, "Nội dung đã che."
+    await purge(staff_app.db, staff_app.config, now + timedelta(days=400))
+    async with TestClient(TestServer(staff_app.web)) as client:
+        page = await (await client.get("/cong-khai")).text()
+    assert code in page and "Người gửi: Công dân" in page and "[. " not in page
+
+
+async def test_purge_deletes_upload_files_nobody_refers_to(staff_app, pchat, clock):
+    """Web-chat uploads are files on disk: those of anonymised items, of erased citizens and
+    of forms never sent go with the purge; a file an item still shows stays."""
+    await file_pakn(pchat.say, pchat.press)
+    upload_dir = Path(staff_app.config.pakn.upload_dir)
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    now = clock.now()
+    kept, gone, abandoned = (upload_dir / ("k" * 24 + ".jpg"), upload_dir / ("g" * 24 + ".jpg"),
+                             upload_dir / ("a" * 24 + ".pdf"))
+    foreign = upload_dir / "tthc-bot.sqlite3"  # upload_dir pointed at var/ by mistake: never deleted
+    for f in (kept, gone, abandoned, foreign):
+        f.write_bytes(b"\xff\xd8\xff data")
+        os.utime(f, (now.timestamp(), now.timestamp()))
+    fresh = upload_dir / ("f" * 24 + ".png")  # a form being filled in right now
+    fresh.write_bytes(b"\x89PNG data")
+    later = now + timedelta(days=400)
+    os.utime(fresh, (later.timestamp(), later.timestamp()))
+    async with staff_app.db.unit_of_work() as uow:
+        [item] = list((await uow.session.execute(select(PaknItem))).scalars())
+        item.state, item.closed_at, item.updated_at = "closed", now, now
+        repo = uow.repo(PaknRepo)
+        await repo.add_attachment(item_id=item.id, channel="web", kind="image", ref=f"upload:{gone.name}",
+                                  name="a.jpg", mime_type="image/jpeg", size=10, created_at=now)
+    await file_pakn(pchat.say, pchat.press, content="Bộ phận một cửa phường yêu cầu nộp thêm bản sao "
+                                                     "không có trong quy định của thủ tục.")
+    async with staff_app.db.unit_of_work() as uow:
+        open_item = max((await uow.session.execute(select(PaknItem))).scalars(), key=lambda i: i.id)
+        await uow.repo(PaknRepo).add_attachment(item_id=open_item.id, channel="web", kind="image",
+                                                ref=f"upload:{kept.name}", name="b.jpg", mime_type="image/jpeg",
+                                                size=10, created_at=now)
+    counts = await purge(staff_app.db, staff_app.config, later)
+    assert counts["pakn_items_anonymised"] == 1
+    assert kept.exists() and fresh.exists() and foreign.exists()
+    assert not gone.exists() and not abandoned.exists()
+    assert counts["pakn_upload_files"] == 2
 
 
 def _value(text: str, name: str, labels: str = "") -> float:

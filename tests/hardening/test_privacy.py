@@ -140,3 +140,36 @@ def test_privacy_purge_command(sqlite_url):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "purged (retention 30 days" in out.stdout and "message_log=0" in out.stdout
+
+
+async def test_purge_drops_old_survey_comments_and_the_link_to_the_person(app, chat, clock):
+    """Survey comments are free text (people write their names and numbers in them): after
+    the retention period they go with the link to the citizen; the scores stay (SIPAS)."""
+    from storage.models.surveys import Survey, SurveyAnswer
+
+    await chat.say("menu")
+    now = clock.now()
+    async with app.db.unit_of_work() as uow:
+        citizen_id = (await uow.citizens.identity("memory", "u1")).citizen_id
+        ids = []
+        for case_id, resolved in (("PAKN-2611-OLD1", now), ("PAKN-2611-NEW1", now + timedelta(days=200))):
+            survey = Survey(case_type="pakn", case_id=case_id, citizen_id=citizen_id, agency="STP",
+                            resolved_at=resolved, resolved_month=f"{resolved:%Y-%m}", status="completed",
+                            question_count=2, next_question=3, completed_at=resolved, created_at=resolved)
+            uow.session.add(survey)
+            await uow.session.flush()
+            ids.append(survey.id)
+            uow.session.add_all([
+                SurveyAnswer(survey_id=survey.id, question_no=1, question_key="q1", kind="rating",
+                             value=5, answered_at=resolved),
+                SurveyAnswer(survey_id=survey.id, question_no=2, question_key="comment", kind="comment",
+                             text="Cán bộ Trần Thị Bình, số 0912345678, rất nhiệt tình", answered_at=resolved)])
+    counts = await purge(app.db, app.config, now + timedelta(days=400))
+    assert counts["survey_comments"] == 1 and counts["surveys_detached"] == 1
+    old = (await _rows(app, Survey, Survey.id == ids[0]))[0]
+    new = (await _rows(app, Survey, Survey.id == ids[1]))[0]
+    assert old.citizen_id is None and new.citizen_id == citizen_id
+    old_answers = {a.kind: a for a in await _rows(app, SurveyAnswer, SurveyAnswer.survey_id == ids[0])}
+    assert old_answers["comment"].text is None and old_answers["rating"].value == 5  # the score stays
+    new_comment = [a for a in await _rows(app, SurveyAnswer, SurveyAnswer.survey_id == ids[1]) if a.kind == "comment"]
+    assert new_comment[0].text  # 200 days old: kept

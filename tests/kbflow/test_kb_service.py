@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import os
 import subprocess
 import sys
@@ -160,7 +161,11 @@ def test_cli_import_stats_and_search_on_the_same_database(tmp_path):
     url = f"sqlite:///{tmp_path}/eval.sqlite3"
     imp = _cli("kb", "import", str(data), "--db", url, cwd=tmp_path)
     assert imp.returncode == 0, imp.stderr
-    assert "207 added" in imp.stdout or "added" in imp.stdout
+    # a fresh database: every record is new (the former `or "added" in ...` passed on "0 added")
+    counts = re.search(r"(\d+) records: (\d+) added, (\d+) updated, (\d+) unchanged", imp.stdout)
+    assert counts is not None, imp.stdout
+    records, added, updated, unchanged = (int(g) for g in counts.groups())
+    assert added >= 200 and added == records and updated == unchanged == 0
     stats = _cli("kb", "stats", "--db", url, cwd=tmp_path)
     assert stats.returncode == 0 and "procedures:" in stats.stdout
     total = int(stats.stdout.split("procedures:")[1].split()[0])

@@ -207,6 +207,21 @@ async def test_near_identical_content_within_days_is_a_duplicate(papp, pchat, cl
     assert len(await _items(papp)) == 3
 
 
+async def test_a_duplicate_of_an_answered_item_is_not_said_to_be_in_progress(papp, pchat, clock):
+    """The existing item may already be answered: the citizen is told its real state, not
+    "đang được xử lý"."""
+    first = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    async with papp.db.unit_of_work() as uow:
+        item = await uow.repo(PaknRepo).by_code(first)
+        await uow.repo(PaknRepo).update_item(item.id, state="answered", answer="Đã xử lý.",
+                                             answered_at=clock.now())
+    clock.advance(days=1)
+    again = texts_of(await file_pakn(pchat.say, pchat.press))
+    assert f"mã {first}" in again and "không tạo phản ánh mới" in again
+    assert "đang được xử lý" not in again and "đã trả lời" in again.lower()
+    assert len(await _items(papp)) == 1
+
+
 async def test_procedure_from_the_knowledge_base_or_as_typed(papp, pchat):
     await pchat.press("m:pakn")
     await pchat.press("pf:k:phan_anh")

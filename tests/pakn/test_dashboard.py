@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.events import PaknAnswered
 from storage.models.pakn import PaknItem
+from storage.repos.pakn import StaffRepo
 from tests.conftest import payloads_of, texts_of
 from tests.pakn.conftest import FAST_HASH, PASSWORD, file_pakn, seed_staff
 
@@ -210,6 +211,58 @@ async def test_public_page_hides_personal_data(staff_app, pchat, server):
         await officer.client.close()
 
 
+async def test_public_search_does_not_reveal_what_it_masks(staff_app, pchat, server):
+    """Searching the public page for a sender's name or phone number must not find their
+    item: the page masks them, so matching the raw text would tell who sent what."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        await officer.act(code, "accept")
+        await officer.act(code, "answer", "Kính gửi ông Nguyễn Văn An (0912345678): đã chấn chỉnh bộ phận một cửa.")
+        await officer.act(code, "publish", "")
+        anonymous = StaffBrowser(server).client
+        try:
+            for probe in ("Nguyễn Văn An", "0912345678", "345678"):
+                resp = await anonymous.get("/cong-khai", params={"q": probe})
+                assert code not in await resp.text(), probe
+            resp = await anonymous.get("/cong-khai", params={"q": "chấn chỉnh"})  # masked answer text
+            assert code in await resp.text()
+        finally:
+            await anonymous.close()
+    finally:
+        await officer.client.close()
+
+
+async def test_admin_locks_an_account_from_the_dashboard(staff_app, pchat, server):
+    admin, officer = await browser(server), await browser(server)
+    try:
+        assert await admin.login("admin") == 303 and await officer.login("stp") == 303
+        assert (await officer.get("/staff"))[0] == 200
+        async with staff_app.db.unit_of_work() as uow:
+            users = {u.username: u for u in await uow.repo(StaffRepo).users()}
+        token = await admin.csrf("/staff/admin")
+        resp = await admin.client.post(f"/staff/admin/users/{users['stp'].id}/disable", data={"csrf": token},
+                                       allow_redirects=False)
+        assert resp.status == 303
+        status, _ = await officer.get("/staff")  # the officer's session ended at once
+        assert status == 303
+        assert await StaffBrowser(server).login("stp") == 401
+        # without the CSRF token nothing happens; an unknown account answers in Vietnamese
+        resp = await admin.client.post(f"/staff/admin/users/{users['sxd'].id}/disable", data={},
+                                       allow_redirects=False)
+        assert resp.status == 403
+        resp = await admin.client.post("/staff/admin/users/999999/disable", data={"csrf": token},
+                                       allow_redirects=False)
+        assert resp.status == 404 and "Không tìm thấy tài khoản" in await resp.text()
+        resp = await admin.client.post(f"/staff/admin/users/{users['admin'].id}/disable", data={"csrf": token},
+                                       allow_redirects=False)
+        assert resp.status == 400 and "Không thể tự khóa" in await resp.text()
+    finally:
+        await admin.client.close()
+        await officer.client.close()
+
+
 async def test_request_information_round_trip(staff_app, pchat, server, clock):
     code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon 2/11
     assert (await _item(staff_app, code)).answer_due.isoformat() == "2026-11-23"
@@ -384,6 +437,45 @@ async def test_staff_group_gets_new_due_soon_and_overdue_once(make_app, sqlite_u
         assert "Nguyễn" not in call["text"] and "0912345678" not in call["text"]
 
 
+async def test_a_staff_group_notice_telegram_refused_is_sent_at_the_next_run(make_app, sqlite_url, tmp_path,
+                                                                            clock):
+    """Telegram down for a moment must not lose the "Quá hạn" notice for good."""
+    from bot.channels.memory import MemoryChannel
+    from tests.pakn.conftest import MONDAY_9AM, seed_agencies
+
+    calls: list[str] = []
+    fail = {"n": 0}
+
+    async def send_message(request: web.Request) -> web.Response:
+        if fail["n"]:
+            fail["n"] -= 1
+            return web.json_response({"ok": False, "description": "Bad Gateway"}, status=502)
+        calls.append((await request.json())["text"])
+        return web.json_response({"ok": True, "result": {"message_id": len(calls)}})
+
+    tg = web.Application()
+    tg.router.add_post("/bot{token}/sendMessage", send_message)
+    async with TestServer(tg) as srv:
+        clock.set(MONDAY_9AM)
+        app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "up")},
+                       staff={**FAST_HASH, "telegram_token": "123:ABC", "telegram_chat_id": "-100200",
+                              "telegram_api_url": str(srv.make_url(""))})
+        await seed_agencies(app)
+        chat = MemoryChannel(app.core.handle)
+        app.add_channel(chat)
+        await app.start()
+        await file_pakn(chat.say, chat.press)
+        assert len(calls) == 1
+        clock.advance(days=3)  # Thursday: overdue
+        fail["n"] = 1
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 1  # refused
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 2 and "Quá hạn" in calls[1]
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 2  # and still only once
+
+
 async def test_queue_filters_due_soon_and_overdue(staff_app, pchat, server, clock):
     first = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon: accept due Wed
     clock.advance(days=2)  # Wednesday
@@ -429,3 +521,14 @@ async def seed_staff_for(app):
 
     await seed_agencies(app)
     await seed_staff(app)
+
+
+def test_public_text_masks_the_senders_details_whatever_their_case(papp):
+    from types import SimpleNamespace
+
+    item = SimpleNamespace(full_name="Nguyễn Văn An", phone="0912345678", email="an@gmail.com",
+                           address="12 Lê Lợi, phường 1")
+    text = papp.services.extras["pakn"].public_text(
+        item, "Tôi là NGUYỄN VĂN AN, nhà ở 12 lê lợi, phường 1; nguyễn văn an xin cảm ơn.")
+    assert "NGUYỄN VĂN AN" not in text and "nguyễn văn an" not in text and "lê lợi" not in text
+    assert text.count("N. V. A.") == 2 and "[đã ẩn]" in text

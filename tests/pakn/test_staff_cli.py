@@ -83,3 +83,15 @@ async def _thread(fn, *args):
     import asyncio
 
     return await asyncio.to_thread(fn, *args)
+
+
+async def test_an_agency_code_is_the_same_in_any_case(sqlite_url, monkeypatch, capsys):
+    """`staff agency stp ...` stores STP; `staff add ... --agency stp` must find it."""
+    monkeypatch.setenv("TTHC__STAFF__ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("TTHC__STAFF__ARGON2_MEMORY_KIB", "8192")
+    db = ["--db", sqlite_url]
+    assert await _thread(run, ["staff", "agency", "stp", "Sở Tư pháp", *db], monkeypatch) == 0
+    assert await _thread(run, ["staff", "add", "lan", "--role", "officer", "--agency", "stp",
+                               "--password-stdin", *db], monkeypatch, "doi-mat-khau-1\n") == 0, capsys.readouterr().err
+    users, _agencies = await _state(sqlite_url)
+    assert users["lan"].agency_code == "STP"

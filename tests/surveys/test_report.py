@@ -164,3 +164,16 @@ async def test_cli_writes_the_xlsx(env, db_url, tmp_path, monkeypatch):
                  "--db", db_url]) == 0
     assert Path(tmp_path / "bao-cao-sipas-20261001-20261130.csv").exists()
     assert await main(["report", "sipas", "--from", "2026-12-01", "--to", "2026-11-30", "--db", db_url]) == 2
+
+
+async def test_a_comment_that_looks_like_a_formula_stays_text_in_the_xlsx(make_app, db_url, clock, tmp_path):
+    """A citizen's comment is opened by staff in Excel: "=HYPERLINK(...)" must be shown as
+    text, never run as a formula."""
+    env = await make_env(make_app, db_url, clock)
+    evil = '=HYPERLINK("http://example.invalid/x","Bấm vào đây")'
+    await _case(env, "F1", local(2026, 11, 12), ["5", "4", "1", evil], case_type="pakn", agency="SXD",
+                channel="web", received_at=local(2026, 11, 2), on_time=True)
+    path = write_xlsx(await _report(env), tmp_path / "r.xlsx", TZ)
+    raw = load_workbook(path)["Câu trả lời"]
+    cells = [row[14] for row in raw.iter_rows(min_row=2) if row[9].value == "comment"]
+    assert len(cells) == 1 and cells[0].data_type == "s" and cells[0].value == evil
