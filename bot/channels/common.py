@@ -6,7 +6,8 @@
   update are dropped by the inbox's unique key, and the core de-duplicates by update id
   again. An update whose handling did not finish (process killed, error) is handled by
   the ``<channel>.inbox`` job once its lease has run out. The row is marked done in the
-  message's own transaction (the core's ``within`` hook), so no second transaction.
+  message's own transaction (the core's ``within`` hook), so no second transaction; on
+  PostgreSQL by the message's closing statement itself.
 - **Deliver the replies**, and when the platform says the citizen cannot be reached
   (blocked the bot, unfollowed), record it on the identity instead of retrying.
 - **Reachability** of a conversation from its channel identity.
@@ -24,6 +25,7 @@ from bot.clock import Clock
 from bot.messages import ConversationKey, Incoming, Reply
 from storage.db import Database
 from storage.repos.channels import ChannelInbox, IdentityReach, Reachabilities
+from storage.repos.core import CloseWith
 
 if TYPE_CHECKING:
     from bot.core import Within
@@ -106,14 +108,19 @@ class PlatformChannel:
 
     async def _run_item(self, item_id: int, payload: dict[str, Any]) -> None:
         seen: list[str] = []  # what the core did with the update: "marked" / "rolled back"
+        # On PostgreSQL the message's closing statement marks the row done (close_with);
+        # otherwise (SQLite, a duplicate update) the hook does, in the same transaction.
+        close_with = CloseWith(inbox_id=item_id)
 
         async def mark_done(uow) -> None:  # in the message's own transaction (no second one)
             if uow is None:  # (a core that reports it) the transaction did not commit
                 seen.append("rolled back")
                 return
-            await uow.repo(ChannelInbox).done(item_id, self._clock.now())
+            if not close_with.inbox_done:
+                await uow.repo(ChannelInbox).done(item_id, self._clock.now())
             seen.append("marked")
 
+        mark_done.close_with = close_with  # type: ignore[attr-defined]
         try:
             await self.process(payload, mark_done)
         except asyncio.CancelledError:
