@@ -174,3 +174,16 @@ async def test_inbox_row_stays_open_after_a_rolled_back_update_and_the_job_handl
 
         logged = (await uow.session.execute(select(func.count()).select_from(MessageLog))).scalar_one()
     assert logged == 2  # the message and its reply, once
+
+
+async def test_single_statement_insert_is_stored_at_once(make_app, db_url, clock):
+    """The webhook's inbox insert: committed by itself (on PostgreSQL without BEGIN/COMMIT)."""
+    from datetime import timedelta
+
+    app = make_app(db_url)
+    async with app.db.single_statement() as conn:
+        item = await ChannelInbox(conn).accept("zalo_oa", "s-1", {"a": 1}, clock.now(), timedelta(minutes=2))
+    assert item is not None
+    async with app.db.single_statement() as conn:  # a re-delivery
+        assert await ChannelInbox(conn).accept("zalo_oa", "s-1", {"a": 1}, clock.now(), timedelta(minutes=2)) is None
+    assert await inbox_rows(app) == [("s-1", None, {"a": 1})]
