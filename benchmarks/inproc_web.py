@@ -9,7 +9,10 @@ load benchmark's lookup conversations (menu, procedure lookup → card → secti
 status by code, help, cancel: ``load.SCRIPTS``) through ``WebChannel.handle_and_read``, each
 sending its next message as soon as the page came back, until ``--messages`` were handled.
 Reports the process's CPU time (user + system, ``time.process_time``) per message over the
-measured messages (after ``--warmup`` ones), and wall-clock messages/s. Being one process on
+measured messages (after ``--warmup`` ones), and wall-clock messages/s. With
+``--count-statements``: the database round trips per message instead (statements, and
+BEGIN / COMMIT / SAVEPOINT / RELEASE, counted by SQLAlchemy events; deterministic, unlike
+the CPU figure, which the listeners then disturb). Being one process on
 the machine's cores, the CPU figure is the one to compare between code versions; PostgreSQL's
 own CPU is not counted.
 """
@@ -30,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.load import SCRIPTS, CODES, prepare_db, seed  # noqa: E402
 
 
-async def run(url: str, citizens: int, messages: int, warmup: int) -> dict:
+async def run(url: str, citizens: int, messages: int, warmup: int, count: bool = False) -> dict:
     import logging
 
     from bot.app import build_app
@@ -42,6 +45,18 @@ async def run(url: str, citizens: int, messages: int, warmup: int) -> dict:
     cfg = load_config(None, env={"TTHC__LOGGING__LEVEL": "WARNING"}).with_database(url)
     app = build_app(cfg, scheduler=False)
     await app.start()
+    trips = {"statements": 0, "begin": 0, "commit": 0, "savepoint": 0, "release": 0}
+    if count:
+        from sqlalchemy import event
+
+        engine = app.db.engine.sync_engine
+        for name, what in (("before_cursor_execute", "statements"), ("begin", "begin"),
+                           ("commit", "commit"), ("savepoint", "savepoint"),
+                           ("release_savepoint", "release")):
+            def bump(*_args, _what=what, **_kw):
+                if done >= warmup:
+                    trips[_what] += 1
+            event.listen(engine, name, bump)
     web = app.web_channel
     done = 0
     marks: dict[str, float] = {}
@@ -82,8 +97,11 @@ async def run(url: str, citizens: int, messages: int, warmup: int) -> dict:
     finally:
         await app.stop()
     measured = done - warmup
-    return {"messages": measured, "cpu_ms_per_message": round(cpu / measured * 1000, 3),
-            "per_second": round(measured / wall, 1), "citizens": citizens}
+    out = {"messages": measured, "cpu_ms_per_message": round(cpu / measured * 1000, 3),
+           "per_second": round(measured / wall, 1), "citizens": citizens}
+    if count:
+        out["per_message"] = {k: round(v / measured, 2) for k, v in trips.items()}
+    return out
 
 
 def cli() -> None:
@@ -93,14 +111,16 @@ def cli() -> None:
     p.add_argument("--citizens", type=int, default=20)
     p.add_argument("--messages", type=int, default=3300)
     p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--count-statements", action="store_true", help="database round trips per message")
     args = p.parse_args()
     url, cleanup = prepare_db(args.db, args.pg_url)
     try:
-        result = asyncio.run(run(url, args.citizens, args.messages, args.warmup))
+        result = asyncio.run(run(url, args.citizens, args.messages, args.warmup, args.count_statements))
     finally:
         cleanup()
     print(f"{args.db}: {result['cpu_ms_per_message']} ms CPU per message, {result['per_second']} msg/s "
-          f"({result['messages']} messages, {result['citizens']} citizens)")
+          f"({result['messages']} messages, {result['citizens']} citizens)"
+          + (f"; per message: {result['per_message']}" if "per_message" in result else ""))
 
 
 if __name__ == "__main__":
