@@ -10,9 +10,10 @@ Pipeline for each :class:`Incoming` (``BotCore.handle``):
 5. global words ("Hủy", "Menu") from any state, then buttons (actions, menu entries),
    then the handler for the current state, then free-text fallbacks;
 6. the new state and the offered buttons saved and the message and its replies logged
-   (one statement on PostgreSQL); the caller's ``within``
-   hook (a channel's own bookkeeping: the web chat reads the page's new messages, the
-   platforms mark their inbox row done); commit; after-commit hooks.
+   (one statement on PostgreSQL, which also returns the web chat's page and marks the
+   platform's inbox row done when the ``within`` hook asks for it); the caller's ``within``
+   hook (a channel's own bookkeeping: the web chat's page of new messages, the platforms'
+   inbox row marked done); commit; after-commit hooks.
 A handler error rolls back only the handler's work (a savepoint): the citizen gets a
 polite message and the error is logged with context, never shown as a traceback.
 """
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 # a duplicate update too (the message was handled before), and commits with the message. When
 # the transaction does not commit, it is called once more with None: what it read or noted
 # was rolled back and must not be shown (an acknowledgement never stored is never sent).
+# A hook may carry a ``close_with`` attribute (storage.repos.core.CloseWith): on PostgreSQL
+# the closing statement then does that work too (the web page's rows, the inbox row marked
+# done) and fills it in, and the hook only does what was not done.
 Within = Callable[["UnitOfWork | None"], Awaitable[None]]
 
 CANCEL_WORDS = {"huy", "/huy", "/cancel", "huy bo", "thoat", "dung lai"}
@@ -156,7 +160,7 @@ class BotCore:
             logged.extend(NewMessage(ctx.identity.citizen_id, "out", "reply", reply.text, reply_payload(reply))
                           for reply in ctx.replies)
             await uow.conversations.close(msg.key, ctx.next_state, {**ctx.data, OFFERED_KEY: offered_now},
-                                          logged, now)
+                                          logged, now, getattr(within, "close_with", None))
             if within is not None:
                 await within(uow)
         return ctx.replies, ctx._after_commit

@@ -18,7 +18,8 @@ from typing import AsyncIterator
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker,
+                                    create_async_engine)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class Database:
             sys.setswitchinterval(min(sys.getswitchinterval(), SQLITE_SWITCH_INTERVAL))
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_lock = asyncio.Lock()
+        # The same pool; its connections run each statement in a transaction of its own.
+        self._autocommit = None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def safe_url(self) -> str:
@@ -132,6 +135,20 @@ class Database:
 
         async with self.session() as session:
             yield UnitOfWork(session, self)
+
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator["AsyncSession | AsyncConnection"]:
+        """Something to ``execute`` one statement on, committed on its own: on PostgreSQL a
+        pooled connection in autocommit mode (no BEGIN and COMMIT round trips: the statement
+        is its own transaction, atomic and durable once it returns); on SQLite a unit of work
+        as :meth:`session` (it queues on this process's lock instead of SQLite's busy handler).
+        For one statement only: two would not be one transaction."""
+        if self._autocommit is None:
+            async with self.session() as session:
+                yield session
+            return
+        async with self._autocommit.connect() as conn:
+            yield conn
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

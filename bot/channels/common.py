@@ -6,7 +6,10 @@
   update are dropped by the inbox's unique key, and the core de-duplicates by update id
   again. An update whose handling did not finish (process killed, error) is handled by
   the ``<channel>.inbox`` job once its lease has run out. The row is marked done in the
-  message's own transaction (the core's ``within`` hook), so no second transaction.
+  message's own transaction (the core's ``within`` hook), so no second transaction; on
+  PostgreSQL by the message's closing statement itself. The inbox insert is one statement
+  committed on its own (``Database.single_statement``), and the update the webhook parsed
+  is handed to the background task as it is (not parsed again).
 - **Deliver the replies**, and when the platform says the citizen cannot be reached
   (blocked the bot, unfollowed), record it on the identity instead of retrying.
 - **Reachability** of a conversation from its channel identity.
@@ -24,6 +27,7 @@ from bot.clock import Clock
 from bot.messages import ConversationKey, Incoming, Reply
 from storage.db import Database
 from storage.repos.channels import ChannelInbox, IdentityReach, Reachabilities
+from storage.repos.core import CloseWith
 
 if TYPE_CHECKING:
     from bot.core import Within
@@ -88,12 +92,15 @@ class PlatformChannel:
             await asyncio.gather(*pending, return_exceptions=True)
 
     # -- inbox -------------------------------------------------------------------------
-    async def accept(self, update_id: str, payload: dict[str, Any]) -> bool:
+    async def accept(self, update_id: str, payload: dict[str, Any], incoming: Incoming | None = None) -> bool:
         """Store an update (before the webhook answers) and handle it in the background.
-        False when the same update was accepted before: it is not handled again."""
-        async with self._db.unit_of_work() as uow:
-            item_id = await uow.repo(ChannelInbox).accept(self.name, update_id[:128], payload,
-                                                          self._clock.now(), LEASE)
+        False when the same update was accepted before: it is not handled again.
+        ``incoming``: the update as the webhook already parsed it (else parsed again).
+        The insert is one statement committed on its own (on PostgreSQL no BEGIN / COMMIT
+        round trips): once it returns, the update is stored."""
+        async with self._db.single_statement() as conn:
+            item_id = await ChannelInbox(conn).accept(self.name, update_id[:128], payload,
+                                                      self._clock.now(), LEASE)
         if item_id is None:
             log.info("re-delivered update ignored", extra={"channel": self.name, "update_id": update_id})
             return False
@@ -101,21 +108,26 @@ class PlatformChannel:
             log.warning("too many updates in flight; left in the inbox for the inbox job",
                         extra={"channel": self.name, "inbox_id": item_id, "in_flight": len(self._tasks)})
             return True
-        self.spawn(self._run_item(item_id, payload), "update")
+        self.spawn(self._run_item(item_id, payload, incoming), "update")
         return True
 
-    async def _run_item(self, item_id: int, payload: dict[str, Any]) -> None:
+    async def _run_item(self, item_id: int, payload: dict[str, Any], incoming: Incoming | None = None) -> None:
         seen: list[str] = []  # what the core did with the update: "marked" / "rolled back"
+        # On PostgreSQL the message's closing statement marks the row done (close_with);
+        # otherwise (SQLite, a duplicate update) the hook does, in the same transaction.
+        close_with = CloseWith(inbox_id=item_id)
 
         async def mark_done(uow) -> None:  # in the message's own transaction (no second one)
             if uow is None:  # (a core that reports it) the transaction did not commit
                 seen.append("rolled back")
                 return
-            await uow.repo(ChannelInbox).done(item_id, self._clock.now())
+            if not close_with.inbox_done:
+                await uow.repo(ChannelInbox).done(item_id, self._clock.now())
             seen.append("marked")
 
+        mark_done.close_with = close_with  # type: ignore[attr-defined]
         try:
-            await self.process(payload, mark_done)
+            await self.process(payload, mark_done, incoming)
         except asyncio.CancelledError:
             raise
         except Exception:  # left in the inbox: the inbox job tries again after the lease
@@ -140,10 +152,13 @@ class PlatformChannel:
         return len(items)
 
     # -- handling ----------------------------------------------------------------------
-    async def process(self, payload: dict[str, Any], within: Within | None = None) -> None:
+    async def process(self, payload: dict[str, Any], within: Within | None = None,
+                      incoming: Incoming | None = None) -> None:
         """One platform update: to the core, and its replies back to the citizen. ``within``
-        runs in the message's transaction (the inbox row is marked done there)."""
-        incoming = self.parse(payload)
+        runs in the message's transaction (the inbox row is marked done there). ``incoming``:
+        the update already parsed (by the webhook), else it is parsed here."""
+        if incoming is None:
+            incoming = self.parse(payload)
         if incoming is None:
             return
         replies = await self._handle(incoming, within)

@@ -264,8 +264,9 @@ class TelegramChannel(PlatformChannel):
             update_id = int(data["update_id"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             return web.Response(status=400)
-        if self.parse(data) is not None:
-            await self.accept(str(update_id), data)
+        incoming = self.parse(data)
+        if incoming is not None:
+            await self.accept(str(update_id), data, incoming)
         return web.Response(status=200)
 
     async def _on_polled_update(self, update: object, _context: Any) -> None:

@@ -28,7 +28,7 @@ from bot.config import Config
 from bot.core import reply_payload
 from bot.messages import ConversationKey, Incoming, Kind, Reply
 from storage.db import Database
-from storage.repos.core import LoggedMessage
+from storage.repos.core import CloseWith, LoggedMessage
 
 log = logging.getLogger(__name__)
 
@@ -173,15 +173,26 @@ class WebChannel:
         """Hand a message to the core and answer with the page's new messages (the replies,
         and anything pushed since ``after``), read in the message's own transaction; a
         retried POST (duplicate id) gets what the first one produced. None when the core
-        could not handle it (database down)."""
+        could not handle it (database down, or the transaction failed at COMMIT: what was
+        read then was never stored and is not shown).
+
+        On PostgreSQL the page comes with the message's closing statement (the rows its log
+        INSERT returns, with the older outgoing rows after ``after``); on SQLite and for a
+        duplicate it is read separately, in the same transaction."""
         found: list[list[LoggedMessage]] = []
+        cursor = max(after, 0)
+        close_with = CloseWith(page_after=cursor)
 
         async def read(uow) -> None:
             if uow is None:  # rolled back: nothing read may be shown
                 found.clear()
                 return
-            found.append(await uow.messages.since(self.name, sid, max(after, 0), direction="out"))
+            rows = close_with.page
+            if rows is None:
+                rows = await uow.messages.since(self.name, sid, cursor, direction="out")
+            found.append(rows)
 
+        read.close_with = close_with  # type: ignore[attr-defined]
         await self._handle(msg, read)
         return _page(found[0], after) if found else None
 

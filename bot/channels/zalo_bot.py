@@ -104,7 +104,7 @@ class ZaloBotChannel(PlatformChannel):
             if incoming is None:
                 log.info("zalo bot event not handled", extra={"event": str(update.get("event_name", ""))})
                 continue
-            await self.accept(incoming.update_id, update)
+            await self.accept(incoming.update_id, update, incoming)
         return web.json_response({"ok": True})
 
     async def _poll(self) -> None:
@@ -120,8 +120,9 @@ class ZaloBotChannel(PlatformChannel):
                     raise SendError(f"getUpdates answered {status}", code=f"http_{status}")
                 backoff = 1.0
                 for update in unwrap(body):
-                    if self.parse(update) is not None:
-                        self.spawn(self.process(update), "update")
+                    incoming = self.parse(update)
+                    if incoming is not None:
+                        self.spawn(self.process(update, incoming=incoming), "update")
             except asyncio.CancelledError:
                 raise
             except SendError as exc:

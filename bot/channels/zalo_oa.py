@@ -294,7 +294,7 @@ class ZaloOAChannel(PlatformChannel):
             if not event.startswith(IGNORED_PREFIXES):
                 log.info("zalo oa event not handled", extra={"event": event})
             return web.json_response({"ok": True})
-        await self.accept(incoming.update_id, body)
+        await self.accept(incoming.update_id, body, incoming)
         return web.json_response({"ok": True})
 
     def parse(self, body: Mapping[str, Any]) -> Incoming | None:

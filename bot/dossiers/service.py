@@ -81,17 +81,16 @@ class DossierService:
         rates = uow.repo(RateEvents)
         subject = f"c{citizen_id}"
         hour_ago = now - timedelta(hours=1)
+        counts = await rates.counts((LOOKUP_MISS, LOOKUP), subject, hour_ago)  # one statement
         for kind, limit in ((LOOKUP_MISS, self.cfg.lookup_max_misses_per_hour),
                             (LOOKUP, self.cfg.lookup_max_per_hour)):
-            if await rates.count(kind, subject, hour_ago) >= limit:
+            if counts[kind] >= limit:
                 oldest = await rates.oldest(kind, subject, hour_ago) or now
                 wait = _minutes(oldest + timedelta(hours=1) - now)
                 log.info("dossier lookups throttled", extra={"citizen_id": citizen_id, "kind": kind})
                 raise UserFacingError(T.TOO_MANY_LOOKUPS.format(minutes=wait))
         dossier = await self.fetch(code, uow)
-        await rates.add(LOOKUP, subject, now)
-        if dossier is None:
-            await rates.add(LOOKUP_MISS, subject, now)
+        await rates.add_many([(LOOKUP, subject)] + ([(LOOKUP_MISS, subject)] if dossier is None else []), now)
         return dossier
 
     # -- ownership ---------------------------------------------------------------------
@@ -128,8 +127,7 @@ class DossierService:
                                    details={"method": method}, now=now)
             return ProofResult(True, method=method)
         rates = uow.repo(RateEvents)
-        await rates.add(PROOF_FAIL_CITIZEN, f"c{citizen_id}", now)
-        await rates.add(PROOF_FAIL_DOSSIER, dossier.code, now)
+        await rates.add_many([(PROOF_FAIL_CITIZEN, f"c{citizen_id}"), (PROOF_FAIL_DOSSIER, dossier.code)], now)
         log.info("dossier ownership answer wrong", extra={"citizen_id": citizen_id, "code": dossier.code})
         since = now - timedelta(minutes=self.cfg.proof_window_minutes)
         used_c = await rates.count(PROOF_FAIL_CITIZEN, f"c{citizen_id}", since)

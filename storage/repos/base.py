@@ -14,7 +14,8 @@ class Repository:
 
     @property
     def dialect(self) -> str:
-        return self.session.bind.dialect.name
+        # a session's engine, or a connection (Database.single_statement on PostgreSQL)
+        return getattr(self.session, "bind", self.session).dialect.name
 
     def insert(self, table: Any):
         """An INSERT that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update``

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.models.channels import InboxUpdate, ZaloOAToken
 from storage.repos.base import Repository
@@ -14,6 +16,13 @@ from storage.repos.base import Repository
 _INBOX = InboxUpdate.__table__
 _DONE = (update(_INBOX).where(_INBOX.c.id == bindparam("b_id"))
          .values(done_at=bindparam("b_now"), payload={}))
+
+
+@functools.cache
+def _accept_statement(dialect: str):
+    """The inbox insert, built once per dialect (found at once in the compiled cache)."""
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return ins(_INBOX).on_conflict_do_nothing().returning(_INBOX.c.id)
 
 
 @dataclass(frozen=True)
@@ -30,14 +39,9 @@ class ChannelInbox(Repository):
                      lease: timedelta) -> int | None:
         """Store an accepted update, leased to this process for ``lease``; None when the
         same update was accepted before (a re-delivery)."""
-        stmt = (
-            self.insert(InboxUpdate)
-            .values(channel=channel, update_id=update_id, payload=payload, received_at=now,
-                    claimed_until=now + lease, attempts=1)
-            .on_conflict_do_nothing()
-            .returning(InboxUpdate.id)
-        )
-        row = (await self.session.execute(stmt)).first()  # one statement: no read back
+        row = (await self.session.execute(_accept_statement(self.dialect), {
+            "channel": channel, "update_id": update_id, "payload": payload, "received_at": now,
+            "claimed_until": now + lease, "attempts": 1})).first()  # one statement: no read back
         return None if row is None else int(row[0])
 
     async def done(self, item_id: int, now: datetime) -> None:

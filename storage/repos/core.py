@@ -235,29 +235,70 @@ _OPEN_UNCLAIMED = _open_statement("SELECT 1")  # a message without an update id
 
 # PostgreSQL: what a message writes last (the conversation state, upserted, and the message
 # with its replies in the log) in one statement: the state upsert as a data-modifying CTE of
-# the log's multi-row INSERT. One statement per number of logged rows, built once.
+# the log's multi-row INSERT. What the channel asked for with a CloseWith is folded in too: the
+# platform inbox row marked done (another DML CTE), and the web chat's page (the log INSERT's
+# RETURNING of the replies with a UNION ALL of the older outgoing rows newer than the page's
+# cursor: the pushed messages). The outer query's read of message_log sees the table as it was
+# before the statement, so the new rows come only from RETURNING, never twice. One statement
+# per (number of logged rows, page, inbox), built once.
 _CLOSE_MAX_ROWS = 16
 _MESSAGE_ROW_COLS = ("citizen_id", "direction", "kind", "text", "payload")
+_PAGE_LIMIT = 100  # as Messages.since
 
 
-@functools.lru_cache(maxsize=_CLOSE_MAX_ROWS)
-def _close_statement(rows: int):
+@functools.lru_cache(maxsize=_CLOSE_MAX_ROWS * 4)
+def _close_statement(rows: int, page: bool = False, inbox: bool = False):
     # Text, not a Core insert: SQLAlchemy does not cache a multi-row INSERT with a DML CTE
     # (no cache key), so it would be compiled again for every message.
     from storage.models.base import UTCDateTime
 
     values = ", ".join(f"(:b_now, :m{i}_citizen_id, :b_channel, :b_chat_id, :m{i}_direction, "
                        f":m{i}_kind, :m{i}_text, :m{i}_payload)" for i in range(rows))
-    sql = ("WITH saved_state AS ("
-           "INSERT INTO conversation_states (channel, chat_id, user_id, state, data, updated_at) "
-           "VALUES (:b_channel, :b_chat_id, :b_user_id, :b_state, :b_data, :b_now) "
-           "ON CONFLICT (channel, chat_id, user_id) DO UPDATE SET state = excluded.state, "
-           "data = excluded.data, updated_at = excluded.updated_at) "
-           "INSERT INTO message_log (at, citizen_id, channel, chat_id, direction, kind, text, payload) "
+    ctes = ["saved_state AS ("
+            "INSERT INTO conversation_states (channel, chat_id, user_id, state, data, updated_at) "
+            "VALUES (:b_channel, :b_chat_id, :b_user_id, :b_state, :b_data, :b_now) "
+            "ON CONFLICT (channel, chat_id, user_id) DO UPDATE SET state = excluded.state, "
+            "data = excluded.data, updated_at = excluded.updated_at)"]
+    if inbox:
+        ctes.append("inbox_done AS (UPDATE channel_inbox SET done_at = :b_now, payload = '{}' "
+                    "WHERE id = :b_inbox_id)")
+    log = ("INSERT INTO message_log (at, citizen_id, channel, chat_id, direction, kind, text, payload) "
            f"VALUES {values}")
     binds = [bindparam("b_now", type_=UTCDateTime()), bindparam("b_data", type_=JSON())]
     binds += [bindparam(f"m{i}_payload", type_=JSON()) for i in range(rows)]
-    return text(sql).bindparams(*binds)
+    if not page:
+        return text(f"WITH {', '.join(ctes)} {log}").bindparams(*binds)
+    cols = "id, at, direction, kind, text, payload"
+    ctes.append(f"logged AS ({log} RETURNING {cols})")
+    sql = (f"WITH {', '.join(ctes)} "
+           f"SELECT {cols} FROM logged WHERE direction = 'out' AND id > :b_after "
+           f"UNION ALL SELECT {cols} FROM message_log "
+           "WHERE channel = :b_channel AND chat_id = :b_chat_id AND direction = 'out' AND id > :b_after "
+           "ORDER BY id LIMIT :b_limit")
+    binds.append(bindparam("b_limit", type_=Integer()))
+    return (text(sql).bindparams(*binds)
+            .columns(id=Integer, at=UTCDateTime(), direction=String, kind=String, text=String, payload=JSON))
+
+
+@dataclass
+class CloseWith:
+    """A channel's bookkeeping that :meth:`Conversations.close` may fold into the message's
+    closing statement (PostgreSQL, up to 16 logged rows), filled in when it did:
+
+    - ``page_after``: the page's cursor; ``page`` gets the conversation's outgoing rows newer
+      than it (the replies just logged and anything pushed meanwhile), oldest first, at most
+      ``page_limit`` — what :meth:`Messages.since` with ``direction="out"`` reads;
+    - ``inbox_id``: a platform inbox row to mark done (as :meth:`ChannelInbox.done`);
+      ``inbox_done`` is set when the statement did it.
+
+    Both count only once the transaction commits. When close could not fold them (SQLite, a
+    duplicate update, many rows) they stay None / False and the channel does the work itself."""
+
+    page_after: int | None = None
+    page_limit: int = _PAGE_LIMIT
+    inbox_id: int | None = None
+    page: "list[LoggedMessage] | None" = None
+    inbox_done: bool = False
 
 
 @dataclass(frozen=True)
@@ -294,10 +335,11 @@ class Conversations(Repository):
         return Opened(True, identity, stored)
 
     async def close(self, key: ConversationKey, state: str, data: dict[str, Any],
-                    messages: Sequence["NewMessage"], now: datetime) -> None:
+                    messages: Sequence["NewMessage"], now: datetime, with_: CloseWith | None = None) -> None:
         """Save the conversation state and log the message with its replies (ids in list
-        order). On PostgreSQL one statement; on SQLite (local calls) the two of
-        :meth:`ConversationStates.save` and :meth:`Messages.append_many`."""
+        order). On PostgreSQL one statement, with ``with_``'s page and inbox row folded in (see
+        :class:`CloseWith`); on SQLite (local calls) the two of :meth:`ConversationStates.save`
+        and :meth:`Messages.append_many`, and ``with_`` is left to the caller."""
         if self.supports_row_locks and 0 < len(messages) <= _CLOSE_MAX_ROWS:
             params: dict[str, Any] = {"b_channel": key.channel, "b_chat_id": key.chat_id,
                                       "b_user_id": key.user_id, "b_state": state, "b_data": data,
@@ -308,7 +350,18 @@ class Conversations(Repository):
                 params[f"m{i}_kind"] = m.kind
                 params[f"m{i}_text"] = m.text
                 params[f"m{i}_payload"] = m.payload or {}
-            await self.session.execute(_close_statement(len(messages)), params)
+            page = with_ is not None and with_.page_after is not None
+            inbox = with_ is not None and with_.inbox_id is not None
+            if inbox:
+                params["b_inbox_id"] = with_.inbox_id
+            if page:
+                params["b_after"] = with_.page_after
+                params["b_limit"] = with_.page_limit
+            result = await self.session.execute(_close_statement(len(messages), page, inbox), params)
+            if page:
+                with_.page = [LoggedMessage(r[0], r[1], r[2], r[3], r[4], dict(r[5] or {})) for r in result]
+            if inbox:
+                with_.inbox_done = True
             return
         await ConversationStates(self.session).save(key, state, data, now)
         await Messages(self.session).append_many(key, messages, now)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from storage.models.dossiers import (
     DossierOwnership,
@@ -148,14 +148,32 @@ class DossierOwners(Repository):
         return row is not None and row >= since
 
 
+_RATES = DossierRateEvent.__table__
+# Built once (found at once in the compiled cache): a lookup counts and logs its events on
+# every dossier message, so no ORM flush and no statement built per call.
+_RATE_COUNT = (select(func.count()).select_from(_RATES)
+               .where(_RATES.c.kind == bindparam("b_kind"), _RATES.c.subject == bindparam("b_subject"),
+                      _RATES.c.at >= bindparam("b_since")))
+_RATE_COUNTS = (select(_RATES.c.kind, func.count())
+                .where(_RATES.c.kind.in_(bindparam("b_kinds", expanding=True)),
+                       _RATES.c.subject == bindparam("b_subject"), _RATES.c.at >= bindparam("b_since"))
+                .group_by(_RATES.c.kind))
+_RATE_ADD = insert(_RATES)
+
+
 class RateEvents(Repository):
     """A sliding-window counter in the database, so every worker sees the same counts."""
 
     async def count(self, kind: str, subject: str, since: datetime) -> int:
         return int((await self.session.execute(
-            select(func.count()).select_from(DossierRateEvent)
-            .where(DossierRateEvent.kind == kind, DossierRateEvent.subject == subject,
-                   DossierRateEvent.at >= since))).scalar_one())
+            _RATE_COUNT, {"b_kind": kind, "b_subject": subject, "b_since": since})).scalar_one())
+
+    async def counts(self, kinds: Sequence[str], subject: str, since: datetime) -> dict[str, int]:
+        """The counts of several kinds for one subject, in one statement (0 for none)."""
+        rows = await self.session.execute(
+            _RATE_COUNTS, {"b_kinds": list(kinds), "b_subject": subject, "b_since": since})
+        found = {kind: int(n) for kind, n in rows}
+        return {kind: found.get(kind, 0) for kind in kinds}
 
     async def oldest(self, kind: str, subject: str, since: datetime) -> datetime | None:
         return (await self.session.execute(
@@ -164,8 +182,13 @@ class RateEvents(Repository):
                    DossierRateEvent.at >= since))).scalar_one_or_none()
 
     async def add(self, kind: str, subject: str, now: datetime) -> None:
-        self.session.add(DossierRateEvent(kind=kind, subject=subject, at=now))
-        await self.session.flush()
+        await self.add_many([(kind, subject)], now)
+
+    async def add_many(self, events: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Count (kind, subject) events at ``now``, in one statement."""
+        if events:
+            await self.session.execute(_RATE_ADD, [{"kind": kind, "subject": subject, "at": now}
+                                                   for kind, subject in events])
 
     async def clear(self, kind: str, subject: str) -> None:
         await self.session.execute(delete(DossierRateEvent).where(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -121,8 +122,8 @@ async def test_wrong_answers_limited_per_dossier_across_citizens(make_app, sqlit
     assert "sai quá số lần" in texts_of(await fourth.press(DETAILS))  # the dossier is protected
 
 
-async def test_guessing_codes_is_throttled(make_app, sqlite_url, clock):
-    app = make_app(sqlite_url, dossiers={"lookup_max_misses_per_hour": 3})
+async def test_guessing_codes_is_throttled(make_app, db_url, clock):
+    app = make_app(db_url, dossiers={"lookup_max_misses_per_hour": 3})
     await put(app, make_record())
     ch = MemoryChannel(app.core.handle)
     app.add_channel(ch)
@@ -208,3 +209,17 @@ async def test_lookup_on_the_web_chat_over_http(app):
         assert "4 số cuối" in msgs[-1]["text"]
         msgs = await post(text="5678", id="4", after=msgs[-1]["id"])
         assert "Chi tiết hồ sơ" in msgs[-1]["text"] and "N. V. A." in msgs[-1]["text"]
+
+
+async def test_rate_event_counts_in_one_statement(make_app, db_url, clock):
+    app = make_app(db_url)
+    now = clock.now()
+    async with app.db.unit_of_work() as uow:
+        rates = uow.repo(RateEvents)
+        await rates.add_many([("lookup", "c1"), ("lookup_miss", "c1"), ("lookup", "c1"), ("lookup", "c2")], now)
+        await rates.add("lookup", "c1", now - timedelta(hours=2))  # outside the window
+        since = now - timedelta(hours=1)
+        assert await rates.counts(("lookup_miss", "lookup"), "c1", since) == {"lookup_miss": 1, "lookup": 2}
+        assert await rates.counts(("lookup_miss", "lookup"), "c3", since) == {"lookup_miss": 0, "lookup": 0}
+        assert await rates.count("lookup", "c1", since) == 2
+        assert await rates.oldest("lookup", "c1", now - timedelta(hours=3)) == now - timedelta(hours=2)
