@@ -187,6 +187,12 @@ async def on_kind(ctx: Context, msg: Incoming) -> None:
         ctx.data["kind"] = choice.rsplit(":", 1)[1]
         await _advance(ctx, "kind")
         return
+    if msg.kind is Kind.TEXT and len(msg.text.strip()) >= ctx.config.pakn.content_min_chars:
+        # they described what happened before choosing: keep it, offered at the content step
+        ctx.data["content_offer"] = msg.text.strip()
+        ctx.reply("Tôi đã ghi lại nội dung bạn vừa nhập. Trước hết, vui lòng chọn một mục trong danh sách.")
+    else:
+        ctx.reply("Vui lòng chọn một mục trong danh sách.")
     await _kind_prompt(ctx)
 
 

@@ -476,3 +476,30 @@ async def test_reporting_intents(papp, pchat, text):
 ])
 async def test_questions_about_procedures_are_not_mistaken_for_reports(papp, pchat, text):
     assert "Có vẻ bạn muốn phản ánh" not in texts_of(await pchat.say(text))
+
+
+async def test_what_was_typed_at_the_kind_step_is_kept_for_the_content_step(papp, pchat):
+    await pchat.press("m:pakn")
+    typed = "Đường ở thôn Nà Sản bị sạt lở, rất nguy hiểm, đề nghị xã sửa chữa sớm."
+    again = texts_of(await pchat.say(typed))
+    assert "vui lòng chọn một mục" in again and "Bạn muốn gửi" in again
+    await pchat.press("pf:k:kien_nghi")
+    await pchat.press("pf:s:rule")
+    prompt = await pchat.press("pf:a:-")
+    assert typed in texts_of(prompt) and "pf:c:keep" in payloads_of(prompt)
+    await pchat.press("pf:c:keep")
+    await pchat.say("xong")
+    await pchat.press("pf:skip")
+    await pchat.say("Trần Thị Bình")
+    await pchat.say("0987654321")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    summary = texts_of(await pchat.press("pf:y"))
+    assert typed in summary
+
+
+async def test_a_short_unknown_answer_at_the_kind_step_asks_again(papp, pchat):
+    await pchat.press("m:pakn")
+    again = await pchat.say("ừ")
+    assert "Vui lòng chọn một mục trong danh sách" in texts_of(again)
+    assert "pf:k:phan_anh" in payloads_of(again) and "pf:c:keep" not in payloads_of(again)
