@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from bot.messages import Incoming, Link
-from bot.router import MENU_CHOICE, Context, Router
+import re
+
+from bot.messages import Incoming, Kind, Link
+from bot.pakn.rules import wants_to_report
+from bot.router import MENU_CHOICE, MENU_PREFIX, Context, Router
+from kb.normalize import fold
 
 router = Router("menu")
 
@@ -35,3 +39,66 @@ async def show_contact(ctx: Context, msg: Incoming) -> None:
         lines.append(f"Giờ làm việc: {c.office_hours}")
     links = [Link("Cổng dịch vụ công", c.portal_url)] if c.portal_url else []
     ctx.reply(f"Liên hệ {ctx.config.province.name}:\n" + "\n".join(lines), [MENU_CHOICE], links)
+
+
+# -- a menu entry asked for in so many words ---------------------------------------------
+# "tôi muốn hỏi cán bộ", "cho xin số đường dây nóng", "hồ sơ của tôi đến đâu rồi": short free
+# text that names what a menu entry does goes to that entry, not to the procedure search
+# (which would answer "hỏi cán bộ" with a procedure about *cán bộ xã*). Folded text; a question
+# about what a procedure needs ("hồ sơ … gồm những gì") is left to the search.
+_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("pakn_lookup", re.compile(r"\b(tra cuu|kiem tra|xem|theo doi) (lai )?(phan anh|kien nghi|pakn)\b"
+                               r"|\b(phan anh|kien nghi) (cua toi|toi da gui|da gui)\b")),
+    ("dossier_follow", re.compile(r"\b(theo doi|dang ky theo doi|nhan thong bao( ve)?) (tinh trang )?ho so\b")),
+    ("dossier", re.compile(r"\b(tra cuu|kiem tra|xem) (tinh trang |tien do )?ho so\b"
+                           r"|\b(tinh trang|tien do) (giai quyet )?(cua )?ho so\b"
+                           r"|\bho so cua toi\b")),
+    ("ask_staff", re.compile(r"\b(hoi|gap|noi chuyen voi|lien he voi|ket noi voi|chuyen cho|chuyen sang|"
+                             r"can) (mot |voi )?(can bo|nguoi that|nhan vien|tong dai vien|nguoi ho tro)\b")),
+    ("contact", re.compile(r"\b(duong day nong|hotline|so tong dai|so dien thoai (lien he|ho tro|tong dai)|"
+                           r"dia chi lien he|thong tin lien he)\b|^(lien he|tong dai)$")),
+    ("help", re.compile(r"\b(huong dan su dung|cach su dung|cach dung)( (bot|tro ly|chatbot|dich vu nay))?$"
+                        r"|\b(ban lam duoc gi|ban giup duoc gi)\b"
+                        r"|^(huong dan|tro giup|help|giup toi voi|giup toi)$")),
+)
+_PROCEDURE_QUESTION = re.compile(r"\b(can chuan bi|gom nhung|giay to gi|can nhung|nhung giay|can gi|"
+                                 r"bao gom|thu tuc)\b")
+_POLITE = re.compile(r"^(cho (toi|minh|em|chau) (hoi|xin)|toi muon|minh muon|em muon|xin|vui long|lam on|"
+                     r"ban oi|ad oi|admin oi|cho hoi)\s+")
+_MAX_WORDS = 12  # a longer text is a question, not a menu choice ...
+_MAX_WORDS_STAFF = 25  # ... except a question addressed to staff
+
+
+def menu_intent(text: str) -> str | None:
+    """The key of the menu entry a short text asks for, or None."""
+    folded = " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
+    if not folded or len(folded.split()) > _MAX_WORDS_STAFF or re.search(r"\d{4}", folded):
+        return None  # too long, or it holds a code (a dossier's, a PAKN's): other handlers read those
+    short = len(folded.split()) <= _MAX_WORDS
+    bare = folded
+    while (m := _POLITE.match(bare)) is not None:
+        bare = bare[m.end():]
+    for key, pattern in _INTENTS:
+        if not (pattern.search(bare) or pattern.search(folded)):
+            continue
+        if key == "ask_staff":  # a question for staff may be about a procedure
+            # ... but "tôi muốn phản ánh cán bộ …" is a report, not a question for staff
+            return None if wants_to_report(text) else key
+        return key if short and not _PROCEDURE_QUESTION.search(folded) else None
+    return None
+
+
+@router.fallback(order=8)
+async def asked_menu_entry(ctx: Context, msg: Incoming) -> bool:
+    if msg.kind is not Kind.TEXT:
+        return False
+    key = menu_intent(msg.text)
+    if key is None:
+        return False
+    handler = ctx.router.find_action(MENU_PREFIX + key)
+    if handler is None or not any(c.payload == MENU_PREFIX + key for c in ctx.router.menu_choices()):
+        return False  # that entry is not offered here
+    if key == "ask_staff" and len(msg.text.split()) > 5:
+        ctx.data = {"q": msg.text.strip()}  # offered as "Gửi câu hỏi vừa nhập"
+    await handler(ctx, msg)
+    return True

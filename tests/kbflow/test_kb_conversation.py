@@ -144,3 +144,34 @@ def test_choices_that_would_read_the_same_say_their_level_or_code():
                       "Đăng ký đất đai (1.000001)", "Đăng ký đất đai (1.000002)"]
     assert [c.payload for c in _open_choices(procs[:1])] == ["kb:open:1.013949"]
     assert [c.label for c in _open_choices(procs[:1])] == [name]
+
+
+@pytest.mark.parametrize("typed, expect", [
+    ("tôi muốn hỏi cán bộ", "Vui lòng nhập câu hỏi của bạn"),
+    ("cho xin số đường dây nóng", "1022"),
+    ("hướng dẫn sử dụng", "Hướng dẫn sử dụng:"),
+    ("hồ sơ của tôi đến đâu rồi", "Vui lòng nhập mã hồ sơ"),
+    ("tra cứu phản ánh", "Vui lòng nhập mã phản ánh"),
+])
+async def test_a_menu_entry_asked_for_in_words_opens_it(chat, typed, expect):
+    replies = await chat.say(typed)
+    assert expect in texts_of(replies)
+    assert "Mã thủ tục:" not in texts_of(replies) and "kb:open:" not in " ".join(payloads_of(replies))
+
+
+async def test_a_question_for_staff_is_kept_to_send_as_typed(chat):
+    replies = await chat.say("cho tôi hỏi cán bộ về lệ phí đăng ký khai sinh cho con")
+    assert "pf:ask:prev" in payloads_of(replies) and "lệ phí đăng ký khai sinh" in texts_of(replies)
+
+
+@pytest.mark.parametrize("typed", ["hướng dẫn làm sổ đỏ", "yêu cầu trợ giúp pháp lý miễn phí",
+                                   "hồ sơ đăng ký khai sinh gồm những gì", "tra cứu thủ tục 1.001193"])
+async def test_procedure_questions_with_menu_words_still_search(chat, typed):
+    replies = await chat.say(typed)
+    assert "Hướng dẫn sử dụng:" not in texts_of(replies) and "Vui lòng nhập mã" not in texts_of(replies)
+    assert "thủ tục" in texts_of(replies)  # a search answer (found or not), not a menu entry
+
+
+async def test_a_dossier_code_typed_with_menu_words_is_looked_up_not_asked_again(chat):
+    replies = await chat.say("tra cứu hồ sơ 000.00.01.H50-250101-0001")
+    assert "Vui lòng nhập mã hồ sơ" not in texts_of(replies)
