@@ -137,6 +137,7 @@ class SearchConfig:
     margin_skips_foreign: bool = True  # ... not counting a foreign-element variant the question does not name
     # the top name must do one of the actions the question asks in so many words (gia hạn, mở khóa)
     asked_action_check: bool = True
+    lost_check: bool = True  # "mất / hỏng …" asks for a new copy: a name that makes none is not sure
     group_check: bool = True  # a group of people the question names (người có công …) is in the top name
     confident_name_coverage: float = 0.5  # share of the query's information found in the top NAME
 
@@ -800,6 +801,11 @@ class SearchIndex:
             if asked:
                 name0 = " " + " ".join(tokens(fold(self.docs[d0].name))) + " "
                 confident = any(f" {a} " in name0 for a in asked)
+        # ... and the paper was lost or damaged ("mất giấy đăng ký hộ kinh doanh"): the answer must
+        # give a new copy (cấp lại / đổi / bản sao / trích lục / đăng ký lại), not the first issue
+        if cfg.lost_check and confident and _lost_or_damaged(query) and not _asked_actions(query):
+            name0 = unicodedata.normalize("NFC", self.docs[d0].name).lower()
+            confident = bool(_NEW_COPY_ACC.search(name0))
         suggestions = () if confident else self._suggest(ranked)
         return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
                             margin=round(margin, 4), name_coverage=round(name_cov, 4))
@@ -936,6 +942,32 @@ class SearchIndex:
                 self._filter_cache.clear()
             self._filter_cache[key] = _filter(self, *key)
         return self._filter_cache[key]
+
+
+_LOST_ACC = re.compile(r"(?<!\w)(mất|thất lạc|hư hỏng|bị hỏng|hỏng|rách|bị cháy|mối ăn|nhàu nát)(?!\w)")
+_LOST_FOLDED = re.compile(r"(?<!\w)(bi mat|lam mat|danh mat|that lac|hu hong|bi hong|bi rach|bi chay|"
+                          r"moi an|mat (giay|so|the|ho chieu|cccd|cmnd|can cuoc|gplx))(?!\w)")
+# ... a paper: what is lost or damaged must be one ("mất bao lâu", "bố tôi mất", "thất lạc hành lý"
+# are not about a lost paper)
+_PAPER = re.compile(r"(?<!\w)(giay|so|the|bang|ho chieu|cccd|cmnd|can cuoc|gplx|chung chi|chung nhan|"
+                    r"ban chinh|phu hieu|bien so|ban sao|trich luc)(?!\w)")
+_NOT_LOST_ACC = re.compile(r"(?<!\w)(mất (bao|mấy|nhiêu|phí|tiền|thời gian|công|khoảng|chừng)"
+                           r"|(bố|mẹ|cha|ông|bà|chồng|vợ|con|anh|chị|em|cụ|người thân|người)"
+                           r"( tôi| em| mình| cháu| nhà tôi)?( đã| vừa| mới| bị)? mất)(?!\w)")  # time; a death
+_NEW_COPY_ACC = re.compile(r"(?<!\w)(lại|đổi|bản sao|trích lục|mất|hư hỏng)(?!\w)")
+
+
+def _lost_or_damaged(query: str) -> bool:
+    """The citizen says a paper was lost or damaged ("mất giấy đăng ký hộ kinh doanh", "sổ đỏ bị
+    mối ăn"). Read on the accents where typed ("mất", not "mặt" or "mật"; not "mất bao lâu"); on
+    folded text only in phrases where "mat" can only be "mất"."""
+    low = unicodedata.normalize("NFC", query).lower()
+    folded = " ".join(tokens(fold(low)))
+    if not _PAPER.search(folded):
+        return False
+    if _LOST_ACC.search(_NOT_LOST_ACC.sub(" ", low)):
+        return True
+    return low.isascii() and bool(_LOST_FOLDED.search(folded))
 
 
 def _asked_actions(query: str) -> set[str]:

@@ -457,3 +457,27 @@ def test_a_group_of_people_the_question_names_must_be_in_the_confident_answer():
         assert r.hits and not r.confident, q
     assert SearchIndex.build(procs, config=SearchConfig(group_check=False)).search(
         "mai táng phí người có công").confident
+
+
+def test_a_lost_paper_is_not_answered_confidently_with_its_first_issue():
+    """'mất giấy đăng ký hộ kinh doanh' (bundled KB) must not get *Đăng ký thành lập hộ kinh
+    doanh* with confidence: the citizen needs a new copy; the re-issue is offered right behind."""
+    from kb.canonical import load_bundled
+
+    from kb.search import _lost_or_damaged
+
+    procs = list(load_bundled())
+    r = SearchIndex.build(procs).search("mất giấy đăng ký hộ kinh doanh")
+    assert not r.confident and "2.000575" in [h.code for h in r.hits[:3]]
+    assert SearchIndex.build(procs, config=SearchConfig(lost_check=False)).search(
+        "mất giấy đăng ký hộ kinh doanh").confident  # what the check changes
+    # a name that gives a new copy stays confident
+    r = SearchIndex.build(procs).search("bị mất thẻ căn cước")
+    assert r.hits[0].code == "1.014064"
+    for q in ("mất giấy đăng ký hộ kinh doanh", "sổ đỏ bị mối ăn", "mat giay khai sinh",
+              "hộ chiếu bị mất"):
+        assert _lost_or_damaged(q), q
+    # "mất" that is not a lost paper
+    for q in ("làm lại căn cước mất bao lâu", "bố tôi mất, làm giấy báo tử", "thất lạc hành lý ký gửi",
+              "thuê mặt bằng kinh doanh", "bi mat kinh doanh"):
+        assert not _lost_or_damaged(q), q
