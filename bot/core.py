@@ -195,8 +195,8 @@ class BotCore:
         if msg.kind is Kind.EVENT:
             if msg.event in START_EVENTS:
                 ctx.end()
-                greeting = (f"Xin chào! Tôi là {ctx.config.province.bot_name} của "
-                            f"{ctx.config.province.name}.")
+                greeting = texts.GREETING.format(bot_name=ctx.config.province.bot_name,
+                                                 province=ctx.config.province.name)
                 ctx.show_menu(greeting + " " + texts.MENU_PROMPT)
             elif msg.event == "unfollow":
                 await ctx.uow.citizens.mark_unreachable(msg.channel, msg.key.user_id, "unfollowed")

@@ -12,5 +12,6 @@ NOT_UNDERSTOOD = ("Xin lỗi, tôi chưa hiểu yêu cầu của bạn. "
 UNSUPPORTED_CONTENT = ("Tôi chưa xử lý được loại tin nhắn này ở bước hiện tại. "
                        "Vui lòng chọn một mục dưới đây.")
 MENU_PROMPT = "Bạn cần hỗ trợ gì? Vui lòng chọn một mục dưới đây hoặc nhập câu hỏi của bạn."
+GREETING = "Xin chào! Tôi là {bot_name} của {province}."
 CANCEL_LABEL = "Hủy"
 MENU_LABEL = "Menu"

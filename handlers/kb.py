@@ -6,6 +6,7 @@ working on older messages; the clarifying filters are bound to the ``kb.results`
 
 from __future__ import annotations
 
+from bot import texts
 from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
 from kb.normalize import fold
@@ -62,7 +63,8 @@ async def small_talk(ctx: Context, msg: Incoming) -> bool:
     said = fold(msg.text).strip(" !.?")
     short = len(said.split()) <= 4
     if said in SMALL_TALK_GREETING or (short and said.startswith(("xin chao", "chao "))):
-        ctx.show_menu(f"Xin chào! Tôi là {ctx.config.province.bot_name}. Bạn cần hỗ trợ gì?")
+        ctx.show_menu(texts.GREETING.format(bot_name=ctx.config.province.bot_name,
+                                            province=ctx.config.province.name) + " " + texts.MENU_PROMPT)
         return True
     if said in SMALL_TALK_THANKS or (short and said.startswith("cam on")):
         ctx.reply("Rất vui được hỗ trợ bạn. Chúc bạn một ngày tốt lành!", [MENU_CHOICE])

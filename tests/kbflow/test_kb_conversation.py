@@ -78,8 +78,9 @@ async def test_typed_number_matches_the_numbered_list_of_the_whole_turn(chat):
         assert f"Mã thủ tục: {payloads[0].split(':')[2]}" in texts_of(pick)
 
 
-async def test_greeting_and_thanks(chat):
-    assert "m:kb" in payloads_of(await chat.say("xin chào"))
+async def test_greeting_and_thanks(chat, app):
+    hello = await chat.say("xin chào")
+    assert "m:kb" in payloads_of(hello) and app.config.province.name in texts_of(hello)
     assert "Rất vui" in texts_of(await chat.say("cảm ơn"))
 
 
