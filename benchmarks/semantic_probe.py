@@ -39,8 +39,12 @@ def passage_text(p) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=("dev", "test", "all"), default="dev")
-    ap.add_argument("--weights", default="0,1,2,3")
+    ap.add_argument("--weights", default="0,1,2,3")  # 0.000001: the effect of sorting by score alone
     ap.add_argument("--window", type=int, default=20)
+    ap.add_argument("--base", choices=("score", "monotone"), default="score",
+                    help="re-rank from each hit's score (default, as in the fifth round) or from the running "
+                         "minimum of the scores in the engine's order, so that w = 0 keeps the engine's list "
+                         "(its sibling swap and repeat penalty are not in the scores)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
@@ -84,7 +88,10 @@ def main() -> int:
             for codes, r, cos in rows:
                 hits = list(r.hits)
                 if hits and w and not r.confident:
-                    order = sorted(range(len(hits)), key=lambda i: -(hits[i].score + w * cos[i]))
+                    base = [h.score for h in hits]
+                    if args.base == "monotone":
+                        base = [min(base[:i + 1]) for i in range(len(base))]
+                    order = sorted(range(len(hits)), key=lambda i: -(base[i] + w * cos[i]))
                     hits = [hits[i] for i in order]
                 got = [h.code for h in hits[:5]]
                 top1 += bool(got) and got[0] in codes
