@@ -118,7 +118,7 @@ def _delete_orphan_uploads(directory: Path, refs: set[str], older_than: datetime
 
 
 async def _surveys_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -> dict[str, int]:
-    return await uow.repo(SurveyPersonalData).erase(old)
+    return await uow.repo(SurveyPersonalData).erase(old, new)
 
 
 async def _surveys_purge(uow: "UnitOfWork", config: "Config", now: datetime) -> dict[str, int]:

@@ -212,7 +212,10 @@ class SurveyPersonalData(Repository):
     """Surveys: scores stay (the SIPAS statistics); free-text comments and the link to the
     person go."""
 
-    async def erase(self, citizen_id: int) -> dict[str, int]:
+    async def erase(self, citizen_id: int, new_citizen_id: int | None = None) -> dict[str, int]:
+        """Detach the person's surveys and drop their comments. An opt-out ("Không nhận
+        khảo sát") is their wish, not data about them: it follows them to the new record
+        their channel accounts move to (only the citizen id, channel and date are kept)."""
         from storage.models.surveys import Survey, SurveyAnswer, SurveyOptOut
 
         ids = [i for (i,) in (await self.session.execute(
@@ -222,7 +225,11 @@ class SurveyPersonalData(Repository):
             comments = (await self.session.execute(update(SurveyAnswer).where(
                 SurveyAnswer.survey_id.in_(ids), SurveyAnswer.text.is_not(None)).values(text=None))).rowcount or 0
             await self.session.execute(update(Survey).where(Survey.id.in_(ids)).values(citizen_id=None))
-        await self.session.execute(delete(SurveyOptOut).where(SurveyOptOut.citizen_id == citizen_id))
+        if new_citizen_id is not None:
+            await self.session.execute(update(SurveyOptOut).where(SurveyOptOut.citizen_id == citizen_id)
+                                       .values(citizen_id=new_citizen_id))
+        else:
+            await self.session.execute(delete(SurveyOptOut).where(SurveyOptOut.citizen_id == citizen_id))
         return {"surveys_detached": len(ids), "survey_comments": comments}
 
     async def purge(self, resolved_before: datetime) -> dict[str, int]:
