@@ -476,6 +476,45 @@ async def test_a_staff_group_notice_telegram_refused_is_sent_at_the_next_run(mak
         assert len(calls) == 2  # and still only once
 
 
+async def test_a_new_item_notice_telegram_refused_is_sent_at_the_next_run(make_app, sqlite_url, tmp_path,
+                                                                          clock):
+    """The "Mới" notice is sent when the citizen files; refused then, the reminder job sends
+    it later (once), as it does for "Sắp đến hạn" and "Quá hạn"."""
+    from bot.channels.memory import MemoryChannel
+    from tests.pakn.conftest import MONDAY_9AM, seed_agencies
+
+    calls: list[str] = []
+    fail = {"n": 0}
+
+    async def send_message(request: web.Request) -> web.Response:
+        if fail["n"]:
+            fail["n"] -= 1
+            return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests",
+                                      "parameters": {"retry_after": 3}}, status=429)
+        calls.append((await request.json())["text"])
+        return web.json_response({"ok": True, "result": {"message_id": len(calls)}})
+
+    tg = web.Application()
+    tg.router.add_post("/bot{token}/sendMessage", send_message)
+    async with TestServer(tg) as srv:
+        clock.set(MONDAY_9AM)
+        app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "up")},
+                       staff={**FAST_HASH, "telegram_token": "123:ABC", "telegram_chat_id": "-100200",
+                              "telegram_api_url": str(srv.make_url(""))})
+        await seed_agencies(app)
+        chat = MemoryChannel(app.core.handle)
+        app.add_channel(chat)
+        await app.start()
+        fail["n"] = 1
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        assert calls == []  # refused
+        clock.advance(minutes=15)
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 1 and calls[0].startswith("Mới:") and code in calls[0]
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 1  # and only once
+
+
 async def test_queue_filters_due_soon_and_overdue(staff_app, pchat, server, clock):
     first = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon: accept due Wed
     clock.advance(days=2)  # Wednesday
