@@ -94,7 +94,7 @@ class OutboxConfig:
     backoff_seconds: float = 30.0  # first retry delay; doubles each attempt (capped at 6 h)
     lease_seconds: int = 300  # a claimed row not finished by then is taken by another worker
     # Proactive messages are not sent between these local times (surveys, notifications);
-    # Zalo also refuses messages 22:00–06:00 (error -234).
+    # Zalo also refuses messages 22:00–06:00 (error -234; zalo_oa.night_ban_start/end).
     quiet_start: str = "21:00"
     quiet_end: str = "07:00"
 
@@ -170,7 +170,8 @@ class ZaloOAConfig:
     extended_window_days: int = 7  # [U] replies still possible (limited/paid) up to this
     use_extended_window: bool = True  # treat 48 h–7 d as directly reachable
     template_id: str = ""  # approved template for reaching citizens outside the window
-    night_ban_start: str = "22:00"  # [U] error -234 window, local time
+    # [U] error -234 window, local time: proactive sends wait for its end (bot/notify.py)
+    night_ban_start: str = "22:00"
     night_ban_end: str = "06:00"
     rate_limit_retry_seconds: int = 60  # wait after error -32 (rate limit)
     max_text_chars: int = 2000  # [U] longest text message
