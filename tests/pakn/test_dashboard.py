@@ -571,3 +571,56 @@ def test_public_text_masks_the_senders_details_whatever_their_case(papp):
         item, "Tôi là NGUYỄN VĂN AN, nhà ở 12 lê lợi, phường 1; nguyễn văn an xin cảm ơn.")
     assert "NGUYỄN VĂN AN" not in text and "nguyễn văn an" not in text and "lê lợi" not in text
     assert text.count("N. V. A.") == 2 and "[đã ẩn]" in text
+
+
+async def test_password_check_runs_off_the_event_loop_and_outside_the_transaction(make_app, sqlite_url, clock):
+    """argon2 takes ~0.1 s of CPU by design: while a login verifies a password, the worker keeps
+    answering (the event loop runs) and other transactions are not held up (on SQLite one
+    open transaction holds the write lock)."""
+    import asyncio
+    import time as _time
+
+    from bot.dashboard.auth import StaffAuth, add_user, hasher_for
+    from storage.models import AuditEntry
+
+    app = make_app(sqlite_url, staff={"argon2_time_cost": 6, "argon2_memory_kib": 65536})
+    hasher = hasher_for(app.config)
+    await add_user(app.db, username="canbo", password="mat-khau-2026", role="admin", agency_code=None,
+                   full_name="", now=clock.now(), hasher=hasher)
+    started = _time.perf_counter()
+    hasher.verify(hasher.hash("x-123456789"), "x-123456789")
+    verify_seconds = _time.perf_counter() - started
+    assert verify_seconds > 0.1  # the test means nothing with a cheap hash
+    auth = StaffAuth(app.db, app.config)
+
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = _time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = _time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    for password, ok in (("mat-khau-2026", True), ("sai-mat-khau-1", False)):
+        gaps.clear()
+        tick = asyncio.create_task(ticker())
+        login = asyncio.create_task(auth.login("canbo", password, "10.0.0.1", clock.now()))
+        await asyncio.sleep(verify_seconds / 4)  # the login is verifying now
+        t0 = _time.perf_counter()
+        async with app.db.unit_of_work() as uow:  # another transaction meanwhile
+            await uow.audit.record(actor="test", action="test.write", now=clock.now())
+        write_seconds = _time.perf_counter() - t0
+        assert not login.done(), "the write had to wait for the whole login (event loop or lock held)"
+        assert write_seconds < verify_seconds / 2, (write_seconds, verify_seconds)
+        try:
+            token, user = await login
+            assert ok and token and user.username == "canbo"
+        except Exception as exc:
+            assert not ok and type(exc).__name__ == "LoginFailed"
+        tick.cancel()
+        assert max(gaps) < verify_seconds / 2, (max(gaps), verify_seconds)
+    async with app.db.unit_of_work() as uow:
+        actions = [a for (a,) in (await uow.session.execute(select(AuditEntry.action))).all()]
+    assert actions.count("staff.login") == 1 and actions.count("staff.login_failed") == 1
