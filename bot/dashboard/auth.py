@@ -173,6 +173,8 @@ async def add_user(db: Database, *, username: str, password: str, role: str, age
     weak = check_password_strength(password)
     if weak:
         raise ValueError(weak)
+    # argon2 in a thread and before the transaction (see StaffAuth.login)
+    password_hash = await asyncio.to_thread((hasher or password_hasher()).hash, password)
     async with db.unit_of_work() as uow:
         repo = uow.repo(StaffRepo)
         if await repo.by_username(username):
@@ -183,7 +185,7 @@ async def add_user(db: Database, *, username: str, password: str, role: str, age
             if await uow.repo(PaknRepo).agency(agency_code) is None:
                 raise ValueError(f"Không có cơ quan mã {agency_code}.")
         user = await repo.add_user(username=username, full_name=full_name.strip()[:200],
-                                   password_hash=(hasher or password_hasher()).hash(password), role=role,
+                                   password_hash=password_hash, role=role,
                                    agency_code=agency_code or None, active=True, created_at=now,
                                    password_changed_at=now)
         await uow.audit.record(actor=actor, action="staff.user_added", entity_type="staff",
