@@ -205,6 +205,7 @@ async def test_public_page_hides_personal_data(staff_app, pchat, server):
         for secret in ("Nguyễn Văn An", "079123456789", "0912345678", "an.nguyen@gmail.com", "456789"):
             assert secret not in public, secret
         assert "N. V. A." in public and "[đã ẩn]" in public
+        assert "ông An" not in public and "ông A." in public  # the given name alone, in the answer
         resp_none = await officer.client.get("/cong-khai", params={"q": "không có chữ này"})
         assert code not in await resp_none.text()
     finally:
@@ -636,3 +637,28 @@ async def test_password_check_runs_off_the_event_loop_and_outside_the_transactio
     async with app.db.unit_of_work() as uow:
         actions = [a for (a,) in (await uow.session.execute(select(AuditEntry.action))).all()]
     assert actions.count("staff.login") == 1 and actions.count("staff.login_failed") == 1
+
+
+@pytest.mark.parametrize("written, hidden, shown", [
+    ("Tôi là An, ở thôn 3.", "là An", "Tôi là A., ở thôn 3."),
+    ("Tôi tên Văn An, cán bộ hẹn lại 3 lần.", "Văn An", "Tôi tên V. A., cán bộ"),
+    ("Kính gửi ông Nguyễn An: đã chấn chỉnh.", "Nguyễn An", "Kính gửi ông N. A.: đã"),
+    ("Gia đình anh An đề nghị xem xét.", "anh An", "Gia đình anh A. đề nghị"),
+    ("Bà Nguyễn cho biết hồ sơ bị trả lại.", "Bà Nguyễn", "Bà N. cho biết"),
+    ("NGUYỄN AN xin cảm ơn.", "NGUYỄN AN", "N. A. xin cảm ơn."),
+])
+def test_public_text_masks_a_partial_name_of_the_sender(papp, written, hidden, shown):
+    from types import SimpleNamespace
+
+    item = SimpleNamespace(full_name="Nguyễn Văn An", phone="0912345678", email="", address="")
+    text = papp.services.extras["pakn"].public_text(item, written)
+    assert hidden not in text and shown in text, text
+
+
+def test_public_text_leaves_ordinary_words_that_are_also_names(papp):
+    from types import SimpleNamespace
+
+    item = SimpleNamespace(full_name="Trần Bình An", phone="", email="", address="")
+    text = ("An toàn giao thông ở Long An là việc của mọi nhà; người dân bình an, văn minh. "
+            "Trần tình của cán bộ một cửa không thuyết phục.")
+    assert papp.services.extras["pakn"].public_text(item, text) == text
