@@ -220,6 +220,11 @@ class DossiersConfig:
     webhook_path: str = "/hooks/dossiers"
     webhook_secret: str = ""  # secret: TTHC__DOSSIERS__WEBHOOK_SECRET; empty = webhook off
     webhook_max_skew_seconds: int = 300
+    # Key of the applicants' ID-number fingerprints (HMAC-SHA256). Secret:
+    # TTHC__DOSSIERS__ID_HASH_KEY. Empty: read from id_hash_key_file, created there (random,
+    # mode 0600) at the first start. Keep it (and back it up) out of the database.
+    id_hash_key: str = ""
+    id_hash_key_file: str = "var/id-hash.key"
 
 
 @dataclass(frozen=True)
@@ -687,6 +692,10 @@ def _validate_dossiers(d: DossiersConfig) -> None:
         raise ConfigError("dossiers.webhook_path: must start with /")
     if d.webhook_secret and len(d.webhook_secret) < 16:
         raise ConfigError("dossiers.webhook_secret: too short (at least 16 characters)")
+    if d.id_hash_key and len(d.id_hash_key) < 16:
+        raise ConfigError("dossiers.id_hash_key: too short (at least 16 characters; 32+ random ones are better)")
+    if not d.id_hash_key and not d.id_hash_key_file.strip():
+        raise ConfigError("dossiers.id_hash_key_file: empty (set dossiers.id_hash_key or a file for it)")
     from bot.dossiers.code import InvalidCode, parse_code
 
     try:
