@@ -377,7 +377,11 @@ async def seed(url: str, survey_citizens: list[tuple[int, str]]) -> dict[int, li
     from storage.repos.surveys import SurveyRepo
     from tests.dossiers.conftest import make_record
 
-    tz = load_config(None, env={}).tz
+    from bot.dossiers.keys import configure
+
+    cfg = load_config(None, env={})
+    configure(cfg)  # ID-number fingerprints (the key file under var/, as the service uses)
+    tz = cfg.tz
     now = datetime.now(timezone.utc)
     db = Database(url)
     surveys: dict[int, list[int]] = {}

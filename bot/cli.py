@@ -154,9 +154,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+CONFIG_HELP = "config file (default: $TTHC_CONFIG or ./config.toml)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tthc-bot", description="Chatbot thủ tục hành chính")
-    parser.add_argument("--config", help="config file (default: $TTHC_CONFIG or ./config.toml)")
+    parser.add_argument("--config", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="start the service (web chat and every enabled channel)")
@@ -184,7 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _accept_config_everywhere(parser)
     return parser
+
+
+def _accept_config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--config`` before or after the subcommand (``tthc-bot run --config X``): every
+    subcommand takes it too, with no default of its own, so it only overrides a value given
+    before the subcommand when it is given itself."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                if not any("--config" in a.option_strings for a in child._actions):
+                    child.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+                _accept_config_everywhere(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -94,7 +94,7 @@ class OutboxConfig:
     backoff_seconds: float = 30.0  # first retry delay; doubles each attempt (capped at 6 h)
     lease_seconds: int = 300  # a claimed row not finished by then is taken by another worker
     # Proactive messages are not sent between these local times (surveys, notifications);
-    # Zalo also refuses messages 22:00–06:00 (error -234).
+    # Zalo also refuses messages 22:00–06:00 (error -234; zalo_oa.night_ban_start/end).
     quiet_start: str = "21:00"
     quiet_end: str = "07:00"
 
@@ -170,7 +170,8 @@ class ZaloOAConfig:
     extended_window_days: int = 7  # [U] replies still possible (limited/paid) up to this
     use_extended_window: bool = True  # treat 48 h–7 d as directly reachable
     template_id: str = ""  # approved template for reaching citizens outside the window
-    night_ban_start: str = "22:00"  # [U] error -234 window, local time
+    # [U] error -234 window, local time: proactive sends wait for its end (bot/notify.py)
+    night_ban_start: str = "22:00"
     night_ban_end: str = "06:00"
     rate_limit_retry_seconds: int = 60  # wait after error -32 (rate limit)
     max_text_chars: int = 2000  # [U] longest text message
@@ -219,6 +220,11 @@ class DossiersConfig:
     webhook_path: str = "/hooks/dossiers"
     webhook_secret: str = ""  # secret: TTHC__DOSSIERS__WEBHOOK_SECRET; empty = webhook off
     webhook_max_skew_seconds: int = 300
+    # Key of the applicants' ID-number fingerprints (HMAC-SHA256). Secret:
+    # TTHC__DOSSIERS__ID_HASH_KEY. Empty: read from id_hash_key_file, created there (random,
+    # mode 0600) at the first start. Keep it (and back it up) out of the database.
+    id_hash_key: str = ""
+    id_hash_key_file: str = "var/id-hash.key"
 
 
 @dataclass(frozen=True)
@@ -686,6 +692,10 @@ def _validate_dossiers(d: DossiersConfig) -> None:
         raise ConfigError("dossiers.webhook_path: must start with /")
     if d.webhook_secret and len(d.webhook_secret) < 16:
         raise ConfigError("dossiers.webhook_secret: too short (at least 16 characters)")
+    if d.id_hash_key and len(d.id_hash_key) < 16:
+        raise ConfigError("dossiers.id_hash_key: too short (at least 16 characters; 32+ random ones are better)")
+    if not d.id_hash_key and not d.id_hash_key_file.strip():
+        raise ConfigError("dossiers.id_hash_key_file: empty (set dossiers.id_hash_key or a file for it)")
     from bot.dossiers.code import InvalidCode, parse_code
 
     try:

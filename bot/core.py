@@ -182,7 +182,7 @@ class BotCore:
             else:
                 payload = _match_label(typed, offered)
         if not payload:
-            payload = _match_label(typed, self.router.menu_choices())
+            payload = _match_label(typed, self.router.menu_choices(include_hidden=True))
         if not payload:
             return msg
         return Incoming(key=msg.key, kind=Kind.CHOICE, text=msg.text, choice=payload,

@@ -60,6 +60,15 @@ class Notifier:
             how = await channel.reachability(key)
             if how is Reachability.UNREACHABLE:
                 return DeliveryResult(Delivery.UNREACHABLE, "channel says unreachable", channel=key.channel)
+            # a platform that refuses proactive messages at some hours (Zalo OA at night):
+            # not tried now, retried when the window ends
+            hold = getattr(channel, "proactive_hold", None)
+            held = hold() if hold is not None else None
+            if held is not None:
+                code, wait = held
+                log.info("send held by the platform's hours", extra={"channel": key.channel, "code": code,
+                                                                     "retry_after": wait})
+                return DeliveryResult(Delivery.FAILED, code, wait, key.channel)
             if how is Reachability.TEMPLATE:
                 send_template = getattr(channel, "send_template", None)
                 if not template or send_template is None:

@@ -34,7 +34,8 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(hours=6)
+MAX_BACKOFF = timedelta(hours=6)  # our own exponential back-off
+MAX_PLATFORM_WAIT = timedelta(days=1)  # a wait the platform asked for (retry_after)
 
 
 async def enqueue(uow: UnitOfWork, *, replies: Sequence[Reply], kind: str, now: datetime,
@@ -155,11 +156,11 @@ class Outbox:
                 batch.failed += 1
                 outcome = "failed"
             else:
-                delay = timedelta(seconds=self.cfg.backoff_seconds * 2 ** (row.attempts - 1))
-                if result.retry_after:
-                    delay = max(delay, timedelta(seconds=result.retry_after))
+                delay = min(timedelta(seconds=self.cfg.backoff_seconds * 2 ** (row.attempts - 1)), MAX_BACKOFF)
+                if result.retry_after:  # the platform's own wait (Zalo's night ban: up to 8 h)
+                    delay = max(delay, min(timedelta(seconds=result.retry_after), MAX_PLATFORM_WAIT))
                 await repo.finish(row.id, self.worker, status="retry", now=done,
-                                  error=result.detail[:500], retry_at=done + min(delay, MAX_BACKOFF))
+                                  error=result.detail[:500], retry_at=done + delay)
                 batch.retried += 1
                 outcome = "retried"
         metrics.OUTBOX_OUTCOMES.labels(outcome).inc()

@@ -45,6 +45,44 @@ def mask_name(name: str) -> str:
     return " ".join(p[0].upper() + "." for p in parts)
 
 
+# Words that, written just before a capitalised word of the sender's name, make that single
+# word the person (a given name alone, "ông Nguyễn"): forms of address and self-introduction.
+_ADDRESS_WORDS = ("tôi là", "tôi tên là", "tôi tên", "tên tôi là", "tên là", "mình là", "mình tên", "em là",
+                  "em tên", "ông", "bà", "anh", "chị", "em", "cô", "chú", "bác", "cháu", "cụ", "công dân")
+
+
+def mask_name_parts(text: str, full_name: str) -> str:
+    """Initials for the parts of a person's name written without the rest: two or more
+    capitalised words of the name in a row ("Văn An", "Nguyễn An", "NGUYỄN AN"), or one after
+    a form of address or an introduction ("ông An", "chị Nguyễn", "tôi là An"). Lower-case
+    words and a lone capitalised word are left alone: Vietnamese given names are ordinary
+    words ("an toàn", "bình an") and parts of place names ("Long An")."""
+    words = sorted({w for w in unicodedata.normalize("NFC", full_name or "").split() if len(w) >= 2},
+                   key=len, reverse=True)
+    if not text or not words:
+        return text
+    text = unicodedata.normalize("NFC", text)
+    word = "(?:" + "|".join(re.escape(w) for w in words) + ")"
+
+    def capitalised(token: str) -> bool:
+        return token[:1].isupper()
+
+    def run(m: re.Match[str]) -> str:
+        tokens = m.group(0).split()
+        if not all(capitalised(t) for t in tokens):
+            return m.group(0)
+        return " ".join(t[0].upper() + "." for t in tokens)
+
+    text = re.sub(rf"(?<!\w){word}(?:\s+{word})+(?!\w)", run, text, flags=re.IGNORECASE)
+    address = "(?:" + "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in _ADDRESS_WORDS) + ")"
+
+    def single(m: re.Match[str]) -> str:
+        name = m.group(2)
+        return m.group(1) + (name[0].upper() + "." if capitalised(name) else name)
+
+    return re.sub(rf"(?<!\w)({address}\s+)({word})(?!\w)", single, text, flags=re.IGNORECASE)
+
+
 def mask_phone(phone: str) -> str:
     digits = re.sub(r"\D", "", phone or "")
     if len(digits) <= 3:

@@ -73,8 +73,10 @@ register("dossiers", erase=_dossiers_erase, purge=_dossiers_purge)
 
 
 async def _pakn_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -> dict[str, int]:
+    from bot.pakn.service import public_text
+
     return {"pakn_items_anonymised": await uow.repo(PaknPersonalData).anonymise(
-        citizen_id=old, new_citizen_id=new)}
+        citizen_id=old, new_citizen_id=new, mask_public_text=public_text)}
 
 
 # An upload no item refers to is kept this long (a form being filled in refers to it only
@@ -89,7 +91,9 @@ async def _pakn_purge(uow: "UnitOfWork", config: "Config", now: datetime) -> dic
     erased items, forms never sent) are deleted from ``pakn.upload_dir``."""
     cutoff = now - timedelta(days=config.privacy.retention_days)
     repo = uow.repo(PaknPersonalData)
-    counts = {"pakn_items_anonymised": await repo.anonymise(closed_before=cutoff)}
+    from bot.pakn.service import public_text
+
+    counts = {"pakn_items_anonymised": await repo.anonymise(closed_before=cutoff, mask_public_text=public_text)}
     counts["pakn_upload_files"] = _delete_orphan_uploads(Path(config.pakn.upload_dir), await repo.upload_refs(),
                                                          now - ORPHAN_UPLOAD_GRACE)
     return counts
@@ -118,7 +122,7 @@ def _delete_orphan_uploads(directory: Path, refs: set[str], older_than: datetime
 
 
 async def _surveys_erase(uow: "UnitOfWork", old: int, new: int, now: datetime) -> dict[str, int]:
-    return await uow.repo(SurveyPersonalData).erase(old)
+    return await uow.repo(SurveyPersonalData).erase(old, new)
 
 
 async def _surveys_purge(uow: "UnitOfWork", config: "Config", now: datetime) -> dict[str, int]:

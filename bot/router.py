@@ -10,6 +10,9 @@ registered on a :class:`Router`, one router per topic module in ``handlers/``:
 - ``@router.menu_entry("kb", "Tra cứu thủ tục", order=10)`` — an entry of the main menu
   (payload ``m:kb``), also reachable by typing its label;
 - ``@router.fallback(order=50)`` — free text outside any flow; returns True when handled.
+
+``router.hide_menu_entries(key, ...)`` leaves a switched-off feature's entries out of the
+menu; their labels and payloads still reach the handlers (old buttons, typed labels).
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ class Router:
         # States whose inbound text is personal data (ownership answers, phone numbers):
         # the message log keeps a placeholder instead, whatever the handler does.
         self.sensitive_states: set[str] = set()
+        # Menu entries of a feature that is switched off: not shown in the menu, but their
+        # label typed (or an old button) still reaches the handler, which answers politely.
+        self.hidden_menu: set[str] = set()
 
     # -- registration ----------------------------------------------------------------
     def state(self, *names: str, sensitive: bool = False) -> Callable[[Handler], Handler]:
@@ -126,8 +132,16 @@ class Router:
                 best = (prefix, fn)
         return best[1] if best else None
 
-    def menu_choices(self) -> tuple[Choice, ...]:
-        return tuple(Choice(e.label, e.payload) for e in self.menu)
+    def hide_menu_entries(self, *keys: str) -> None:
+        """Leave these entries out of the menu (a feature switched off by configuration)."""
+        unknown = set(keys) - {e.key for e in self.menu}
+        if unknown:
+            raise ValueError(f"no menu entries {sorted(unknown)}")
+        self.hidden_menu.update(keys)
+
+    def menu_choices(self, *, include_hidden: bool = False) -> tuple[Choice, ...]:
+        return tuple(Choice(e.label, e.payload) for e in self.menu
+                     if include_hidden or e.key not in self.hidden_menu)
 
 
 class Context:

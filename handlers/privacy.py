@@ -22,7 +22,8 @@ ASK = ("Bạn muốn xóa dữ liệu cá nhân của mình. Sau khi xóa:\n"
        "• Lịch sử trò chuyện, các tin nhắn chờ gửi, việc theo dõi và xác minh hồ sơ của bạn "
        "sẽ bị xóa;\n"
        "• Các phản ánh, kiến nghị và đánh giá đã gửi được giữ lại ở dạng ẩn danh (không còn "
-       "tên, số điện thoại) để cơ quan thống kê và trả lời đúng hạn.\n"
+       "tên, số điện thoại) để cơ quan thống kê và trả lời đúng hạn;\n"
+       "• Nếu bạn đã chọn không nhận khảo sát, lựa chọn đó vẫn được giữ.\n"
        "Việc xóa không thể hoàn tác. Bạn có đồng ý không?")
 DONE = ("Đã xóa dữ liệu cá nhân của bạn. Bạn vẫn có thể tiếp tục sử dụng dịch vụ như một "
         "người dùng mới.")

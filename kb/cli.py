@@ -17,6 +17,9 @@ def register(sub) -> None:
                                      "XLSX/CSV lists, canonical YAML/JSONL); idempotent")
     p.add_argument("paths", nargs="+")
     p.add_argument("--db", help="database URL (default: from the config)")
+    p.add_argument("--without-bundled", action="store_true",
+                   help="on an empty database, import only these files (by default the bundled "
+                        "knowledge base is loaded first, as the bot does on an empty database)")
     p.set_defaults(func=cmd_import)
 
     p = kb.add_parser("stats", help="counts by field, level and source")
@@ -41,7 +44,7 @@ def _setup(args: argparse.Namespace):
 
 def cmd_import(args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
-    from kb.service import import_paths, terminal_progress
+    from kb.service import KnowledgeBase, import_paths, terminal_progress
     from storage.db import Database
 
     cfg = _setup(args)
@@ -49,6 +52,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     async def main() -> int:
         db = Database(cfg.database.url)
         try:
+            # The bundled knowledge base is the default: an empty database gets it first, as
+            # the bot (and `kb stats`/`kb search`) would, then the files go on top of it. Once
+            # the database holds procedures the bot no longer adds the bundled ones.
+            seeded = 0 if args.without_bundled else await KnowledgeBase(db, SystemClock()).ensure_seeded()
+            if seeded:
+                print(f"bundled knowledge base loaded first: {seeded} procedures (the database was empty; "
+                      "--without-bundled imports only the given files)")
             reports = await import_paths(db, args.paths, SystemClock().now(), progress=terminal_progress)
         finally:
             await db.dispose()

@@ -32,6 +32,9 @@ from storage.migrate import upgrade
 pytest_plugins = ["tests.logscan"]  # scans every log line of the suite for personal data and secrets
 
 ROOT = Path(__file__).resolve().parent.parent
+# The key of the ID-number fingerprints in the tests (bot/dossiers/model.py): set for every
+# app the tests build and for code that parses dossiers without an app.
+TEST_ID_HASH_KEY = "test-id-hash-key-0123456789abcdef"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
@@ -41,6 +44,13 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (the shared procedure data is not beside this checkout)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _id_hash_key() -> None:
+    from bot.dossiers.model import use_id_hash_key
+
+    use_id_hash_key(TEST_ID_HASH_KEY.encode())
 
 
 # -- no real network --------------------------------------------------------------------------
@@ -137,6 +147,7 @@ def make_config(url: str, **sections: dict[str, Any]) -> Config:
     from dataclasses import replace
 
     cfg = load_config(None, env={}).with_database(url)
+    cfg = replace(cfg, dossiers=replace(cfg.dossiers, id_hash_key=TEST_ID_HASH_KEY))
     for name, values in sections.items():
         cfg = replace(cfg, **{name: replace(getattr(cfg, name), **values)})
     return cfg

@@ -13,7 +13,9 @@ ignored, unknown events are logged and acknowledged.
 Outbound: ``POST {api_base_url}/v3.0/oa/message/cs`` with the ``access_token`` header.
 Zalo answers errors with HTTP 200 and ``error != 0``: -216 (bad token: refresh once and
 try again), -230 (no interaction for 7 days: permanent for normal messages), -234 (night
-ban: retry after its end), -32 (rate limit: retry later). Choices become a numbered list
+ban: retry after its end; proactive messages are not even tried between
+``night_ban_start`` and ``night_ban_end``, see :meth:`ZaloOAChannel.proactive_hold`), -32
+(rate limit: retry later). Choices become a numbered list
 (the core accepts "2" or the label), images go as a media attachment, files as links.
 
 Tokens (:class:`ZaloTokens`): the pair lives in the database; a refresh happens under an
@@ -445,6 +447,22 @@ class ZaloOAChannel(PlatformChannel):
         if end <= now:
             end += timedelta(days=1)
         return (end - now).total_seconds()
+
+    def in_night_ban(self) -> bool:
+        """Now (local time) is within ``night_ban_start``–``night_ban_end``."""
+        local = self._clock.now().astimezone(self.config.tz).time()
+        start, end = (time(*(int(x) for x in v.split(":")))
+                      for v in (self.cfg.night_ban_start, self.cfg.night_ban_end))
+        if start == end:
+            return False
+        return start <= local < end if start < end else (local >= start or local < end)
+
+    def proactive_hold(self) -> tuple[str, float] | None:
+        """For proactive sends (the outbox): Zalo refuses OA messages at night (-234), so
+        inside the ban window nothing is sent and the message waits for its end."""
+        if self.in_night_ban():
+            return "zalo_night_ban", self._seconds_until_ban_ends()
+        return None
 
     # -- reachability ------------------------------------------------------------------
     async def reach(self, key: ConversationKey) -> Reach:

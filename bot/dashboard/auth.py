@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -86,7 +87,13 @@ class StaffAuth:
         self.hasher = hasher_for(config)
 
     async def login(self, username: str, password: str, client: str, now: datetime) -> tuple[str, StaffUser]:
-        """A new session token for valid credentials; raises LoginThrottled / LoginFailed."""
+        """A new session token for valid credentials; raises LoginThrottled / LoginFailed.
+
+        argon2 costs ~0.1 s of CPU by design, so it runs in a thread and between two short
+        transactions, never inside one (on SQLite an open transaction holds the write lock):
+        the first checks the throttle and records the attempt as a failure — so parallel
+        guesses count at once — and reads the account; the second, after the check, takes the
+        failure back and opens the session, if the account is unchanged meanwhile."""
         username = username.strip().lower()[:64]
         keys = [f"user:{username}", f"ip:{client}"]
         since = now - timedelta(minutes=self.cfg.login_window_minutes)
@@ -96,23 +103,23 @@ class StaffAuth:
                 if await repo.failures_since(key, since) >= self.cfg.login_max_failures:
                     log.warning("staff login throttled", extra={"key": key.split(":")[0]})
                     raise LoginThrottled(self.cfg.login_window_minutes)
+            attempt_ids = [await repo.record_failure(key, now) for key in keys]
             user = await repo.by_username(username) if username else None
-            ok = False
-            try:
-                ok = self.hasher.verify(user.password_hash if user else _dummy_hash(self.hasher), password) \
-                    and user is not None
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                ok = False
-            if not ok or user is None or not user.active:
-                for key in keys:
-                    await repo.record_failure(key, now)
+            stored_hash = user.password_hash if user is not None else None
+        ok, new_hash = await asyncio.to_thread(self._check, stored_hash, password)
+        async with self.db.unit_of_work() as uow:
+            repo = uow.repo(StaffRepo)
+            current = await repo.user(user.id) if ok and user is not None else None
+            if current is None or not current.active or current.password_hash != stored_hash:
                 await uow.audit.record(actor="system", action="staff.login_failed", entity_type="staff",
                                        entity_id=username, details={"client": client}, now=now)
                 failed = True
             else:
                 failed = False
-                if self.hasher.check_needs_rehash(user.password_hash):
-                    await repo.update_user(user.id, password_hash=self.hasher.hash(password))
+                user = current
+                await repo.forget_failures(attempt_ids)
+                if new_hash is not None:
+                    await repo.update_user(user.id, password_hash=new_hash)
                 await repo.clear_failures(keys[0])
                 token = secrets.token_urlsafe(32)
                 await repo.add_session(token_hash=token_hash(token), user_id=user.id,
@@ -123,6 +130,17 @@ class StaffAuth:
         if failed:
             raise LoginFailed()
         return token, user
+
+    def _check(self, stored_hash: str | None, password: str) -> tuple[bool, str | None]:
+        """(password matches, a new hash when the stored one uses old parameters). CPU-heavy:
+        run in a thread. An unknown user is checked against a dummy hash (same time)."""
+        try:
+            ok = self.hasher.verify(stored_hash or _dummy_hash(self.hasher), password) and stored_hash is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False, None
+        if ok and self.hasher.check_needs_rehash(stored_hash):
+            return True, self.hasher.hash(password)
+        return ok, None
 
     async def session(self, token: str, now: datetime) -> StaffSessionInfo | None:
         if not token or len(token) > 100:
@@ -155,6 +173,8 @@ async def add_user(db: Database, *, username: str, password: str, role: str, age
     weak = check_password_strength(password)
     if weak:
         raise ValueError(weak)
+    # argon2 in a thread and before the transaction (see StaffAuth.login)
+    password_hash = await asyncio.to_thread((hasher or password_hasher()).hash, password)
     async with db.unit_of_work() as uow:
         repo = uow.repo(StaffRepo)
         if await repo.by_username(username):
@@ -165,7 +185,7 @@ async def add_user(db: Database, *, username: str, password: str, role: str, age
             if await uow.repo(PaknRepo).agency(agency_code) is None:
                 raise ValueError(f"Không có cơ quan mã {agency_code}.")
         user = await repo.add_user(username=username, full_name=full_name.strip()[:200],
-                                   password_hash=(hasher or password_hasher()).hash(password), role=role,
+                                   password_hash=password_hash, role=role,
                                    agency_code=agency_code or None, active=True, created_at=now,
                                    password_changed_at=now)
         await uow.audit.record(actor=actor, action="staff.user_added", entity_type="staff",

@@ -476,7 +476,8 @@ class Dashboard:
     def _public_match(self, item, query: str) -> bool:
         """Whether ``query`` is in what the public page shows of ``item`` (case-insensitive)."""
         needle = " ".join(query.split()).casefold()
-        shown = (item.code, item.public_summary or "", self.pakn.public_text(item, item.answer or ""),
+        shown = (item.code, self.pakn.public_text(item, item.public_summary or ""),
+                 self.pakn.public_text(item, item.answer or ""),
                  self._public_procedure(item))
         return any(needle in " ".join(text.split()).casefold() for text in shown)
 
@@ -506,7 +507,9 @@ class Dashboard:
             "agency": agencies[i.agency_code].name if i.agency_code in agencies else "",
             "sender": mask_name(i.full_name) if i.full_name and i.full_name != ERASED_NAME else "Công dân",
             "created_at": i.created_at, "answered_at": i.answered_at, "published_at": i.published_at,
-            "summary": i.public_summary or "", "answer": self.pakn.public_text(i, i.answer or ""),
+            # the summary was masked when published; masked again as the masking improves
+            "summary": self.pakn.public_text(i, i.public_summary or ""),
+            "answer": self.pakn.public_text(i, i.answer or ""),
         } for i in items]
         return self._render("public.html", rows=rows, total=total, query=query, page=page,
                             pages=max(1, -(-total // size)))

@@ -15,7 +15,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     from storage.db import Database
     from storage.migrate import is_current
 
+    from bot.dossiers.keys import configure
+
     cfg = load(args)
+    configure(cfg)  # the same key as the running service (ID-number fingerprints)
     path = Path(args.file)
     if not path.is_file():
         print(f"error: {path}: no such file", file=sys.stderr)

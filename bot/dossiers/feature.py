@@ -19,7 +19,13 @@ log = logging.getLogger(__name__)
 def setup(app: "App") -> None:
     cfg = app.config.dossiers
     if not cfg.enabled:
+        # not in the menu; a typed code, the label or an old button still answers politely
+        # that the one-stop system is not connected (handlers/dossiers.py)
+        app.router.hide_menu_entries("dossier", "dossier_follow")
         return
+    from bot.dossiers.keys import configure
+
+    configure(app.config)  # the key of the ID-number fingerprints
     source = build_source(cfg, app.db, app.config.tz)
     service = DossierService(app.config, app.db, app.services.clock, source, app.services.events)
     app.services.dossiers = service

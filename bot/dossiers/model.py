@@ -191,7 +191,11 @@ class Dossier:
         if len(digits) == 4 and len(re.sub(r"[\s.\-]", "", answer)) == 4:
             return bool(self.owner_phone_last4) and hmac.compare_digest(digits, self.owner_phone_last4)
         if len(digits) in (9, 12):
-            return bool(self.owner_id_hash) and hmac.compare_digest(hash_id_number(digits), self.owner_id_hash)
+            if not self.owner_id_hash:
+                return False
+            expected = (hash_id_number(digits) if self.owner_id_hash.startswith(KEYED_PREFIX)
+                        else _legacy_hash(digits))
+            return hmac.compare_digest(expected, self.owner_id_hash)
         return None
 
 
@@ -200,10 +204,32 @@ def phone_last4(phone: str) -> str:
     return digits[-4:] if len(digits) >= 8 else ""
 
 
+# The key of the ID-number fingerprints: one per process, set at start-up from
+# ``dossiers.id_hash_key`` or its key file (bot/dossiers/keys.py).
+_id_hash_key: bytes | None = None
+KEYED_PREFIX = "k1:"  # HMAC-SHA256 under the key; no prefix: the unkeyed SHA-256 of older versions
+
+
+def use_id_hash_key(key: bytes) -> None:
+    global _id_hash_key
+    if len(key) < 16:
+        raise ValueError("the ID hash key must have at least 16 bytes")
+    _id_hash_key = key
+
+
 def hash_id_number(id_number: str) -> str:
     """A one-way fingerprint of the applicant's ID number (CCCD 12 digits / CMND 9 digits):
-    the bot can check an answer without keeping the number."""
+    the bot can check an answer without keeping the number. Keyed (HMAC-SHA256 under a
+    secret kept out of the database): a CCCD has only 12 digits, many of them guessable, so
+    a plain hash of it is found by trying them all."""
     digits = re.sub(r"\D", "", id_number or "")
     if len(digits) not in (9, 12):
         return ""
+    if _id_hash_key is None:
+        raise RuntimeError("no ID hash key: call use_id_hash_key() at start-up")
+    return KEYED_PREFIX + hmac.new(_id_hash_key, digits.encode(), hashlib.sha256).hexdigest()
+
+
+def _legacy_hash(digits: str) -> str:
+    """The unkeyed fingerprint stored by versions before the key (still accepted)."""
     return hashlib.sha256(("tthc-bot/id/" + digits).encode()).hexdigest()

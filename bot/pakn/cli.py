@@ -147,12 +147,13 @@ def cmd_reset(args: argparse.Namespace) -> int:
         return 1
 
     async def fn(db, now, cfg) -> int:
+        password_hash = hasher_for(cfg).hash(password)  # before the transaction: it holds the write lock
         async with db.unit_of_work() as uow:
             user = await _user_or_fail(uow, args.username)
             if user is None:
                 return 1
             repo = uow.repo(StaffRepo)
-            await repo.update_user(user.id, password_hash=hasher_for(cfg).hash(password), password_changed_at=now)
+            await repo.update_user(user.id, password_hash=password_hash, password_changed_at=now)
             await repo.end_sessions_of(user.id)
             await repo.clear_failures(f"user:{user.username}")
             await uow.audit.record(actor="cli", action="staff.password_reset", entity_type="staff",

@@ -29,7 +29,7 @@ from bot.events import PaknAnswered
 from bot.messages import Choice, Reply
 from bot.outbox import enqueue
 from bot.pakn.rules import content_key, similarity
-from bot.privacy import mask_name, redact_pii
+from bot.privacy import mask_name, mask_name_parts, redact_pii
 from bot.workdays import WorkCalendar, urgency
 from storage.models.pakn import PaknItem, StaffUser
 from storage.repos.pakn import PaknRepo
@@ -360,22 +360,30 @@ class PaknService:
 
     # -- publication ------------------------------------------------------------------
     def public_text(self, item: PaknItem, text: str) -> str:
-        """Text fit for the public page: the sender's name as initials, phone numbers,
-        ID numbers and e-mail addresses removed."""
-        def norm(value: str | None) -> str:
-            return " ".join(unicodedata.normalize("NFC", value or "").split())
-
-        out = unicodedata.normalize("NFC", text or "")
-        name = norm(item.full_name)
-        for value in (name, norm(item.phone), norm(item.email), norm(item.address)):
-            if len(value) >= 3:
-                # whatever the case and spacing the citizen (or staff) wrote it in
-                pattern = r"\s+".join(re.escape(word) for word in value.split())
-                masked = mask_name(value) if value == name else "[đã ẩn]"
-                out = re.sub(pattern, lambda _m: masked, out, flags=re.IGNORECASE)
-        return redact_pii(out)
+        """Text fit for the public page: see :func:`public_text`."""
+        return public_text(item, text)
 
     # -- statistics --------------------------------------------------------------------
     async def on_time_rate(self, uow: UnitOfWork, agency_codes: Sequence[str] | None = None) -> tuple[int, int]:
         rows = await uow.repo(PaknRepo).answer_times(agency_codes)
         return sum(1 for answered_at, due in rows if self.on_time(answered_at, due)), len(rows)
+
+
+def public_text(item, text: str) -> str:
+    """Text fit for the public page: the sender's name as initials (also when written in
+    part, see :func:`bot.privacy.mask_name_parts`), their phone, e-mail and address, and any
+    phone number, ID number or e-mail address removed. ``item`` gives the sender's details
+    (``full_name``, ``phone``, ``email``, ``address``)."""
+    def norm(value: str | None) -> str:
+        return " ".join(unicodedata.normalize("NFC", value or "").split())
+
+    out = unicodedata.normalize("NFC", text or "")
+    name = norm(item.full_name)
+    for value in (name, norm(item.phone), norm(item.email), norm(item.address)):
+        if len(value) >= 3:
+            # whatever the case and spacing the citizen (or staff) wrote it in
+            pattern = r"\s+".join(re.escape(word) for word in value.split())
+            masked = mask_name(value) if value == name else "[đã ẩn]"
+            out = re.sub(pattern, lambda _m: masked, out, flags=re.IGNORECASE)
+    out = mask_name_parts(out, name)  # "ông An", "Văn An": the name written in part
+    return redact_pii(out)

@@ -3,8 +3,9 @@
 Messages carry the tracking code, kind, agency and deadline and a link to the dashboard —
 never the citizen's name, phone or the content (a group is not the place for personal
 data). Each notice is recorded (``pakn_notices``) before it is sent, so several workers
-never send the same one twice; a failed send is logged, not retried (the dashboard shows
-the same colours).
+never send the same one twice; a send Telegram refuses (or that fails) is logged and its
+record given back, and the reminder job (``staff.reminder_interval_seconds``) sends the
+"Mới", "Sắp đến hạn" and "Quá hạn" notices it finds missing.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ class StaffNotifier:
             await self._notice(item.id, f"{what}:{item.agency_code}", "Được giao")
 
     async def remind(self) -> int:
-        """The reminder job: one notice per item and stage when due soon and when overdue."""
+        """The reminder job: one notice per item and stage when due soon and when overdue,
+        and the "Mới" notice of a new item that could not be sent when it was filed (while
+        the item is still new and not yet due soon: after that the due notices say it)."""
         now = self.clock.now()
         async with self.db.unit_of_work() as uow:
             items = await uow.repo(PaknRepo).open_with_due()
@@ -110,4 +113,6 @@ class StaffNotifier:
                 sent += await self._notice(item.id, f"overdue:{sla.stage}", "Quá hạn")
             elif sla.urgency == Urgency.DUE_SOON:
                 sent += await self._notice(item.id, f"due_soon:{sla.stage}", "Sắp đến hạn")
+            elif item.state == "new":
+                sent += await self._notice(item.id, "new", "Mới")
         return sent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Callable
 
 from sqlalchemy import delete, func, select, update
 
@@ -165,9 +166,13 @@ class PaknPersonalData(Repository):
         return (await self.session.execute(select(func.count()).select_from(PaknItem).where(cond))).scalar_one()
 
     async def anonymise(self, *, citizen_id: int | None = None, closed_before: datetime | None = None,
-                        new_citizen_id: int | None = None) -> int:
+                        new_citizen_id: int | None = None,
+                        mask_public_text: Callable[[Any, str], str] | None = None) -> int:
         """Blank the sender's name, phone, address, e-mail, exact location and the
-        conversation with staff of one citizen's items, or of items closed before a date."""
+        conversation with staff of one citizen's items, or of items closed before a date.
+        ``mask_public_text(item, text)`` first masks the sender's details in the staff answer and
+        a typed procedure name, which the public page shows (masked with those details while
+        they are known)."""
         from storage.models.pakn import PaknAttachment, PaknItem, PaknMessage
 
         if citizen_id is not None:
@@ -182,6 +187,13 @@ class PaknPersonalData(Repository):
         ids = [i for (i,) in (await self.session.execute(select(PaknItem.id).where(where))).all()]
         if not ids:
             return 0
+        if mask_public_text is not None:  # the free text the public page shows, masked at display
+            for item in (await self.session.execute(select(PaknItem).where(PaknItem.id.in_(ids)))).scalars().all():
+                masked = {name: mask_public_text(item, getattr(item, name)) for name in ("answer", "procedure_name")
+                          if getattr(item, name)}
+                masked = {name: text for name, text in masked.items() if text != getattr(item, name)}
+                if masked:
+                    await self.session.execute(update(PaknItem).where(PaknItem.id == item.id).values(**masked))
         values: dict = {"full_name": ERASED_NAME, "phone": "", "address": None, "email": None,
                         "latitude": None, "longitude": None, "place": None, "content_key": ""}
         await self.session.execute(update(PaknItem).where(PaknItem.id.in_(ids)).values(**values))
@@ -212,7 +224,10 @@ class SurveyPersonalData(Repository):
     """Surveys: scores stay (the SIPAS statistics); free-text comments and the link to the
     person go."""
 
-    async def erase(self, citizen_id: int) -> dict[str, int]:
+    async def erase(self, citizen_id: int, new_citizen_id: int | None = None) -> dict[str, int]:
+        """Detach the person's surveys and drop their comments. An opt-out ("Không nhận
+        khảo sát") is their wish, not data about them: it follows them to the new record
+        their channel accounts move to (only the citizen id, channel and date are kept)."""
         from storage.models.surveys import Survey, SurveyAnswer, SurveyOptOut
 
         ids = [i for (i,) in (await self.session.execute(
@@ -222,7 +237,11 @@ class SurveyPersonalData(Repository):
             comments = (await self.session.execute(update(SurveyAnswer).where(
                 SurveyAnswer.survey_id.in_(ids), SurveyAnswer.text.is_not(None)).values(text=None))).rowcount or 0
             await self.session.execute(update(Survey).where(Survey.id.in_(ids)).values(citizen_id=None))
-        await self.session.execute(delete(SurveyOptOut).where(SurveyOptOut.citizen_id == citizen_id))
+        if new_citizen_id is not None:
+            await self.session.execute(update(SurveyOptOut).where(SurveyOptOut.citizen_id == citizen_id)
+                                       .values(citizen_id=new_citizen_id))
+        else:
+            await self.session.execute(delete(SurveyOptOut).where(SurveyOptOut.citizen_id == citizen_id))
         return {"surveys_detached": len(ids), "survey_comments": comments}
 
     async def purge(self, resolved_before: datetime) -> dict[str, int]:

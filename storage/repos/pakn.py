@@ -259,9 +259,16 @@ class StaffRepo(Repository):
         return result.rowcount or 0
 
     # -- failed logins -------------------------------------------------------------------
-    async def record_failure(self, key: str, at: datetime) -> None:
-        self.session.add(StaffLoginFailure(key=key[:200], at=at))
+    async def record_failure(self, key: str, at: datetime) -> int:
+        row = StaffLoginFailure(key=key[:200], at=at)
+        self.session.add(row)
         await self.session.flush()
+        return row.id
+
+    async def forget_failures(self, ids: list[int]) -> None:
+        """Take back attempts recorded as failures before the password was checked."""
+        if ids:
+            await self.session.execute(delete(StaffLoginFailure).where(StaffLoginFailure.id.in_(ids)))
 
     async def failures_since(self, key: str, since: datetime) -> int:
         stmt = select(func.count(StaffLoginFailure.id)).where(

@@ -151,16 +151,61 @@ async def test_no_interaction_for_7_days_is_permanent_and_marks_the_identity(pla
     assert await channel(app, "zalo_oa").reachability(KEY) is Reachability.UNREACHABLE
 
 
-async def test_night_ban_retries_after_the_morning(platforms, zoa, clock):
+async def test_night_ban_error_retries_after_the_morning(platforms, zoa, clock):
     from datetime import datetime, timezone
 
     app, client = platforms
     await _known_citizen(app, client, zoa)
-    clock.set(datetime(2026, 11, 2, 16, 0, tzinfo=timezone.utc))  # 23:00 in Viet Nam
+    # 21:30 in Viet Nam: before the configured ban (22:00), yet Zalo answers -234 (its clock,
+    # or a ban that starts earlier): retry when the ban ends
+    clock.set(datetime(2026, 11, 2, 14, 30, tzinfo=timezone.utc))
     zoa.fail_next(-234)
     result = await app.services.notifier.deliver(KEY, [Reply("Nhắc lịch hẹn")])
+    assert len(zoa.sends(USER)) == 1
     assert result.status is Delivery.FAILED and result.detail == "zalo_night_ban"
-    assert result.retry_after == 7 * 3600  # until 06:00 local
+    assert result.retry_after == 8.5 * 3600  # until 06:00 local
+
+
+@pytest.mark.parametrize("ban_start, held", [("22:00", True), ("23:00", False)])
+async def test_proactive_messages_wait_for_the_end_of_the_night_ban(make_app, sqlite_url, zoa, clock, serve,
+                                                                    ban_start, held):
+    """Zalo refuses OA messages at night (-234, zalo_oa.night_ban_start–night_ban_end): the
+    outbox does not try inside that window, even when its own quiet hours allow it, and sends
+    at its end; replies to a citizen who writes at night are not held."""
+    from datetime import datetime, timezone
+
+    from storage.models.outbox import OutboxMessage
+
+    app = make_app(sqlite_url, **channel_sections(zoa=zoa, zalo_oa={"night_ban_start": ban_start}),
+                   outbox={"quiet_start": "00:00", "quiet_end": "00:00"})  # no quiet hours of its own
+    client = await serve(app)
+    clock.set(datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc))  # 15:00 local
+    await _known_citizen(app, client, zoa)
+    async with app.db.unit_of_work() as uow:
+        citizen_id = (await uow.citizens.identity("zalo_oa", USER)).citizen_id
+    clock.set(datetime(2026, 11, 2, 15, 30, tzinfo=timezone.utc))  # 22:30 local
+    async with app.db.unit_of_work() as uow:
+        await app.services.outbox.enqueue(uow, citizen_id=citizen_id, kind="status", now=clock.now(),
+                                          replies=[Reply("Hồ sơ của bạn đã có kết quả.")])
+    await app.services.outbox.drain()
+    if not held:
+        assert zoa.sent_texts(USER) == ["Hồ sơ của bạn đã có kết quả."]
+        return
+    assert zoa.sends(USER) == []  # Zalo not even asked
+    async with app.db.unit_of_work() as uow:
+        row = (await uow.session.execute(select(OutboxMessage))).scalar_one()
+    assert row.status == "pending" and row.last_error == "zalo_night_ban" and row.attempts == 1
+    morning = datetime(2026, 11, 2, 23, 0, tzinfo=timezone.utc)  # 06:00 local
+    assert row.not_before.replace(tzinfo=timezone.utc) == morning
+    await post_event(client, text_event(USER, "menu", "night-1"))  # the citizen writes at night
+    await channel(app, "zalo_oa").drain()
+    assert len(zoa.sends(USER)) == 1  # answered at once
+    clock.set(morning - timedelta(minutes=1))
+    await app.services.outbox.drain()
+    assert "Hồ sơ của bạn đã có kết quả." not in zoa.sent_texts(USER)
+    clock.set(morning)
+    await app.services.outbox.drain()
+    assert "Hồ sơ của bạn đã có kết quả." in zoa.sent_texts(USER)
 
 
 async def test_rate_limit_asks_to_wait(platforms, zoa):

@@ -89,3 +89,22 @@ def test_every_make_target_has_a_rule():
     phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
     for target in phony:
         assert re.search(rf"^{re.escape(target)}:", makefile, re.M), target
+
+
+def test_config_option_works_before_and_after_the_subcommand(tmp_path):
+    """`tthc-bot --config X kb stats` and `tthc-bot kb stats --config X` read the same file;
+    a config named after the subcommand wins over one named before it."""
+    good = tmp_path / "good.toml"
+    good.write_text('[province]\nname = "Tỉnh Thử"\n', encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[province]\nname = "Tỉnh Thử"\n[web]\nport = "abc"\n', encoding="utf-8")
+    for args in (("--config", str(good), "config", "check"), ("config", "check", "--config", str(good)),
+                 ("--config", str(bad), "config", "check", "--config", str(good))):
+        proc = run(*args, cwd=tmp_path)
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert str(good) in proc.stdout, args
+    proc = run("config", "check", "--config", str(bad), cwd=tmp_path)
+    assert proc.returncode == 2 and "web.port" in proc.stderr
+    db = f"sqlite:///{tmp_path}/t.sqlite3"
+    proc = run("kb", "stats", "--db", db, "--config", str(bad), cwd=tmp_path)  # a nested subcommand
+    assert proc.returncode == 2 and "web.port" in proc.stderr

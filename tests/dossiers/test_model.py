@@ -99,3 +99,67 @@ def test_records_outside_the_contract_are_refused(over, field):
     with pytest.raises(BadRecord) as err:
         from_json(make_record(**over), TZ)
     assert field in str(err.value)
+
+
+def test_the_stored_id_hash_is_keyed_so_it_cannot_be_brute_forced_without_the_key():
+    """A CCCD has 12 digits (a birth year, a province code, a sex digit...): an unkeyed hash
+    of it is found by trying them all. The stored fingerprint is an HMAC under a secret key
+    kept out of the database; under another key it proves nothing."""
+    import hashlib
+    import hmac
+
+    from bot.dossiers.model import hash_id_number, use_id_hash_key
+
+    stored = to_json(from_json(make_record(), TZ))["owner"]["id_hash"]
+    for guess in (hashlib.sha256(("tthc-bot/id/" + ID_NUMBER).encode()).hexdigest(),
+                  hashlib.sha256(ID_NUMBER.encode()).hexdigest()):
+        assert guess not in stored  # what an attacker with the database alone can compute
+    assert stored == hash_id_number(ID_NUMBER)
+    try:
+        use_id_hash_key(b"another-province-key-0123456789")
+        assert hash_id_number(ID_NUMBER) != stored
+        assert from_json(to_json(from_json(make_record(), TZ)), TZ).owned_by(ID_NUMBER) is True
+        assert from_json({**make_record(), "applicant": {}, "owner": {"id_hash": stored}}, TZ).owned_by(ID_NUMBER) is False
+    finally:
+        from tests.conftest import TEST_ID_HASH_KEY
+
+        use_id_hash_key(TEST_ID_HASH_KEY.encode())
+    assert stored.startswith("k1:") and hmac.compare_digest(
+        stored[3:], hmac.new(TEST_ID_HASH_KEY.encode(), ID_NUMBER.encode(), hashlib.sha256).hexdigest())
+
+
+def test_an_unkeyed_hash_stored_by_an_older_version_still_proves_ownership():
+    """Records stored before the key keep working (so citizens are not locked out) until the
+    next import or webhook push of the dossier replaces them with a keyed hash."""
+    import hashlib
+
+    legacy = hashlib.sha256(("tthc-bot/id/" + ID_NUMBER).encode()).hexdigest()
+    old = from_json({**make_record(), "applicant": {}, "owner": {"phone_last4": "5678", "id_hash": legacy}}, TZ)
+    assert old.owned_by(ID_NUMBER) is True and old.owned_by("001088099999") is False
+    assert from_json(make_record(), TZ).owner_id_hash.startswith("k1:")  # a fresh record: keyed
+
+
+def test_without_a_configured_key_one_is_generated_once_and_kept_in_a_file(tmp_path):
+    """`make run` needs no secret: the first start writes a random key (mode 0600) to
+    dossiers.id_hash_key_file, later starts and other workers read the same one; a key set
+    in the configuration (the environment) wins."""
+    import stat
+    from dataclasses import replace
+
+    from bot.config import ConfigError, load_config
+    from bot.dossiers.keys import load_id_hash_key
+
+    base = load_config(None, env={})
+    cfg = replace(base, dossiers=replace(base.dossiers, id_hash_key_file=str(tmp_path / "k" / "id-hash.key")))
+    first = load_id_hash_key(cfg)
+    path = tmp_path / "k" / "id-hash.key"
+    assert len(first) >= 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_id_hash_key(cfg) == first and [p.name for p in path.parent.iterdir()] == ["id-hash.key"]
+    given = replace(cfg, dossiers=replace(cfg.dossiers, id_hash_key="from-the-environment-0123"))
+    assert load_id_hash_key(given) == b"from-the-environment-0123"
+    path.write_text("short\n")
+    with pytest.raises(ConfigError, match="id_hash_key_file"):
+        load_id_hash_key(cfg)
+    env = {"TTHC__DOSSIERS__ID_HASH_KEY": "too-short"}
+    with pytest.raises(ConfigError, match="dossiers.id_hash_key"):
+        load_config(None, env=env)

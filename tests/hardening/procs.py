@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+TEST_ID_HASH_KEY = "test-id-hash-key-0123456789abcdef"  # as tests/conftest.py (benchmarks/load.py imports this module)
 
 
 def free_port() -> int:
@@ -66,6 +67,8 @@ class Service:
     def start(self, timeout: float = 60.0) -> "Service":
         env = {**os.environ, **self.env}
         env.pop("TTHC_CONFIG", None)
+        # the ID hash key from the environment, not a key file written into the checkout's var/
+        env.setdefault("TTHC__DOSSIERS__ID_HASH_KEY", TEST_ID_HASH_KEY)
         if self.log_path is None:
             self.log_path = Path(tempfile.mkstemp(prefix="tthc-service-", suffix=".log")[1])
         args = [sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port", str(self.port)]

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.messages import Reply
 from bot.ops.limits import TokenBuckets
 from bot.outbox import enqueue
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TEST_ID_HASH_KEY
 
 
 def _value(text: str, name: str, labels: str = "") -> float:
@@ -137,7 +137,7 @@ async def test_requests_beyond_the_in_flight_limit_get_a_polite_503(make_app, sq
 
 
 def _run_cli(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, **env_extra}
+    env = {**os.environ, "TTHC__DOSSIERS__ID_HASH_KEY": TEST_ID_HASH_KEY, **env_extra}
     env.pop("TTHC_CONFIG", None)
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)

@@ -151,6 +151,31 @@ async def test_public_page_after_the_purge_names_no_one(staff_app, pchat, clock)
     assert code in page and "Người gửi: Công dân" in page and "[. " not in page
 
 
+@pytest.mark.parametrize("how", ["purge", "erasure"])
+async def test_the_published_answer_names_no_one_after_the_senders_data_is_gone(staff_app, pchat, clock, how):
+    """The public page masks the staff answer with the sender's details when it is shown;
+    once the purge or "xóa dữ liệu của tôi" has blanked those details, the answer itself must
+    already be masked, or the name staff wrote in it would appear in full."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    now = clock.now()
+    async with staff_app.db.unit_of_work() as uow:
+        [item] = list((await uow.session.execute(select(PaknItem))).scalars())
+        item.state, item.answered_at, item.published_at, item.updated_at = "published", now, now, now
+        item.answer = "Kính gửi ông Nguyễn Văn An (0912345678): đã chấn chỉnh; ông An có thể liên hệ lại."
+        item.public_summary = "Nội dung đã che."
+    if how == "purge":
+        await purge(staff_app.db, staff_app.config, now + timedelta(days=400))
+    else:
+        await pchat.say("xóa dữ liệu của tôi")
+        await pchat.press("prv:erase")
+    async with TestClient(TestServer(staff_app.web)) as client:
+        page = await (await client.get("/cong-khai")).text()
+    assert code in page and "đã chấn chỉnh" in page
+    for leak in ("Nguyễn Văn An", "ông An", "0912345678"):
+        assert leak not in page, leak
+    assert "N. V. A." in page
+
+
 async def test_purge_deletes_upload_files_nobody_refers_to(staff_app, pchat, clock):
     """Web-chat uploads are files on disk: those of anonymised items, of erased citizens and
     of forms never sent go with the purge; a file an item still shows stays."""

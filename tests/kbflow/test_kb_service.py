@@ -159,9 +159,10 @@ def _cli(*args, cwd, stdin=None):
 def test_cli_import_stats_and_search_on_the_same_database(tmp_path):
     data = shared_data("tthc-bqp-2026.jsonl.gz")
     url = f"sqlite:///{tmp_path}/eval.sqlite3"
-    imp = _cli("kb", "import", str(data), "--db", url, cwd=tmp_path)
+    imp = _cli("kb", "import", str(data), "--db", url, "--without-bundled", cwd=tmp_path)
     assert imp.returncode == 0, imp.stderr
-    # a fresh database: every record is new (the former `or "added" in ...` passed on "0 added")
+    # a fresh database without the bundled procedures: every record is new (the former
+    # `or "added" in ...` passed on "0 added")
     counts = re.search(r"(\d+) records: (\d+) added, (\d+) updated, (\d+) unchanged", imp.stdout)
     assert counts is not None, imp.stdout
     records, added, updated, unchanged = (int(g) for g in counts.groups())
@@ -183,3 +184,41 @@ def test_cli_import_reports_a_refused_file(tmp_path):
     bad.write_text("- code: [unclosed\n", encoding="utf-8")
     proc = _cli("kb", "import", str(bad), "--db", f"sqlite:///{tmp_path}/k.sqlite3", cwd=tmp_path)
     assert proc.returncode == 1 and "NOT IMPORTED" in proc.stdout
+
+
+ONE_LOCAL = """\
+- code: "1.099999.H50"
+  name: "Cấp giấy phép khai thác nước mặt quy mô nhỏ của tỉnh"
+  level: "Cấp tỉnh"
+  field: "Tài nguyên nước"
+  implementing_agency: "Sở Nông nghiệp và Môi trường"
+"""
+
+
+def _total(stats_out: str) -> int:
+    return int(stats_out.split("procedures:")[1].split()[0])
+
+
+def test_cli_import_on_a_fresh_database_loads_the_bundled_knowledge_base_first(tmp_path):
+    """The bundled knowledge base is the default: on an empty database `kb import` adds the
+    file to it, as the bot, `kb stats` and `kb search` see an empty database; otherwise the
+    bot, finding the database no longer empty, would never load the bundled procedures."""
+    f = tmp_path / "local.yaml"
+    f.write_text(ONE_LOCAL, encoding="utf-8")
+    bundled = len(load_bundled())
+    url = f"sqlite:///{tmp_path}/fresh.sqlite3"
+    imp = _cli("kb", "import", str(f), "--db", url, cwd=tmp_path)
+    assert imp.returncode == 0, imp.stderr
+    assert f"bundled knowledge base loaded first: {bundled} procedures" in imp.stdout
+    assert "1 records: 1 added, 0 updated, 0 unchanged, 0 skipped" in imp.stdout
+    stats = _cli("kb", "stats", "--db", url, cwd=tmp_path)
+    assert _total(stats.stdout) == bundled + 1
+    again = _cli("kb", "import", str(f), "--db", url, cwd=tmp_path)  # not empty any more: file only
+    assert "bundled" not in again.stdout and "1 unchanged" in again.stdout
+    out = _cli("kb", "search", "--db", url, "--json", "đăng ký khai sinh", cwd=tmp_path)
+    assert json.loads(out.stdout)["results"], out.stdout
+    # a province that wants only its own procedures says so
+    own = f"sqlite:///{tmp_path}/own.sqlite3"
+    imp = _cli("kb", "import", str(f), "--db", own, "--without-bundled", cwd=tmp_path)
+    assert imp.returncode == 0 and "bundled" not in imp.stdout, imp.stderr
+    assert _total(_cli("kb", "stats", "--db", own, cwd=tmp_path).stdout) == 1

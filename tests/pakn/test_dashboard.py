@@ -205,6 +205,7 @@ async def test_public_page_hides_personal_data(staff_app, pchat, server):
         for secret in ("Nguyễn Văn An", "079123456789", "0912345678", "an.nguyen@gmail.com", "456789"):
             assert secret not in public, secret
         assert "N. V. A." in public and "[đã ẩn]" in public
+        assert "ông An" not in public and "ông A." in public  # the given name alone, in the answer
         resp_none = await officer.client.get("/cong-khai", params={"q": "không có chữ này"})
         assert code not in await resp_none.text()
     finally:
@@ -476,6 +477,45 @@ async def test_a_staff_group_notice_telegram_refused_is_sent_at_the_next_run(mak
         assert len(calls) == 2  # and still only once
 
 
+async def test_a_new_item_notice_telegram_refused_is_sent_at_the_next_run(make_app, sqlite_url, tmp_path,
+                                                                          clock):
+    """The "Mới" notice is sent when the citizen files; refused then, the reminder job sends
+    it later (once), as it does for "Sắp đến hạn" and "Quá hạn"."""
+    from bot.channels.memory import MemoryChannel
+    from tests.pakn.conftest import MONDAY_9AM, seed_agencies
+
+    calls: list[str] = []
+    fail = {"n": 0}
+
+    async def send_message(request: web.Request) -> web.Response:
+        if fail["n"]:
+            fail["n"] -= 1
+            return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests",
+                                      "parameters": {"retry_after": 3}}, status=429)
+        calls.append((await request.json())["text"])
+        return web.json_response({"ok": True, "result": {"message_id": len(calls)}})
+
+    tg = web.Application()
+    tg.router.add_post("/bot{token}/sendMessage", send_message)
+    async with TestServer(tg) as srv:
+        clock.set(MONDAY_9AM)
+        app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "up")},
+                       staff={**FAST_HASH, "telegram_token": "123:ABC", "telegram_chat_id": "-100200",
+                              "telegram_api_url": str(srv.make_url(""))})
+        await seed_agencies(app)
+        chat = MemoryChannel(app.core.handle)
+        app.add_channel(chat)
+        await app.start()
+        fail["n"] = 1
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        assert calls == []  # refused
+        clock.advance(minutes=15)
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 1 and calls[0].startswith("Mới:") and code in calls[0]
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 1  # and only once
+
+
 async def test_queue_filters_due_soon_and_overdue(staff_app, pchat, server, clock):
     first = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon: accept due Wed
     clock.advance(days=2)  # Wednesday
@@ -532,3 +572,93 @@ def test_public_text_masks_the_senders_details_whatever_their_case(papp):
         item, "Tôi là NGUYỄN VĂN AN, nhà ở 12 lê lợi, phường 1; nguyễn văn an xin cảm ơn.")
     assert "NGUYỄN VĂN AN" not in text and "nguyễn văn an" not in text and "lê lợi" not in text
     assert text.count("N. V. A.") == 2 and "[đã ẩn]" in text
+
+
+async def test_password_check_runs_off_the_event_loop_and_outside_the_transaction(make_app, sqlite_url, clock):
+    """argon2 takes ~0.1 s of CPU by design: while a login verifies a password, the worker keeps
+    answering (the event loop runs) and other transactions are not held up (on SQLite one
+    open transaction holds the write lock)."""
+    import asyncio
+    import time as _time
+
+    from bot.dashboard.auth import StaffAuth, add_user, hasher_for
+    from storage.models import AuditEntry
+
+    app = make_app(sqlite_url, staff={"argon2_time_cost": 6, "argon2_memory_kib": 65536})
+    hasher = hasher_for(app.config)
+    await add_user(app.db, username="canbo", password="mat-khau-2026", role="admin", agency_code=None,
+                   full_name="", now=clock.now(), hasher=hasher)
+    started = _time.perf_counter()
+    hasher.verify(hasher.hash("x-123456789"), "x-123456789")
+    verify_seconds = _time.perf_counter() - started
+    assert verify_seconds > 0.1  # the test means nothing with a cheap hash
+    auth = StaffAuth(app.db, app.config)
+
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = _time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = _time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    for password, ok in (("mat-khau-2026", True), ("sai-mat-khau-1", False)):
+        gaps.clear()
+        tick = asyncio.create_task(ticker())
+        login = asyncio.create_task(auth.login("canbo", password, "10.0.0.1", clock.now()))
+        await asyncio.sleep(verify_seconds / 4)  # the login is verifying now
+        t0 = _time.perf_counter()
+        async with app.db.unit_of_work() as uow:  # another transaction meanwhile
+            await uow.audit.record(actor="test", action="test.write", now=clock.now())
+        write_seconds = _time.perf_counter() - t0
+        assert not login.done(), "the write had to wait for the whole login (event loop or lock held)"
+        assert write_seconds < verify_seconds / 2, (write_seconds, verify_seconds)
+        try:
+            token, user = await login
+            assert ok and token and user.username == "canbo"
+        except Exception as exc:
+            assert not ok and type(exc).__name__ == "LoginFailed"
+        tick.cancel()
+        assert max(gaps) < verify_seconds / 2, (max(gaps), verify_seconds)
+    # an administrator adding an account (the admin page) hashes the same way
+    gaps.clear()
+    tick = asyncio.create_task(ticker())
+    adding = asyncio.create_task(add_user(app.db, username="canbo2", password="mat-khau-2027", role="admin",
+                                          agency_code=None, full_name="", now=clock.now(), hasher=hasher))
+    await asyncio.sleep(verify_seconds / 4)
+    async with app.db.unit_of_work() as uow:
+        await uow.audit.record(actor="test", action="test.write", now=clock.now())
+    assert not adding.done()
+    await adding
+    tick.cancel()
+    assert max(gaps) < verify_seconds / 2, (max(gaps), verify_seconds)
+    async with app.db.unit_of_work() as uow:
+        actions = [a for (a,) in (await uow.session.execute(select(AuditEntry.action))).all()]
+    assert actions.count("staff.login") == 1 and actions.count("staff.login_failed") == 1
+
+
+@pytest.mark.parametrize("written, hidden, shown", [
+    ("Tôi là An, ở thôn 3.", "là An", "Tôi là A., ở thôn 3."),
+    ("Tôi tên Văn An, cán bộ hẹn lại 3 lần.", "Văn An", "Tôi tên V. A., cán bộ"),
+    ("Kính gửi ông Nguyễn An: đã chấn chỉnh.", "Nguyễn An", "Kính gửi ông N. A.: đã"),
+    ("Gia đình anh An đề nghị xem xét.", "anh An", "Gia đình anh A. đề nghị"),
+    ("Bà Nguyễn cho biết hồ sơ bị trả lại.", "Bà Nguyễn", "Bà N. cho biết"),
+    ("NGUYỄN AN xin cảm ơn.", "NGUYỄN AN", "N. A. xin cảm ơn."),
+])
+def test_public_text_masks_a_partial_name_of_the_sender(papp, written, hidden, shown):
+    from types import SimpleNamespace
+
+    item = SimpleNamespace(full_name="Nguyễn Văn An", phone="0912345678", email="", address="")
+    text = papp.services.extras["pakn"].public_text(item, written)
+    assert hidden not in text and shown in text, text
+
+
+def test_public_text_leaves_ordinary_words_that_are_also_names(papp):
+    from types import SimpleNamespace
+
+    item = SimpleNamespace(full_name="Trần Bình An", phone="", email="", address="")
+    text = ("An toàn giao thông ở Long An là việc của mọi nhà; người dân bình an, văn minh. "
+            "Trần tình của cán bộ một cửa không thuyết phục.")
+    assert papp.services.extras["pakn"].public_text(item, text) == text

@@ -251,3 +251,25 @@ async def test_a_resolution_learned_late_is_scheduled_from_now(env):
     assert survey.send_at == DAY + timedelta(hours=2)
     env.clock.advance(hours=2)
     assert (await env.drain()).sent == 1
+
+
+async def test_opt_out_survives_the_erasure_of_the_citizens_data(env):
+    """"Không nhận khảo sát" is the citizen's wish: "xóa dữ liệu của tôi" must not turn the
+    surveys back on (the channel accounts move to a fresh record; so does the opt-out)."""
+    from sqlalchemy import select
+
+    from storage.models.surveys import SurveyOptOut
+
+    assert texts_of(await env.ch.say("Không nhận khảo sát")) == OPTED_OUT
+    await env.ch.say("xóa dữ liệu của tôi")
+    assert "Đã xóa" in texts_of(await env.ch.press("prv:erase"))
+    async with env.app.db.unit_of_work() as uow:
+        new_id = (await uow.citizens.identity("memory", "u1")).citizen_id
+        optouts = list((await uow.session.execute(select(SurveyOptOut))).scalars())
+    assert new_id != env.citizen_id
+    assert [o.citizen_id for o in optouts] == [new_id]  # nothing left on the anonymous shell
+    await env.resolve("D-9", citizen_id=new_id)
+    later = await env.survey("D-9")
+    assert later.status == "not_sent" and later.not_sent_reason == "opted_out"
+    env.clock.advance(hours=3)
+    assert (await env.drain()).sent == 0 and env.ch.pushed == []
