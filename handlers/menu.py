@@ -7,7 +7,7 @@ import re
 from bot.messages import Incoming, Kind, Link
 from bot.pakn.rules import wants_to_report
 from bot.router import MENU_CHOICE, MENU_PREFIX, Context, Router
-from kb.normalize import fold
+from kb.normalize import tokens
 
 router = Router("menu")
 
@@ -71,7 +71,7 @@ _MAX_WORDS_STAFF = 25  # ... except a question addressed to staff
 
 def menu_intent(text: str) -> str | None:
     """The key of the menu entry a short text asks for, or None."""
-    folded = " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
+    folded = " ".join(tokens(text))
     if not folded or len(folded.split()) > _MAX_WORDS_STAFF or re.search(r"\d{4}", folded):
         return None  # too long, or it holds a code (a dossier's, a PAKN's): other handlers read those
     short = len(folded.split()) <= _MAX_WORDS

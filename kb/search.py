@@ -796,14 +796,14 @@ class SearchIndex:
         confident = confident and not self._unasked_action(d0, weights)
         # ... and the other way round: the citizen asks to extend / unlock / change something and
         # the top name does not say it does that ("mở khóa tài khoản định danh" -> *Cấp tài khoản*)
-        if cfg.asked_action_check and confident:
-            asked = _asked_actions(query)
-            if asked:
-                name0 = " " + " ".join(tokens(fold(self.docs[d0].name))) + " "
-                confident = any(f" {a} " in name0 for a in asked)
-        # ... and the paper was lost or damaged ("mất giấy đăng ký hộ kinh doanh"): the answer must
-        # give a new copy (cấp lại / đổi / bản sao / trích lục / đăng ký lại), not the first issue
-        if cfg.lost_check and confident and _lost_or_damaged(query) and not _asked_actions(query):
+        asked = _asked_actions(query) if confident and (cfg.asked_action_check or cfg.lost_check) else set()
+        if cfg.asked_action_check and asked:
+            name0 = " " + " ".join(tokens(self.docs[d0].name)) + " "
+            confident = any(f" {a} " in name0 for a in asked)
+        # ... and the paper was lost or damaged ("mất giấy đăng ký hộ kinh doanh"), with no action
+        # asked in so many words: the answer must give a new copy (cấp lại / đổi / bản sao /
+        # trích lục / đăng ký lại), not the first issue
+        if cfg.lost_check and confident and not asked and _lost_or_damaged(query):
             name0 = unicodedata.normalize("NFC", self.docs[d0].name).lower()
             confident = bool(_NEW_COPY_ACC.search(name0))
         suggestions = () if confident else self._suggest(ranked)
@@ -962,7 +962,7 @@ def _lost_or_damaged(query: str) -> bool:
     mối ăn"). Read on the accents where typed ("mất", not "mặt" or "mật"; not "mất bao lâu"); on
     folded text only in phrases where "mat" can only be "mất"."""
     low = unicodedata.normalize("NFC", query).lower()
-    folded = " ".join(tokens(fold(low)))
+    folded = " ".join(tokens(low))
     if not _PAPER.search(folded):
         return False
     if _LOST_ACC.search(_NOT_LOST_ACC.sub(" ", low)):
