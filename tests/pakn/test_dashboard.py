@@ -4,6 +4,7 @@ staff questions and the staff group's reminders."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
@@ -438,9 +439,10 @@ async def test_staff_group_gets_new_due_soon_and_overdue_once(make_app, sqlite_u
         assert "Nguyễn" not in call["text"] and "0912345678" not in call["text"]
 
 
-async def test_a_staff_group_notice_telegram_refused_is_sent_at_the_next_run(make_app, sqlite_url, tmp_path,
-                                                                            clock):
-    """Telegram down for a moment must not lose the "Quá hạn" notice for good."""
+@contextlib.asynccontextmanager
+async def _staff_group(make_app, sqlite_url, tmp_path, clock, refusal):
+    """An app whose staff group is a local Telegram-like server; ``fail["n"]`` sendMessage calls
+    are answered with ``refusal()``, the others accepted and their texts kept in ``calls``."""
     from bot.channels.memory import MemoryChannel
     from tests.pakn.conftest import MONDAY_9AM, seed_agencies
 
@@ -450,7 +452,7 @@ async def test_a_staff_group_notice_telegram_refused_is_sent_at_the_next_run(mak
     async def send_message(request: web.Request) -> web.Response:
         if fail["n"]:
             fail["n"] -= 1
-            return web.json_response({"ok": False, "description": "Bad Gateway"}, status=502)
+            return refusal()
         calls.append((await request.json())["text"])
         return web.json_response({"ok": True, "result": {"message_id": len(calls)}})
 
@@ -465,6 +467,16 @@ async def test_a_staff_group_notice_telegram_refused_is_sent_at_the_next_run(mak
         chat = MemoryChannel(app.core.handle)
         app.add_channel(chat)
         await app.start()
+        yield app, chat, calls, fail
+
+
+async def test_a_staff_group_notice_telegram_refused_is_sent_at_the_next_run(make_app, sqlite_url, tmp_path,
+                                                                            clock):
+    """Telegram down for a moment must not lose the "Quá hạn" notice for good."""
+    def bad_gateway() -> web.Response:
+        return web.json_response({"ok": False, "description": "Bad Gateway"}, status=502)
+
+    async with _staff_group(make_app, sqlite_url, tmp_path, clock, bad_gateway) as (app, chat, calls, fail):
         await file_pakn(chat.say, chat.press)
         assert len(calls) == 1
         clock.advance(days=3)  # Thursday: overdue
@@ -481,31 +493,11 @@ async def test_a_new_item_notice_telegram_refused_is_sent_at_the_next_run(make_a
                                                                           clock):
     """The "Mới" notice is sent when the citizen files; refused then, the reminder job sends
     it later (once), as it does for "Sắp đến hạn" and "Quá hạn"."""
-    from bot.channels.memory import MemoryChannel
-    from tests.pakn.conftest import MONDAY_9AM, seed_agencies
+    def too_many() -> web.Response:
+        return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests",
+                                  "parameters": {"retry_after": 3}}, status=429)
 
-    calls: list[str] = []
-    fail = {"n": 0}
-
-    async def send_message(request: web.Request) -> web.Response:
-        if fail["n"]:
-            fail["n"] -= 1
-            return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests",
-                                      "parameters": {"retry_after": 3}}, status=429)
-        calls.append((await request.json())["text"])
-        return web.json_response({"ok": True, "result": {"message_id": len(calls)}})
-
-    tg = web.Application()
-    tg.router.add_post("/bot{token}/sendMessage", send_message)
-    async with TestServer(tg) as srv:
-        clock.set(MONDAY_9AM)
-        app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "up")},
-                       staff={**FAST_HASH, "telegram_token": "123:ABC", "telegram_chat_id": "-100200",
-                              "telegram_api_url": str(srv.make_url(""))})
-        await seed_agencies(app)
-        chat = MemoryChannel(app.core.handle)
-        app.add_channel(chat)
-        await app.start()
+    async with _staff_group(make_app, sqlite_url, tmp_path, clock, too_many) as (app, chat, calls, fail):
         fail["n"] = 1
         code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
         assert calls == []  # refused
