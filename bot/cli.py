@@ -72,7 +72,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
-    if workers > 1 and cfg.database.url.strip().lower().startswith("sqlite"):
+    on_sqlite = cfg.database.url.strip().lower().startswith("sqlite")
+    if workers > 1 and on_sqlite:
         print("error: several workers need PostgreSQL: SQLite serves one process. Set "
               "database.url (or TTHC__DATABASE__URL) to postgresql://... or run one worker.",
               file=sys.stderr)
@@ -94,10 +95,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.app import build_app
+    from bot.ops.workers import install_event_loop
 
+    try:
+        loop_name = install_event_loop(cfg.ops.event_loop, not on_sqlite)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     app = build_app(cfg)
     log.info("starting", extra={"url": f"http://{host}:{port}/", "database": app.db.safe_url,
-                                "config": cfg.source, "pid": os.getpid()})
+                                "config": cfg.source, "pid": os.getpid(), "event_loop": loop_name})
     web.run_app(app.web, host=host, port=port, shutdown_timeout=10, access_log=None,
                 reuse_port=args.worker or None,
                 print=(lambda *_: None) if args.worker else

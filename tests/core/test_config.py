@@ -57,6 +57,8 @@ def test_file_values_are_typed(tmp_path):
     (GOOD.replace("Lâm Đồng", "") , "config.toml: province.name: must not be empty"),
     (GOOD + '[outbox]\nquiet_start = "9pm"\n', "config.toml: outbox.quiet_start: expected a time like 21:00, got '9pm'"),
     ('web = 5\n' + GOOD, "config.toml: web: expected a table"),
+    (GOOD + '[ops]\nevent_loop = "tokio"\n',
+     "config.toml: ops.event_loop: must be one of auto, asyncio, uvloop, got 'tokio'"),
     (GOOD + '[reports]\naccess_token = "bao-cao-tam-thoi-0123456789"\n',
      "config.toml: reports.access_token: removed — the report pages (/staff/bao-cao) use the staff login now; "
      "delete the key (and TTHC__REPORTS__ACCESS_TOKEN)"),

@@ -8,6 +8,7 @@ binaries are missing. Only processes started by the test are killed, by pid."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 import os
 import signal
@@ -225,6 +226,8 @@ async def test_worker_killed_mid_load_loses_nothing_and_resends_only_its_in_flig
         inbound = await _rows(url, select(MessageLog.chat_id).where(MessageLog.direction == "in"))
         assert len(inbound) >= len(acked)
         assert all(r in ("connection", "") or "đang bận" in r for r in refused), set(refused)
+        if importlib.util.find_spec("uvloop") is not None:  # the workers ran on uvloop (ops.event_loop)
+            assert svc.log().count('event_loop="uvloop"') >= 3, "two workers and the replacement"
     finally:
         stop.set()
         await asyncio.to_thread(svc.stop)

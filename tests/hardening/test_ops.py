@@ -149,3 +149,26 @@ def test_several_workers_on_sqlite_are_refused_clearly(sqlite_url):
     assert "several workers need PostgreSQL" in out.stderr
     out = _run_cli("config", "check", env_extra={"TTHC_DATABASE_URL": sqlite_url, "TTHC__OPS__WORKERS": "3"})
     assert out.returncode == 2 and "ops.workers: several workers need PostgreSQL" in out.stderr
+
+
+def test_event_loop_is_uvloop_on_postgres_and_asyncio_on_sqlite():
+    from bot.ops.workers import install_event_loop
+
+    before = asyncio.get_event_loop_policy()
+    try:
+        assert install_event_loop("auto", is_postgres=False) == "asyncio"
+        assert install_event_loop("asyncio", is_postgres=True) == "asyncio"
+        assert asyncio.get_event_loop_policy() is before
+        uvloop = pytest.importorskip("uvloop", reason="uvloop comes with the postgres extra")
+        assert install_event_loop("auto", is_postgres=True) == "uvloop"
+        assert isinstance(asyncio.get_event_loop_policy(), uvloop.EventLoopPolicy)
+        asyncio.set_event_loop_policy(before)
+        assert install_event_loop("uvloop", is_postgres=False) == "uvloop"
+    finally:
+        asyncio.set_event_loop_policy(before)
+
+
+def test_an_unknown_event_loop_is_refused_at_start(sqlite_url):
+    out = _run_cli("run", "--port", "0", env_extra={"TTHC_DATABASE_URL": sqlite_url,
+                                                     "TTHC__OPS__EVENT_LOOP": "tokio"})
+    assert out.returncode == 2 and "ops.event_loop: must be one of auto, asyncio, uvloop" in out.stderr
