@@ -265,8 +265,16 @@ class TelegramChannel(PlatformChannel):
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             return web.Response(status=400)
         incoming = self.parse(data)
-        if incoming is not None:
-            await self.accept(str(update_id), data, incoming)
+        if incoming is None:
+            return web.Response(status=200)
+        await self.accept(str(update_id), data, incoming)
+        query_id = _callback_query_id(data)
+        if query_id:
+            # A button press is answered in the webhook's own response (the Bot API runs a
+            # method given there): the spinner stops at once, and no answerCallbackQuery
+            # request of its own. Telegram reports nothing back, which is fine: the answer
+            # only stops the spinner. Polling has no response to carry it (after_handled).
+            return web.json_response({"method": "answerCallbackQuery", "callback_query_id": query_id})
         return web.Response(status=200)
 
     async def _on_polled_update(self, update: object, _context: Any) -> None:
@@ -288,10 +296,10 @@ class TelegramChannel(PlatformChannel):
         return msg
 
     async def after_handled(self, payload: dict[str, Any], incoming: Incoming) -> None:
-        query = payload.get("callback_query")
-        if query and query.get("id"):
+        query_id = _callback_query_id(payload) if self.polling else ""  # webhook: answered in its response
+        if query_id:
             try:  # stops the button's spinner; not essential
-                await self.bot.answer_callback_query(str(query["id"]))
+                await self.bot.answer_callback_query(query_id)
             except TelegramError as exc:
                 log.info("answerCallbackQuery failed", extra={"error": type(exc).__name__})
 
@@ -325,6 +333,11 @@ class TelegramChannel(PlatformChannel):
         except TelegramError as exc:
             raise _send_error(exc) from None
         return str(getattr(message, "message_id", ""))
+
+
+def _callback_query_id(update: dict[str, Any]) -> str:
+    query = update.get("callback_query")
+    return str(query.get("id") or "") if isinstance(query, dict) else ""
 
 
 def render(reply: Reply) -> tuple[str, InlineKeyboardMarkup | None]:

@@ -44,13 +44,15 @@ async def test_button_press_is_answered_and_acknowledged(platforms, tg):
     app, client = platforms
     await post_update(client, text_update(1, "/start"))
     await channel(app, "telegram").drain()
-    await post_update(client, callback_update(2, "m:contact"))
+    resp = await post_update(client, callback_update(2, "m:contact"))
     await channel(app, "telegram").drain()
     assert app.config.contact.hotline in tg.sent_texts(CHAT)[-1]
     last = tg.sent(CHAT)[-1]
     url_buttons = [b for row in FakeTelegram.keyboard(last) for b in row if "url" in b]
     assert url_buttons == [{"text": "Cổng dịch vụ công", "url": "https://dichvucong.gov.vn"}]
-    assert [c.params["callback_query_id"] for c in tg.calls_to("answerCallbackQuery")] == ["cq2"]
+    # the press is answered in the webhook's response (the Bot API runs it), not by a request
+    assert resp.status == 200 and await resp.json() == {"method": "answerCallbackQuery", "callback_query_id": "cq2"}
+    assert tg.calls_to("answerCallbackQuery") == []
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret-000"])
@@ -175,12 +177,16 @@ async def test_polling_mode(make_app, sqlite_url, tg):
     tele = channel(app, "telegram")
     assert tele.routes() == []
     tg.push_update(text_update(10, "/start"))
+    tg.push_update(callback_update(11, "m:contact"))
     for _ in range(100):
-        if tg.sent(CHAT):
+        if len(tg.sent(CHAT)) >= 2 and tg.calls_to("answerCallbackQuery"):
             break
         await asyncio.sleep(0.05)
     await tele.drain()
     assert "Xin chào" in tg.sent_texts(CHAT)[0]
+    assert app.config.contact.hotline in tg.sent_texts(CHAT)[1]
+    # no webhook response to carry it: the press is answered by a request of its own
+    assert [c.params["callback_query_id"] for c in tg.calls_to("answerCallbackQuery")] == ["cq11"]
     await app.stop()
     assert tg.calls_to("getUpdates")
 
