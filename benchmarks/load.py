@@ -412,6 +412,21 @@ async def seed(url: str, survey_citizens: list[tuple[int, str]]) -> dict[int, li
     return surveys
 
 
+async def db_backend_pids(url: str) -> list[int]:
+    """PostgreSQL's server processes serving the benchmark database (none on SQLite)."""
+    if url.startswith("sqlite"):
+        return []
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND pid <> pg_backend_pid()")
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]
+
+
 def prepare_db(kind: str, pg_url: str | None) -> tuple[str, Any]:
     from storage.migrate import upgrade
 
@@ -481,11 +496,12 @@ async def main(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 return out
 
             await closed_loop(citizens(*phases[0]), 2.0)  # warm-up (KB index, pools, caches)
-            cpu0 = cpu_seconds(service_pids)
+            db_pids = await db_backend_pids(url)  # the pools are full after the warm-up
+            cpu0, own0, pg0 = cpu_seconds(service_pids), time.process_time(), cpu_seconds(db_pids)
             tput, tput_secs = await closed_loop(citizens(*phases[1]), args.seconds)
-            cpu1 = cpu_seconds(service_pids)
+            cpu1, own1, pg1 = cpu_seconds(service_pids), time.process_time(), cpu_seconds(db_pids)
             lat, lat_secs, skipped = await open_loop(citizens(*phases[2]), args.rate, args.seconds)
-            cpu2 = cpu_seconds(service_pids)
+            cpu2, own2, pg2 = cpu_seconds(service_pids), time.process_time(), cpu_seconds(db_pids)
         mem = {pid: rss_mb(pid) for pid in pids}
         result = {
             "db": args.db, "workers": args.workers, "cpus": os.cpu_count(),
@@ -495,6 +511,10 @@ async def main(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 "per_second_per_worker": round(tput.done / tput_secs / args.workers, 1),
                 "service_cpu_seconds": round(cpu1 - cpu0, 2),
                 "per_service_cpu_second": round(tput.done / max(cpu1 - cpu0, 1e-9), 1),
+                # on the same cores: the load generator with the fake platforms, and PostgreSQL's
+                # processes serving the benchmark database (0 on SQLite: it runs in the service)
+                "generator_cpu_seconds": round(own1 - own0, 2),
+                "postgres_cpu_seconds": round(pg1 - pg0, 2),
                 "p50_ms": round(pct(tput.latencies, 50), 1), "p99_ms": round(pct(tput.latencies, 99), 1),
                 "errors": tput.errors, "by_channel": tput.by_channel,
                 "by_script": tput.by_script,
@@ -504,6 +524,8 @@ async def main(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 "achieved_per_second": round(lat.done / lat_secs, 1),
                 "service_cpu_seconds": round(cpu2 - cpu1, 2),
                 "per_service_cpu_second": round(lat.done / max(cpu2 - cpu1, 1e-9), 1),
+                "generator_cpu_seconds": round(own2 - own1, 2),
+                "postgres_cpu_seconds": round(pg2 - pg1, 2),
                 "p50_ms": round(pct(lat.latencies, 50), 1), "p95_ms": round(pct(lat.latencies, 95), 1),
                 "p99_ms": round(pct(lat.latencies, 99), 1), "max_ms": round(max(lat.latencies) * 1000, 1)
                 if lat.latencies else None,
@@ -529,6 +551,7 @@ def cli() -> None:
     p.add_argument("--rate", type=float, default=200.0, help="messages/s in the latency phase")
     p.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
     p.add_argument("--pool-size", type=int, default=10)
+
     p.add_argument("--web", type=float, default=0.5, help="share of citizens on the web chat")
     p.add_argument("--telegram", type=float, default=0.3)
     p.add_argument("--zalo", type=float, default=0.2)
@@ -545,7 +568,9 @@ def cli() -> None:
     t, l = result["throughput"], result["latency_at_rate"]
     print(f"{args.db}, {args.workers} worker(s): {t['per_second']} msg/s "
           f"({t['per_second_per_worker']}/worker, {t['concurrency']} citizens, errors {t['errors'] or 0}), "
-          f"{t['per_service_cpu_second']} msg per service CPU-s; "
+          f"{t['per_service_cpu_second']} msg per service CPU-s "
+          f"({t['messages']} msg: service {t['service_cpu_seconds']}, PostgreSQL {t['postgres_cpu_seconds']}, "
+          f"generator {t['generator_cpu_seconds']} CPU-s); "
           f"at {l['rate']}/s: p50 {l['p50_ms']} ms, p95 {l['p95_ms']} ms, p99 {l['p99_ms']} ms, "
           f"errors {l['errors'] or 0}, not started {l['not_started_all_busy']}, "
           f"{l['per_service_cpu_second']} msg per service CPU-s; "
