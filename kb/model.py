@@ -9,6 +9,7 @@ index reads it. ``Procedure.to_dict`` / ``Procedure.from_dict`` are the canonica
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -131,13 +132,13 @@ class Procedure:
             elif name == "legal_basis":
                 kw[name] = tuple(_build(LegalRef, v, name) for v in _as_list(value, name))
             elif name in ("subjects", "steps", "keywords", "local_codes"):
-                kw[name] = tuple(str(v) for v in _as_list(value, name))
+                kw[name] = tuple(_text(v) for v in _as_list(value, name))
             elif name == "online_level":
-                kw[name] = str(value) or None
+                kw[name] = _text(value) or None
             else:
                 if isinstance(value, (list, dict)):
                     raise InvalidProcedure(f"{name}: must be a single value")
-                kw[name] = str(value)
+                kw[name] = _text(value)
         if "code" not in kw or "name" not in kw:
             raise InvalidProcedure(("code" if "code" not in kw else "name") + ": required field is missing")
         code = kw["code"].strip()
@@ -162,9 +163,15 @@ def _as_list(value: Any, name: str) -> list[Any]:
     raise InvalidProcedure(f"{name}: must be a list")
 
 
+def _text(value: Any) -> str:
+    """Stored and shown text is NFC: a hand-edited file may hold decomposed accents
+    ("Â" + combining acute for "Ấ"), which some screens draw apart."""
+    return unicodedata.normalize("NFC", str(value))
+
+
 def _build(kind: type, value: Any, name: str) -> Any:
     if isinstance(value, str) and kind is not SubmissionChannel:
-        return kind(value)
+        return kind(_text(value))
     if not isinstance(value, dict):
         raise InvalidProcedure(f"{name}: each item must be a mapping")
     known = {f.name for f in fields(kind)}
@@ -172,7 +179,7 @@ def _build(kind: type, value: Any, name: str) -> Any:
     if unknown:
         raise InvalidProcedure(f"{name}.{unknown[0]}: unknown field")
     try:
-        args = {k: (v if k == "time_days" else ("" if v is None else str(v))) for k, v in value.items()}
+        args = {k: (v if k == "time_days" else ("" if v is None else _text(v))) for k, v in value.items()}
         if args.get("time_days") is not None:
             args["time_days"] = float(args["time_days"])
         return kind(**args)

@@ -1,6 +1,9 @@
+import unicodedata
+from pathlib import Path
+
 import pytest
 
-from kb.canonical import CanonicalError, dump_jsonl, dump_yaml, iter_yaml, load_bundled, load_dir, load_file
+from kb.canonical import BUNDLED_DIR, CanonicalError, dump_jsonl, dump_yaml, iter_yaml, load_bundled, load_dir, load_file
 from kb.importers import RowError
 from kb.model import LegalRef, Procedure, RequiredDocument, SubmissionChannel
 
@@ -57,3 +60,24 @@ def test_bundled_kb_loads():
     procs = load_bundled()
     assert all(isinstance(p, Procedure) for p in procs)
     assert len({p.code for p in procs}) == len(procs)
+
+
+def test_decomposed_accents_are_stored_composed(tmp_path):
+    # "Cấp" typed as "Câ" + combining acute (as copied from some pages): shown as is, some
+    # screens draw the accent apart from its letter
+    decomposed = unicodedata.normalize("NFD", "Cấp, quản lý căn cước")
+    f = tmp_path / "nfd.yaml"
+    f.write_text(f"- code: 1.014064\n  name: {decomposed}\n  field: {decomposed}\n"
+                 f"  subjects: ['{decomposed}']\n  channels:\n  - {{channel: '{decomposed}', fee: '{decomposed}'}}\n",
+                 encoding="utf-8")
+    (p,) = load_file(f)
+    composed = "Cấp, quản lý căn cước"
+    assert p.name == p.field == p.subjects[0] == p.channels[0].channel == p.channels[0].fee == composed
+
+
+def test_bundled_kb_files_are_composed():
+    files = sorted(Path(BUNDLED_DIR).glob("*.y*ml"))
+    assert files
+    for f in files:
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            assert unicodedata.is_normalized("NFC", line), f"{f.name}:{n}: {line[:60]}"
