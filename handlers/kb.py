@@ -253,9 +253,12 @@ def card(ctx: Context, p: Procedure) -> None:
         lines.append(f"Nơi nộp hồ sơ: {clip(p.where_to_submit, 400)}")
     if p.channels:
         lines.append("Thời hạn giải quyết và phí, lệ phí:")
+        # channels with the same time and fee share one line ("• Trực tiếp, Trực tuyến: …")
+        same: dict[str, list[str]] = {}
         for ch in p.channels:
             parts = [x for x in (ch.time, ch.fee) if x]
-            lines.append(f"• {ch.channel}: " + ("; ".join(clip(x, 300) for x in parts) or "chưa có thông tin"))
+            same.setdefault("; ".join(clip(x, 300) for x in parts) or "chưa có thông tin", []).append(ch.channel)
+        lines.extend(f"• {', '.join(names)}: {terms}" for terms, names in same.items())
     if p.online_level:
         lines.append(f"Dịch vụ công trực tuyến: {ONLINE_LABELS[p.online_level]}")
     if p.result:

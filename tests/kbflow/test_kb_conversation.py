@@ -42,6 +42,13 @@ async def test_code_lookup_opens_the_card(chat):
     assert "Mã thủ tục: 1.001193" in texts_of(replies)
 
 
+async def test_channels_with_the_same_time_and_fee_share_a_line(chat):
+    # birth registration: the same day and fee in person, online and by post
+    card = texts_of(await chat.say("1.001193"))
+    assert "• Trực tiếp, Trực tuyến, Dịch vụ bưu chính: 01 ngày làm việc" in card
+    assert card.count("01 ngày làm việc") == 1
+
+
 async def test_unknown_code_is_said_plainly(chat):
     await chat.press("m:kb")
     replies = await chat.say("9.999999")
