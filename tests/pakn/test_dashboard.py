@@ -637,6 +637,25 @@ async def test_a_notice_refused_every_time_is_given_up_after_the_attempts(make_a
         assert any(r.getMessage() == "staff group notice given up" for r in caplog.records)
 
 
+async def test_a_refused_notice_of_an_item_no_longer_open_is_given_up(make_app, db_url, tmp_path, clock):
+    async with _staff_group(make_app, db_url, tmp_path, clock, _bad_gateway) as (app, chat, calls, fail):
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        await _request_info(app, code)
+        clock.advance(hours=2)
+        fail["n"] = 1
+        await chat.press(f"pakn:i:{code}")
+        await chat.say("Số biên nhận 000.00.12.H36-261030-0042")
+        async with app.db.unit_of_work() as uow:
+            admin = (await uow.session.execute(select(StaffUser))).scalar_one()
+            item = await uow.repo(PaknRepo).by_code(code, lock=True)
+            await app.services.extras["pakn"].act(uow, item, "reject", staff=admin, now=clock.now(),
+                                                  text="Không thuộc phạm vi tiếp nhận.")
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 1 and fail["tries"] == 2  # the "Mới" notice only
+        [info] = [n for key, n in (await _notices(app, code)).items() if key.startswith("info:")]
+        assert info.sent_at is None and info.details["gave_up"] == "item no longer open"
+
+
 async def test_queue_filters_due_soon_and_overdue(staff_app, pchat, server, clock):
     first = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon: accept due Wed
     clock.advance(days=2)  # Wednesday
