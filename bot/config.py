@@ -346,6 +346,9 @@ class StaffConfig:
     telegram_chat_id: str = ""  # the staff group's chat id; empty = no group notifications
     telegram_api_url: str = "https://api.telegram.org"
     reminder_interval_seconds: int = 900
+    # A group notice not sent (refused, network error, worker stopped) is tried again at the
+    # reminder runs, this many attempts in all; then it is given up (logged).
+    notice_max_attempts: int = 8
 
 
 @dataclass(frozen=True)
@@ -768,6 +771,8 @@ def _validate_staff(s: StaffConfig) -> None:
         raise ConfigError("staff.telegram_token and staff.telegram_chat_id: set both or neither")
     if s.reminder_interval_seconds < 30:
         raise ConfigError("staff.reminder_interval_seconds: must be at least 30")
+    if s.notice_max_attempts < 1:
+        raise ConfigError("staff.notice_max_attempts: must be at least 1")
 
 
 def parse_hhmm(value: str) -> "time | None":

@@ -1,5 +1,5 @@
 """PAKN tables: feedback items, their attachments and conversation, agencies, staff users
-and their sessions, failed logins (throttling) and sent staff notices.
+and their sessions, failed logins (throttling) and notices (staff group, citizen progress).
 
 Citizens are referenced by id only (no foreign key to another feature's tables)."""
 
@@ -138,13 +138,22 @@ class StaffLoginFailure(Base):
 
 
 class PaknNotice(Base):
-    """A staff notice already sent for an item (new / due soon / overdue per stage)."""
+    """A notice due for an item, claimed once per (item, notice): the staff group's notices
+    (new, info supplied, assigned, due soon / overdue per stage) and the citizens' progress
+    messages. ``sent_at`` is empty while a staff notice is still to be sent; ``at`` is its
+    last attempt (the claim), ``attempts`` how many were made; ``gave_up_at`` marks one no
+    longer tried (``details["gave_up"]`` says why). ``details["headline"]`` is kept to
+    rebuild the message when it is sent again (bot/pakn/staff_notify.py)."""
 
     __tablename__ = "pakn_notices"
-    __table_args__ = (UniqueConstraint("item_id", "notice"),)
+    __table_args__ = (UniqueConstraint("item_id", "notice"),
+                      Index("ix_pakn_notices_sent_at", "sent_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("pakn_items.id", ondelete="CASCADE"))
     notice: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=1, server_default="1")
+    gave_up_at: Mapped[datetime | None] = mapped_column()

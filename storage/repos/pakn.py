@@ -201,16 +201,50 @@ class PaknRepo(Repository):
         stmt = select(PaknMessage).where(PaknMessage.item_id == item_id).order_by(PaknMessage.id)
         return list((await self.session.execute(stmt)).scalars())
 
-    # -- staff notices -------------------------------------------------------------------
-    async def claim_notice(self, item_id: int, notice: str, at: datetime, details: dict | None = None) -> bool:
-        stmt = self.insert(PaknNotice).values(item_id=item_id, notice=notice, at=at,
-                                              details=details or {}).on_conflict_do_nothing()
+    # -- notices (staff group, citizen progress) -----------------------------------------
+    async def claim_notice(self, item_id: int, notice: str, at: datetime, details: dict | None = None,
+                           *, sent: bool = True) -> bool:
+        """Record a notice once per (item, notice); False when it already was. ``sent=True``:
+        it is done within this transaction (a message queued in the outbox); ``sent=False``:
+        it is still to be sent (``notice_sent`` / ``notice_failed`` after the attempt)."""
+        stmt = self.insert(PaknNotice).values(item_id=item_id, notice=notice, at=at, details=details or {},
+                                              attempts=1, sent_at=at if sent else None)
+        return (await self.session.execute(stmt.on_conflict_do_nothing())).rowcount == 1
+
+    async def unsent_notices(self) -> list[PaknNotice]:
+        stmt = (select(PaknNotice).where(PaknNotice.sent_at.is_(None), PaknNotice.gave_up_at.is_(None))
+                .order_by(PaknNotice.id))
+        return list((await self.session.execute(stmt)).scalars())
+
+    def _unsent(self, notice: PaknNotice, attempts: int):
+        """The row as it was read: still unsent, not given up, nobody retried it since."""
+        return update(PaknNotice).where(PaknNotice.id == notice.id, PaknNotice.sent_at.is_(None),
+                                        PaknNotice.gave_up_at.is_(None), PaknNotice.attempts == attempts)
+
+    async def retake_notice(self, notice: PaknNotice, at: datetime) -> bool:
+        """Claim another attempt at an unsent notice read earlier (compare-and-set on its
+        attempt count: of several workers, exactly one gets it)."""
+        details = {k: v for k, v in notice.details.items() if k != "error"}
+        stmt = self._unsent(notice, notice.attempts).values(at=at, attempts=notice.attempts + 1, details=details)
         return (await self.session.execute(stmt)).rowcount == 1
 
-    async def release_notice(self, item_id: int, notice: str) -> None:
-        """Give a claimed notice back (it could not be sent), so the next run tries again."""
-        await self.session.execute(delete(PaknNotice).where(PaknNotice.item_id == item_id,
-                                                            PaknNotice.notice == notice))
+    async def notice_sent(self, item_id: int, notice: str, at: datetime) -> None:
+        await self.session.execute(update(PaknNotice).where(
+            PaknNotice.item_id == item_id, PaknNotice.notice == notice, PaknNotice.sent_at.is_(None))
+            .values(sent_at=at))
+
+    async def notice_failed(self, item_id: int, notice: str, attempts: int, error: str) -> None:
+        """The attempt ``attempts`` ended without sending: the next reminder run may retry it
+        without waiting for the lease."""
+        row = (await self.session.execute(select(PaknNotice).where(
+            PaknNotice.item_id == item_id, PaknNotice.notice == notice))).scalar_one_or_none()
+        if row is not None:
+            await self.session.execute(self._unsent(row, attempts).values(details={**row.details, "error": error}))
+
+    async def give_up_notice(self, notice: PaknNotice, at: datetime, reason: str) -> bool:
+        stmt = self._unsent(notice, notice.attempts).values(gave_up_at=at,
+                                                            details={**notice.details, "gave_up": reason})
+        return (await self.session.execute(stmt)).rowcount == 1
 
 
 class StaffRepo(Repository):

@@ -4,6 +4,7 @@ staff questions and the staff group's reminders."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 
@@ -14,8 +15,8 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.events import PaknAnswered
-from storage.models.pakn import PaknItem
-from storage.repos.pakn import StaffRepo
+from storage.models.pakn import PaknItem, PaknNotice, StaffUser
+from storage.repos.pakn import PaknRepo, StaffRepo
 from tests.conftest import payloads_of, texts_of
 from tests.pakn.conftest import FAST_HASH, PASSWORD, file_pakn, seed_staff
 
@@ -440,29 +441,34 @@ async def test_staff_group_gets_new_due_soon_and_overdue_once(make_app, sqlite_u
 
 
 @contextlib.asynccontextmanager
-async def _staff_group(make_app, sqlite_url, tmp_path, clock, refusal):
+async def _staff_group(make_app, url, tmp_path, clock, refusal, *, delay: float = 0.0, **staff):
     """An app whose staff group is a local Telegram-like server; ``fail["n"]`` sendMessage calls
-    are answered with ``refusal()``, the others accepted and their texts kept in ``calls``."""
+    are answered with ``refusal()``, the others accepted and their texts kept in ``calls``
+    (each after ``delay`` seconds). ``fail["tries"]`` counts every sendMessage call."""
     from bot.channels.memory import MemoryChannel
     from tests.pakn.conftest import MONDAY_9AM, seed_agencies
 
     calls: list[str] = []
-    fail = {"n": 0}
+    fail = {"n": 0, "tries": 0}
 
     async def send_message(request: web.Request) -> web.Response:
+        fail["tries"] += 1
         if fail["n"]:
             fail["n"] -= 1
             return refusal()
-        calls.append((await request.json())["text"])
+        text = (await request.json())["text"]
+        if delay:
+            await asyncio.sleep(delay)
+        calls.append(text)
         return web.json_response({"ok": True, "result": {"message_id": len(calls)}})
 
     tg = web.Application()
     tg.router.add_post("/bot{token}/sendMessage", send_message)
     async with TestServer(tg) as srv:
         clock.set(MONDAY_9AM)
-        app = make_app(sqlite_url, pakn={"upload_dir": str(tmp_path / "up")},
+        app = make_app(url, pakn={"upload_dir": str(tmp_path / "up")},
                        staff={**FAST_HASH, "telegram_token": "123:ABC", "telegram_chat_id": "-100200",
-                              "telegram_api_url": str(srv.make_url(""))})
+                              "telegram_api_url": str(srv.make_url("")), **staff})
         await seed_agencies(app)
         chat = MemoryChannel(app.core.handle)
         app.add_channel(chat)
@@ -470,13 +476,14 @@ async def _staff_group(make_app, sqlite_url, tmp_path, clock, refusal):
         yield app, chat, calls, fail
 
 
+def _bad_gateway() -> web.Response:
+    return web.json_response({"ok": False, "description": "Bad Gateway"}, status=502)
+
+
 async def test_a_staff_group_notice_telegram_refused_is_sent_at_the_next_run(make_app, sqlite_url, tmp_path,
                                                                             clock):
     """Telegram down for a moment must not lose the "Quá hạn" notice for good."""
-    def bad_gateway() -> web.Response:
-        return web.json_response({"ok": False, "description": "Bad Gateway"}, status=502)
-
-    async with _staff_group(make_app, sqlite_url, tmp_path, clock, bad_gateway) as (app, chat, calls, fail):
+    async with _staff_group(make_app, sqlite_url, tmp_path, clock, _bad_gateway) as (app, chat, calls, fail):
         await file_pakn(chat.say, chat.press)
         assert len(calls) == 1
         clock.advance(days=3)  # Thursday: overdue
@@ -506,6 +513,147 @@ async def test_a_new_item_notice_telegram_refused_is_sent_at_the_next_run(make_a
         assert len(calls) == 1 and calls[0].startswith("Mới:") and code in calls[0]
         await app.scheduler.run_once("pakn.staff_reminders")
         assert len(calls) == 1  # and only once
+
+
+async def _request_info(app, code: str) -> None:
+    """Staff ask the citizen for information (the service, as the dashboard does)."""
+    async with app.db.unit_of_work() as uow:
+        admin = StaffUser(username="admin", password_hash="x", role="admin", agency_code=None,
+                          full_name="Quản trị", created_at=app.services.clock.now())
+        uow.session.add(admin)
+        await uow.session.flush()
+        item = await uow.repo(PaknRepo).by_code(code, lock=True)
+        await app.services.extras["pakn"].act(uow, item, "request_info", staff=admin,
+                                              now=app.services.clock.now(), text="Xin số biên nhận.")
+
+
+async def _notices(app, code: str) -> dict[str, PaknNotice]:
+    async with app.db.unit_of_work() as uow:
+        item = await uow.repo(PaknRepo).by_code(code)
+        rows = (await uow.session.execute(select(PaknNotice).where(PaknNotice.item_id == item.id))).scalars()
+        return {row.notice: row for row in rows}
+
+
+async def test_a_refused_information_supplied_notice_is_sent_at_the_next_run(make_app, db_url, tmp_path,
+                                                                              clock):
+    """"Đã bổ sung thông tin" is not one the reminder job would make again: refused, it must
+    be kept and sent by the next run, once."""
+    async with _staff_group(make_app, db_url, tmp_path, clock, _bad_gateway) as (app, chat, calls, fail):
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        assert len(calls) == 1
+        await _request_info(app, code)
+        clock.advance(hours=2)
+        fail["n"] = 1
+        await chat.press(f"pakn:i:{code}")
+        assert "Đã gửi thông tin bổ sung" in texts_of(await chat.say("Số biên nhận 000.00.12.H36-261030-0042"))
+        assert len(calls) == 1 and fail["tries"] == 2  # refused
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 2 and calls[1].startswith("Đã bổ sung thông tin:") and code in calls[1]
+        assert "000.00.12" not in calls[1]  # still no content in the group
+        await app.scheduler.run_once("pakn.staff_reminders")
+        clock.advance(minutes=15)
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 2  # and only once
+        [info] = [n for key, n in (await _notices(app, code)).items() if key.startswith("info:")]
+        assert info.sent_at is not None and info.attempts == 2
+
+
+async def test_a_refused_assignment_notice_is_sent_at_the_next_run(make_app, db_url, tmp_path, clock):
+    async with _staff_group(make_app, db_url, tmp_path, clock, _bad_gateway) as (app, chat, calls, fail):
+        await seed_staff(app)
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        assert len(calls) == 1
+        async with TestServer(app.web) as server:
+            admin = await browser(server)
+            try:
+                await admin.login("admin")
+                fail["n"] = 1
+                status, _html = await admin.act(code, "assign", agency="SXD")
+                assert status == 303
+            finally:
+                await admin.client.close()
+        assert len(calls) == 1 and fail["tries"] == 2  # refused
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 2 and calls[1].startswith("Được giao:") and "Sở Xây dựng" in calls[1]
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 2  # and only once
+
+
+async def _claim_without_sending(app, code: str, notice: str, headline: str) -> None:
+    """What a worker stopped between the claim and the send leaves behind."""
+    async with app.db.unit_of_work() as uow:
+        item = await uow.repo(PaknRepo).by_code(code)
+        uow.session.add(PaknNotice(item_id=item.id, notice=notice, at=app.services.clock.now(),
+                                   details={"headline": headline}))
+
+
+async def test_a_notice_claimed_but_never_sent_is_sent_after_the_lease(make_app, db_url, tmp_path, clock):
+    async with _staff_group(make_app, db_url, tmp_path, clock, _bad_gateway) as (app, chat, calls, fail):
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        assert len(calls) == 1
+        await _claim_without_sending(app, code, "assigned:STP", "Được giao")
+        await app.scheduler.run_once("pakn.staff_reminders")
+        clock.advance(seconds=50)
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 1  # its worker may still be sending it
+        clock.advance(seconds=15)
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 2 and calls[1].startswith("Được giao:") and code in calls[1]
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 2
+
+
+async def test_two_workers_reminding_at_once_send_an_unsent_notice_once(make_app, db_url, tmp_path, clock):
+    from bot.pakn.staff_notify import StaffNotifier
+
+    async with _staff_group(make_app, db_url, tmp_path, clock, _bad_gateway, delay=0.05) as (app, chat, calls,
+                                                                                              fail):
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        assert len(calls) == 1
+        await _claim_without_sending(app, code, "assigned:STP", "Được giao")
+        clock.advance(minutes=2)
+        first = app.services.extras["pakn_staff_notifier"]
+        second = StaffNotifier(app.config, app.db, app.services.clock, app.services.extras["pakn"])
+        try:
+            sent = await asyncio.gather(first.remind(), second.remind(), first.remind())
+        finally:
+            await second.close()
+        assert sum(sent) == 1 and len(calls) == 2 and calls[1].startswith("Được giao:")
+        assert fail["tries"] == 2
+
+
+async def test_a_notice_refused_every_time_is_given_up_after_the_attempts(make_app, sqlite_url, tmp_path,
+                                                                         clock, caplog):
+    async with _staff_group(make_app, sqlite_url, tmp_path, clock, _bad_gateway,
+                            notice_max_attempts=3) as (app, chat, calls, fail):
+        fail["n"] = 100
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        for _run in range(5):
+            clock.advance(minutes=15)
+            await app.scheduler.run_once("pakn.staff_reminders")
+        assert calls == [] and fail["tries"] == 3
+        new = (await _notices(app, code))["new"]
+        assert new.sent_at is None and new.gave_up_at is not None and new.details["gave_up"] == "too many attempts"
+        assert any(r.getMessage() == "staff group notice given up" for r in caplog.records)
+
+
+async def test_a_refused_notice_of_an_item_no_longer_open_is_given_up(make_app, db_url, tmp_path, clock):
+    async with _staff_group(make_app, db_url, tmp_path, clock, _bad_gateway) as (app, chat, calls, fail):
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        await _request_info(app, code)
+        clock.advance(hours=2)
+        fail["n"] = 1
+        await chat.press(f"pakn:i:{code}")
+        await chat.say("Số biên nhận 000.00.12.H36-261030-0042")
+        async with app.db.unit_of_work() as uow:
+            admin = (await uow.session.execute(select(StaffUser))).scalar_one()
+            item = await uow.repo(PaknRepo).by_code(code, lock=True)
+            await app.services.extras["pakn"].act(uow, item, "reject", staff=admin, now=clock.now(),
+                                                  text="Không thuộc phạm vi tiếp nhận.")
+        await app.scheduler.run_once("pakn.staff_reminders")
+        assert len(calls) == 1 and fail["tries"] == 2  # the "Mới" notice only
+        [info] = [n for key, n in (await _notices(app, code)).items() if key.startswith("info:")]
+        assert info.sent_at is None and info.details["gave_up"] == "item no longer open"
 
 
 async def test_queue_filters_due_soon_and_overdue(staff_app, pchat, server, clock):
