@@ -642,10 +642,10 @@ async def _send(ctx: Context) -> None:
     _notify_staff_later(ctx, item.id)
 
 
-def _notify_staff_later(ctx: Context, item_id: int) -> None:
+def _notify_staff_later(ctx: Context, item_id: int, supplied: bool = False) -> None:
     staff_notifier = ctx.services.extras.get("pakn_staff_notifier")
     if staff_notifier is not None:
-        ctx.after_commit(lambda: staff_notifier.new_item(item_id))
+        ctx.after_commit(lambda: staff_notifier.new_item(item_id, supplied))
 
 
 PROMPTS = {
@@ -759,7 +759,7 @@ async def on_info(ctx: Context, msg: Incoming) -> None:
     due = f" Thời hạn trả lời: {answer_due:%d/%m/%Y}." if answer_due else ""
     ctx.reply(f"Đã gửi thông tin bổ sung cho phản ánh {item.code}. Cảm ơn bạn.{due}",
               [Choice("Tra cứu phản ánh", f"pakn:l:{item.code}"), MENU_CHOICE])
-    _notify_staff_later(ctx, item.id)
+    _notify_staff_later(ctx, item.id, supplied=True)
 
 
 # ---------------------------------------------------------------------------------------

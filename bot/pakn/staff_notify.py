@@ -156,13 +156,13 @@ class StaffNotifier:
             return "too many attempts"
         return None
 
-    async def new_item(self, item_id: int) -> None:
-        """After a citizen files (or supplies information for) an item."""
+    async def new_item(self, item_id: int, supplied: bool = False) -> None:
+        """After a citizen files an item, or (``supplied``) supplies information for one."""
         async with self.db.unit_of_work() as uow:
             item = await uow.repo(PaknRepo).by_id(item_id)
         if item is None:
             return
-        if item.state == "new" and item.created_at == item.updated_at:
+        if not supplied:
             await self._notice(item_id, "new", "Mới")
         else:  # information supplied: one notice per supply
             await self._notice(item_id, f"info:{item.updated_at.isoformat()}", "Đã bổ sung thông tin")

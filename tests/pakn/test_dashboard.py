@@ -802,3 +802,15 @@ def test_public_text_leaves_ordinary_words_that_are_also_names(papp):
     text = ("An toàn giao thông ở Long An là việc của mọi nhà; người dân bình an, văn minh. "
             "Trần tình của cán bộ một cửa không thuyết phục.")
     assert papp.services.extras["pakn"].public_text(item, text) == text
+
+
+async def test_information_supplied_at_once_is_announced_as_supplied_not_new(make_app, sqlite_url, tmp_path,
+                                                                            clock):
+    """Filed, asked for information and supplied within the same instant (the clock does
+    not move): the group still hears "Đã bổ sung thông tin", not a second "Mới"."""
+    async with _staff_group(make_app, sqlite_url, tmp_path, clock, _bad_gateway) as (app, chat, calls, _fail):
+        code = CODE.search(texts_of(await file_pakn(chat.say, chat.press))).group(0)
+        await _request_info(app, code)
+        await chat.press(f"pakn:i:{code}")
+        assert "Đã gửi thông tin bổ sung" in texts_of(await chat.say("Số biên nhận 000.00.12.H36-261030-0042"))
+        assert len(calls) == 2 and calls[0].startswith("Mới:") and calls[1].startswith("Đã bổ sung thông tin:")
