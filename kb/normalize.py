@@ -57,12 +57,18 @@ def fold(text: str) -> str:
     """
     if not text:
         return ""
+    if text.isascii():  # already folded (or plain ASCII): NFC and _fold_word change nothing but case
+        return " ".join(text.lower().split())
     text = unicodedata.normalize("NFC", text).lower()
-    return " ".join(_fold_word(w) for w in text.split())
+    return " ".join(map(_fold_word, text.split()))
 
 
 def tokens(text: str) -> list[str]:
     """Folded word tokens; punctuation and symbols separate words (``"gcn-qsdđ"`` -> gcn, qsdd)."""
+    if not text:
+        return []
+    if text.isascii():  # the same as folding first: only case changes, and spaces separate anyway
+        return _WORD_RE.findall(text.lower())
     return _WORD_RE.findall(fold(text))
 
 
