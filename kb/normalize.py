@@ -242,7 +242,7 @@ def content_tokens(text: str) -> list[str]:
 
 def bigrams(toks: list[str]) -> list[str]:
     """Adjacent pairs joined with ``_`` (``["can", "cuoc"]`` -> ``["can_cuoc"]``)."""
-    return [f"{a}_{b}" for a, b in zip(toks, toks[1:])]
+    return list(map("_".join, zip(toks, toks[1:])))
 
 
 # A Vietnamese syllable in folded form: optional onset, 1-3 vowels, optional final consonant.

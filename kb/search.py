@@ -44,6 +44,7 @@ from bisect import bisect_left
 import re
 import unicodedata
 from collections import Counter
+from itertools import filterfalse
 from sys import intern
 from dataclasses import dataclass, field as dc_field
 from typing import Iterable, Sequence
@@ -301,6 +302,8 @@ class SearchIndex:
 
         memo: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], int]] = {}
         details_memo: dict[tuple[str, str], frozenset[str]] = {}
+        citizen_memo: dict[tuple[str, ...], bool] = {}  # subjects -> whether they include citizens
+        level_memo: dict[str, int] = {}  # level -> _citizen_level
         field_terms: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
         lengths: dict[str, list[int]] = {f: [] for f in weights}
         for i, p in enumerate(docs):
@@ -340,9 +343,7 @@ class SearchIndex:
                     c: Counter = Counter()
                     length = 0
                     for part in _split_phrases(text):
-                        c.update(part)
-                        if fname in _PAIR_FIELDS:
-                            c.update(bigrams(part))
+                        c.update(part + bigrams(part) if fname in _PAIR_FIELDS else part)
                         length += len(part)
                     got = (tuple(c.items()), length)
                     if fname != "name":
@@ -357,13 +358,19 @@ class SearchIndex:
             field_terms.append(per)
             self.fuzzy_names.append(fuzzy_name)
             self.sim_names.append(bare)
-            self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(bare_terms)))
-            self.citizen.append(any(_CITIZEN in fold_c(sj) for sj in p.subjects))
+            self.name_terms.append(tuple(map(intern, dict.fromkeys(bare_terms))))
+            cit = citizen_memo.get(p.subjects)
+            if cit is None:
+                cit = citizen_memo[p.subjects] = any(_CITIZEN in fold_c(sj) for sj in p.subjects)
+            self.citizen.append(cit)
             sc = name_scope(fuzzy_name)
             if sc.any:
                 self.scopes[i] = sc
             self.name_len.append(len(name_f))
-            self.level_rank.append(_citizen_level(p.level))
+            rank = level_memo.get(p.level)
+            if rank is None:
+                rank = level_memo[p.level] = _citizen_level(p.level)
+            self.level_rank.append(rank)
             self.folded_level.append(texts["level"])
             self.folded_field.append(texts["field"])
             self.folded_agency.append(texts["agency"])
@@ -377,13 +384,12 @@ class SearchIndex:
             if cfg.drop_exclusions:
                 lower = _EXCLUSION_ACC.sub(" ", lower)
             words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
-            pairs = []
-            for w in dict.fromkeys(words):
-                pr = acc_pairs.get(w)
-                if pr is None:
-                    pr = acc_pairs[w] = (intern(w), intern(fold(w)))
-                if kept is None or pr[1] in kept:  # words of the scope phrase do not count (see sim_names)
-                    pairs.append(pr)
+            uniq = dict.fromkeys(words)
+            for w in filterfalse(acc_pairs.__contains__, uniq):  # words not seen in earlier names
+                acc_pairs[w] = (intern(w), intern(fold(w)))
+            pairs = map(acc_pairs.__getitem__, uniq)
+            if kept is not None:  # words of the scope phrase do not count (see sim_names)
+                pairs = (pr for pr in pairs if pr[1] in kept)
             self.name_words.append(tuple(pairs))
         acc: dict[str, set[str]] = {}
         for w in spellings:
