@@ -44,7 +44,7 @@ from bisect import bisect_left
 import re
 import unicodedata
 from collections import Counter
-from itertools import filterfalse
+from itertools import chain, filterfalse
 from sys import intern
 from dataclasses import dataclass, field as dc_field
 from typing import Iterable, Sequence
@@ -304,7 +304,13 @@ class SearchIndex:
         details_memo: dict[tuple[str, str], frozenset[str]] = {}
         citizen_memo: dict[tuple[str, ...], bool] = {}  # subjects -> whether they include citizens
         level_memo: dict[str, int] = {}  # level -> _citizen_level
-        field_terms: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
+        # per doc: the name's term counts and length, and the id of its "signature" - the
+        # combination of its other fields' texts, which local variants (and the benchmark's
+        # copies) share: their BM25F contributions are computed once per signature, not per doc
+        doc_names: list[tuple[dict[str, int], int]] = []
+        doc_sigs: list[int] = []
+        sig_ids: dict[tuple[tuple[str, str], ...], int] = {}
+        sig_fields: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
         lengths: dict[str, list[int]] = {f: [] for f in weights}
         for i, p in enumerate(docs):
             for lc in p.local_codes:
@@ -333,7 +339,10 @@ class SearchIndex:
                 "subjects": fold_c(" ; ".join(p.subjects)),
                 "level": fold_c(p.level),
             }
-            per = []
+            name_counts: dict[str, int] = {}
+            name_length = 0
+            rest: list[tuple[str, str]] = []
+            rest_fields = []
             for fname, text in texts.items():
                 if fname not in weights or not text:
                     continue
@@ -345,17 +354,27 @@ class SearchIndex:
                     for part in _split_phrases(text):
                         c.update(part + bigrams(part) if fname in _PAIR_FIELDS else part)
                         length += len(part)
-                    got = (tuple(c.items()), length)
-                    if fname != "name":
-                        memo[key] = got
+                    if fname == "name":  # names are seldom shared: not memoised, the Counter kept
+                        got = (c, length)
+                    else:
+                        got = memo[key] = (tuple(c.items()), length)
                 length = got[1]
                 if fname == "name" and scope_words:
                     # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
                     # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
                     length = max(1, length - scope_words)
-                per.append((fname, got[0], length))
+                if fname == "name":
+                    name_counts, name_length = got[0], length
+                else:
+                    rest.append(key)
+                    rest_fields.append((fname, got[0], length))
                 lengths[fname].append(length)
-            field_terms.append(per)
+            doc_names.append((name_counts, name_length))
+            sid = sig_ids.get(sig := tuple(rest))
+            if sid is None:
+                sid = sig_ids[sig] = len(sig_fields)
+                sig_fields.append(rest_fields)
+            doc_sigs.append(sid)
             self.fuzzy_names.append(fuzzy_name)
             self.sim_names.append(bare)
             self.name_terms.append(tuple(map(intern, dict.fromkeys(bare_terms))))
@@ -401,31 +420,89 @@ class SearchIndex:
                 self.acc_by_len.setdefault(len(w), []).append(w)
 
         avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
-        tf_ids: dict[str, array] = {}
-        tf_vals: dict[str, list[float]] = {}
-        b = cfg.b
-        for i, per in enumerate(field_terms):
+        # A term's BM25F contribution to a doc is the sum, in field order (name first), of
+        # weight * tf / length norm over the doc's fields. It is summed exactly in that order
+        # whatever the shortcuts below, so that the floats (and rankings) stay the same.
+        b, k1 = cfg.b, cfg.k1
+        sig_sum: list[dict[str, float]] = []  # per signature: term -> its fields' summed contribution
+        sig_parts: list[dict[str, list[float]]] = []  # ... and each field's, for terms the name has too
+        term_sigs: dict[str, dict[int, float]] = {}  # term -> signatures that have it -> their sum
+        for sid, fields in enumerate(sig_fields):
             acc: dict[str, float] = {}
-            for fname, items, length in per:
+            parts: dict[str, list[float]] = {}
+            for fname, items, length in fields:
                 w = weights[fname]
                 norm = 1.0 - b + b * (length / avg[fname])
                 wn = w / norm
                 for t, tf in items:
-                    acc[t] = acc.get(t, 0.0) + wn * tf
+                    v = wn * tf
+                    acc[t] = acc.get(t, 0.0) + v
+                    parts.setdefault(t, []).append(v)
+            sig_sum.append(acc)
+            sig_parts.append(parts)
             for t, v in acc.items():
-                ids = tf_ids.get(t)
-                if ids is None:
-                    tf_ids[t] = array("i", (i,))
-                    tf_vals[t] = [v]
+                term_sigs.setdefault(t, {})[sid] = v
+        # Per doc only its name's words are visited: a name word (tf 1, in no other field of the
+        # doc) contributes the doc's name weight ``doc_wn``; the other cases go to ``exact``.
+        order: dict[str, object] = {}  # terms in order of first occurrence (doc order, name first)
+        sig_docs: list[list[int]] = [[] for _ in sig_fields]
+        name_docs: dict[str, list[int]] = {}  # term -> docs whose name has it
+        exact: dict[str, list[tuple[int, float]]] = {}  # term -> (doc, contribution) overriding the above
+        doc_wn: list[float] = []
+        w_name, avg_name = weights.get("name", 0.0), avg.get("name", 1.0)
+        seen_sig = bytearray(len(sig_fields))
+        for i, (counts, length) in enumerate(doc_names):
+            sid = doc_sigs[i]
+            sig_docs[sid].append(i)
+            norm = 1.0 - b + b * (length / avg_name)
+            wn = w_name / norm
+            doc_wn.append(wn)  # == 0.0 + wn * 1, the original sum for a tf-1 name word
+            for t, tf in counts.items():
+                ds = name_docs.get(t)
+                if ds is None:
+                    name_docs[t] = [i]
+                    order.setdefault(t)
                 else:
-                    ids.append(i)
-                    tf_vals[t].append(v)
-        k1 = cfg.k1
-        for t, ids in tf_ids.items():
+                    ds.append(i)
+                if tf != 1:
+                    exact.setdefault(t, []).append((i, wn * tf))
+            rs = sig_sum[sid]
+            if rs and counts:
+                # in the name and in other fields: name first, then the others one by one (a
+                # later entry in ``exact`` wins over the tf one above)
+                parts = sig_parts[sid]
+                for t in counts.keys() & rs.keys():
+                    x = wn * counts[t]
+                    for v in parts[t]:
+                        x += v
+                    exact.setdefault(t, []).append((i, x))
+            if not seen_sig[sid]:
+                seen_sig[sid] = 1
+                order.update(rs)
+        # Each term's postings are then put together with C-level dict / map / sort calls.
+        get_wn, get_sig = doc_wn.__getitem__, doc_sigs.__getitem__
+        for t in order:
+            nd = name_docs.get(t)
+            sv = term_sigs.get(t)
+            fix = exact.get(t)
+            if sv is None and fix is None:  # only in names, tf 1: the docs' name weights
+                ids = nd
+                vs = list(map(get_wn, nd))
+            else:
+                merged: dict[int, float] = {}
+                if sv is not None:  # the docs of these signatures, each with its signature's sum
+                    sd = list(chain.from_iterable(map(sig_docs.__getitem__, sv)))
+                    merged.update(zip(sd, map(sv.__getitem__, map(get_sig, sd))))
+                if nd is not None:
+                    merged.update(zip(nd, map(get_wn, nd)))
+                if fix is not None:
+                    merged.update(fix)
+                ids = sorted(merged) if sv is not None else nd  # name docs alone are in doc order
+                vs = list(map(merged.__getitem__, ids))
             dfreq = len(ids)
             idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
             self.idf[t] = idf
-            self.postings[t] = (ids, array("f", [idf * v / (k1 + v) for v in tf_vals[t]]))
+            self.postings[t] = (array("i", ids), array("f", [idf * v / (k1 + v) for v in vs]))
         self._max_idf = math.log(1.0 + (n - 0.5) / 1.5) if n > 1 else 1.0
         s = weights["name"]
         self._ideal_sat = s / (k1 + s)
