@@ -300,14 +300,22 @@ class SearchIndex:
                 f = folded[text] = fold(text)
             return f
 
+        def fold_joined(parts: tuple[str, ...]) -> str:  # without joining them again for every doc
+            f = joined.get(parts)
+            if f is None:
+                f = joined[parts] = fold_c(" ; ".join(parts))
+            return f
+
         memo: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], int]] = {}
         details_memo: dict[tuple[str, str], frozenset[str]] = {}
+        details_by_text: dict[tuple[str, str], frozenset[str]] = {}
+        joined: dict[tuple[str, ...], str] = {}  # parts -> fold_c(" ; ".join(parts))
         citizen_memo: dict[tuple[str, ...], bool] = {}  # subjects -> whether they include citizens
         level_memo: dict[str, int] = {}  # level -> _citizen_level
         # per doc: the name's term counts and length, and the id of its "signature" - the
         # combination of its other fields' texts, which local variants (and the benchmark's
         # copies) share: their BM25F contributions are computed once per signature, not per doc
-        doc_names: list[tuple[dict[str, int], int]] = []
+        doc_names: list[tuple[dict[str, int], int, list[tuple[str, int]]]] = []
         doc_sigs: list[int] = []
         sig_ids: dict[tuple[tuple[str, str], ...], int] = {}
         sig_fields: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
@@ -325,22 +333,42 @@ class SearchIndex:
             bare_terms = tokens(bare)
             scope_words = 0 if bare is fuzzy_name else max(0, len(fuzzy_name.split()) - len(bare.split()))
             if cfg.details_credit:
-                dkey = (p.conditions[:cfg.details_chars], p.result[:cfg.details_chars])
-                dset = details_memo.get(dkey)  # local variants of a procedure share the texts
+                # local variants of a procedure share the texts (keyed by the whole texts first:
+                # their hashes are cached, the cut ones' would be computed again for every doc)
+                dset = details_by_text.get(full := (p.conditions, p.result))
                 if dset is None:
-                    dset = details_memo[dkey] = frozenset(
-                        intern(t) for t in tokens(fold(dkey[0] + " ; " + dkey[1])))
+                    dkey = (p.conditions[:cfg.details_chars], p.result[:cfg.details_chars])
+                    dset = details_memo.get(dkey)
+                    if dset is None:
+                        dset = details_memo[dkey] = frozenset(
+                            intern(t) for t in tokens(fold(dkey[0] + " ; " + dkey[1])))
+                    details_by_text[full] = dset
                 self.details.append(dset)
+            name_counts: dict[str, int] = {}
+            name_multi: list[tuple[str, int]] = []  # the name's terms that occur more than once
+            name_length = 0
+            if name_f and "name" in weights:
+                terms: list[str] = []
+                for part in _split_phrases(name_f):
+                    terms += part
+                    terms += bigrams(part)
+                    name_length += len(part)
+                name_counts = dict.fromkeys(terms, 1)  # names seldom repeat a term: count only if so
+                if len(name_counts) < len(terms):
+                    name_counts = Counter(terms)
+                    name_multi = [(t, tf) for t, tf in name_counts.items() if tf > 1]
+                if scope_words:
+                    # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
+                    # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
+                    name_length = max(1, name_length - scope_words)
+                lengths["name"].append(name_length)
             texts = {
-                "name": name_f,
-                "keywords": fold_c(" ; ".join(p.keywords)),
+                "keywords": fold_joined(tuple(p.keywords)),
                 "field": fold_c(p.field),
-                "agency": fold_c(p.implementing_agency + " ; " + p.competent_agency),
-                "subjects": fold_c(" ; ".join(p.subjects)),
+                "agency": fold_joined((p.implementing_agency, p.competent_agency)),
+                "subjects": fold_joined(tuple(p.subjects)),
                 "level": fold_c(p.level),
             }
-            name_counts: dict[str, int] = {}
-            name_length = 0
             rest: list[tuple[str, str]] = []
             rest_fields = []
             for fname, text in texts.items():
@@ -354,22 +382,11 @@ class SearchIndex:
                     for part in _split_phrases(text):
                         c.update(part + bigrams(part) if fname in _PAIR_FIELDS else part)
                         length += len(part)
-                    if fname == "name":  # names are seldom shared: not memoised, the Counter kept
-                        got = (c, length)
-                    else:
-                        got = memo[key] = (tuple(c.items()), length)
-                length = got[1]
-                if fname == "name" and scope_words:
-                    # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
-                    # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
-                    length = max(1, length - scope_words)
-                if fname == "name":
-                    name_counts, name_length = got[0], length
-                else:
-                    rest.append(key)
-                    rest_fields.append((fname, got[0], length))
-                lengths[fname].append(length)
-            doc_names.append((name_counts, name_length))
+                    got = memo[key] = (tuple(c.items()), length)
+                rest.append(key)
+                rest_fields.append((fname, got[0], got[1]))
+                lengths[fname].append(got[1])
+            doc_names.append((name_counts, name_length, name_multi))
             sid = sig_ids.get(sig := tuple(rest))
             if sid is None:
                 sid = sig_ids[sig] = len(sig_fields)
@@ -378,9 +395,9 @@ class SearchIndex:
             self.fuzzy_names.append(fuzzy_name)
             self.sim_names.append(bare)
             self.name_terms.append(tuple(map(intern, dict.fromkeys(bare_terms))))
-            cit = citizen_memo.get(p.subjects)
+            cit = citizen_memo.get(subjects := tuple(p.subjects))  # a tuple already, unless built by hand
             if cit is None:
-                cit = citizen_memo[p.subjects] = any(_CITIZEN in fold_c(sj) for sj in p.subjects)
+                cit = citizen_memo[subjects] = any(_CITIZEN in fold_c(sj) for sj in p.subjects)
             self.citizen.append(cit)
             sc = name_scope(fuzzy_name)
             if sc.any:
@@ -399,10 +416,12 @@ class SearchIndex:
         for i, p in enumerate(docs):
             kept = set(self.name_terms[i]) if self.sim_names[i] is not self.fuzzy_names[i] else None
             lower = unicodedata.normalize("NFC", p.name).lower()
-            spellings.update(_UWORD.findall(lower))
-            if cfg.drop_exclusions:
-                lower = _EXCLUSION_ACC.sub(" ", lower)
-            words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
+            words = _UWORD.findall(lower)
+            spellings.update(words)
+            if "(" in lower or "thủ tục" in lower:  # else none of these three patterns can match
+                if cfg.drop_exclusions:
+                    lower = _EXCLUSION_ACC.sub(" ", lower)
+                words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
             uniq = dict.fromkeys(words)
             for w in filterfalse(acc_pairs.__contains__, uniq):  # words not seen in earlier names
                 acc_pairs[w] = (intern(w), intern(fold(w)))
@@ -451,21 +470,21 @@ class SearchIndex:
         doc_wn: list[float] = []
         w_name, avg_name = weights.get("name", 0.0), avg.get("name", 1.0)
         seen_sig = bytearray(len(sig_fields))
-        for i, (counts, length) in enumerate(doc_names):
+        for i, (counts, length, multi) in enumerate(doc_names):
             sid = doc_sigs[i]
             sig_docs[sid].append(i)
             norm = 1.0 - b + b * (length / avg_name)
             wn = w_name / norm
             doc_wn.append(wn)  # == 0.0 + wn * 1, the original sum for a tf-1 name word
-            for t, tf in counts.items():
+            for t in counts:
                 ds = name_docs.get(t)
                 if ds is None:
                     name_docs[t] = [i]
                     order.setdefault(t)
                 else:
                     ds.append(i)
-                if tf != 1:
-                    exact.setdefault(t, []).append((i, wn * tf))
+            for t, tf in multi:
+                exact.setdefault(t, []).append((i, wn * tf))
             rs = sig_sum[sid]
             if rs and counts:
                 # in the name and in other fields: name first, then the others one by one (a
