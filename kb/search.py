@@ -44,7 +44,8 @@ from bisect import bisect_left
 import re
 import unicodedata
 from collections import Counter
-from itertools import chain, filterfalse
+from collections import defaultdict, deque
+from itertools import chain, compress, filterfalse, repeat
 from sys import intern
 from dataclasses import dataclass, field as dc_field
 from typing import Iterable, Sequence
@@ -348,15 +349,19 @@ class SearchIndex:
             name_multi: list[tuple[str, int]] = []  # the name's terms that occur more than once
             name_length = 0
             if name_f and "name" in weights:
+                if bare is fuzzy_name and not (";" in name_f or "(" in name_f):
+                    # nothing was cut from the name but punctuation at its ends: the same words
+                    parts = [bare_terms] if bare_terms else []
+                else:
+                    parts = _split_phrases(name_f)
                 terms: list[str] = []
-                for part in _split_phrases(name_f):
+                for part in parts:
                     terms += part
                     terms += bigrams(part)
                     name_length += len(part)
-                name_counts = dict.fromkeys(terms, 1)  # names seldom repeat a term: count only if so
-                if len(name_counts) < len(terms):
-                    name_counts = Counter(terms)
-                    name_multi = [(t, tf) for t, tf in name_counts.items() if tf > 1]
+                name_counts = Counter(terms)
+                if len(name_counts) < len(terms):  # the (tf, term) pairs other than 1
+                    name_multi = list(compress(name_counts.items(), map((1).__lt__, name_counts.values())))
                 if scope_words:
                     # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
                     # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
@@ -465,7 +470,7 @@ class SearchIndex:
         # doc) contributes the doc's name weight ``doc_wn``; the other cases go to ``exact``.
         order: dict[str, object] = {}  # terms in order of first occurrence (doc order, name first)
         sig_docs: list[list[int]] = [[] for _ in sig_fields]
-        name_docs: dict[str, list[int]] = {}  # term -> docs whose name has it
+        name_docs: defaultdict[str, list[int]] = defaultdict(list)  # term -> docs whose name has it
         exact: dict[str, list[tuple[int, float]]] = {}  # term -> (doc, contribution) overriding the above
         doc_wn: list[float] = []
         w_name, avg_name = weights.get("name", 0.0), avg.get("name", 1.0)
@@ -476,13 +481,10 @@ class SearchIndex:
             norm = 1.0 - b + b * (length / avg_name)
             wn = w_name / norm
             doc_wn.append(wn)  # == 0.0 + wn * 1, the original sum for a tf-1 name word
-            for t in counts:
-                ds = name_docs.get(t)
-                if ds is None:
-                    name_docs[t] = [i]
-                    order.setdefault(t)
-                else:
-                    ds.append(i)
+            known = len(name_docs)
+            deque(map(list.append, map(name_docs.__getitem__, counts), repeat(i)), 0)  # i to each term's list
+            if len(name_docs) != known:  # some term is new: it goes after those already seen
+                order.update(counts)
             for t, tf in multi:
                 exact.setdefault(t, []).append((i, wn * tf))
             rs = sig_sum[sid]
