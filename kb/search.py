@@ -473,14 +473,19 @@ class SearchIndex:
         name_docs: defaultdict[str, list[int]] = defaultdict(list)  # term -> docs whose name has it
         exact: dict[str, list[tuple[int, float]]] = {}  # term -> (doc, contribution) overriding the above
         doc_wn: list[float] = []
+        doc_len: list[int] = []  # the name's length (the name weight depends on nothing else)
+        wn_by_len: dict[int, float] = {}
         w_name, avg_name = weights.get("name", 0.0), avg.get("name", 1.0)
         seen_sig = bytearray(len(sig_fields))
         for i, (counts, length, multi) in enumerate(doc_names):
             sid = doc_sigs[i]
             sig_docs[sid].append(i)
-            norm = 1.0 - b + b * (length / avg_name)
-            wn = w_name / norm
+            wn = wn_by_len.get(length)
+            if wn is None:
+                norm = 1.0 - b + b * (length / avg_name)
+                wn = wn_by_len[length] = w_name / norm
             doc_wn.append(wn)  # == 0.0 + wn * 1, the original sum for a tf-1 name word
+            doc_len.append(length)
             known = len(name_docs)
             deque(map(list.append, map(name_docs.__getitem__, counts), repeat(i)), 0)  # i to each term's list
             if len(name_docs) != known:  # some term is new: it goes after those already seen
@@ -501,12 +506,22 @@ class SearchIndex:
                 seen_sig[sid] = 1
                 order.update(rs)
         # Each term's postings are then put together with C-level dict / map / sort calls.
-        get_wn, get_sig = doc_wn.__getitem__, doc_sigs.__getitem__
+        get_wn, get_sig, get_len = doc_wn.__getitem__, doc_sigs.__getitem__, doc_len.__getitem__
         for t in order:
             nd = name_docs.get(t)
             sv = term_sigs.get(t)
             fix = exact.get(t)
-            if sv is None and fix is None:  # only in names, tf 1: the docs' name weights
+            if sv is None and fix is None and len(nd) > 64:
+                # only in names, tf 1: the contribution depends on the name's length alone, and
+                # there are few lengths: saturate each once (int keys: cheap lookups)
+                dfreq = len(nd)
+                idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
+                self.idf[t] = idf
+                lens = list(map(get_len, nd))
+                sat = {L: idf * wn_by_len[L] / (k1 + wn_by_len[L]) for L in set(lens)}
+                self.postings[t] = (array("i", nd), array("f", map(sat.__getitem__, lens)))
+                continue
+            if sv is None and fix is None:  # the same, few docs
                 ids = nd
                 vs = list(map(get_wn, nd))
             else:
