@@ -360,7 +360,7 @@ class SearchIndex:
                     terms += bigrams(part)
                     name_length += len(part)
                 name_counts = Counter(terms)
-                if len(name_counts) < len(terms):  # the (tf, term) pairs other than 1
+                if len(name_counts) < len(terms):  # the (term, tf) pairs with tf > 1
                     name_multi = list(compress(name_counts.items(), map((1).__lt__, name_counts.values())))
                 if scope_words:
                     # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
