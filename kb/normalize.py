@@ -57,12 +57,18 @@ def fold(text: str) -> str:
     """
     if not text:
         return ""
+    if text.isascii():  # already folded (or plain ASCII): NFC and _fold_word change nothing but case
+        return " ".join(text.lower().split())
     text = unicodedata.normalize("NFC", text).lower()
-    return " ".join(_fold_word(w) for w in text.split())
+    return " ".join(map(_fold_word, text.split()))
 
 
 def tokens(text: str) -> list[str]:
     """Folded word tokens; punctuation and symbols separate words (``"gcn-qsdđ"`` -> gcn, qsdd)."""
+    if not text:
+        return []
+    if text.isascii():  # the same as folding first: only case changes, and spaces separate anyway
+        return _WORD_RE.findall(text.lower())
     return _WORD_RE.findall(fold(text))
 
 
@@ -236,7 +242,7 @@ def content_tokens(text: str) -> list[str]:
 
 def bigrams(toks: list[str]) -> list[str]:
     """Adjacent pairs joined with ``_`` (``["can", "cuoc"]`` -> ``["can_cuoc"]``)."""
-    return [f"{a}_{b}" for a, b in zip(toks, toks[1:])]
+    return list(map("_".join, zip(toks, toks[1:])))
 
 
 # A Vietnamese syllable in folded form: optional onset, 1-3 vowels, optional final consonant.

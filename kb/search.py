@@ -44,6 +44,8 @@ from bisect import bisect_left
 import re
 import unicodedata
 from collections import Counter
+from collections import defaultdict, deque
+from itertools import chain, compress, filterfalse, repeat
 from sys import intern
 from dataclasses import dataclass, field as dc_field
 from typing import Iterable, Sequence
@@ -299,9 +301,25 @@ class SearchIndex:
                 f = folded[text] = fold(text)
             return f
 
+        def fold_joined(parts: tuple[str, ...]) -> str:  # without joining them again for every doc
+            f = joined.get(parts)
+            if f is None:
+                f = joined[parts] = fold_c(" ; ".join(parts))
+            return f
+
         memo: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], int]] = {}
         details_memo: dict[tuple[str, str], frozenset[str]] = {}
-        field_terms: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
+        details_by_text: dict[tuple[str, str], frozenset[str]] = {}
+        joined: dict[tuple[str, ...], str] = {}  # parts -> fold_c(" ; ".join(parts))
+        citizen_memo: dict[tuple[str, ...], bool] = {}  # subjects -> whether they include citizens
+        level_memo: dict[str, int] = {}  # level -> _citizen_level
+        # per doc: the name's term counts and length, and the id of its "signature" - the
+        # combination of its other fields' texts, which local variants (and the benchmark's
+        # copies) share: their BM25F contributions are computed once per signature, not per doc
+        doc_names: list[tuple[dict[str, int], int, list[tuple[str, int]]]] = []
+        doc_sigs: list[int] = []
+        sig_ids: dict[tuple[tuple[str, str], ...], int] = {}
+        sig_fields: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
         lengths: dict[str, list[int]] = {f: [] for f in weights}
         for i, p in enumerate(docs):
             for lc in p.local_codes:
@@ -316,21 +334,48 @@ class SearchIndex:
             bare_terms = tokens(bare)
             scope_words = 0 if bare is fuzzy_name else max(0, len(fuzzy_name.split()) - len(bare.split()))
             if cfg.details_credit:
-                dkey = (p.conditions[:cfg.details_chars], p.result[:cfg.details_chars])
-                dset = details_memo.get(dkey)  # local variants of a procedure share the texts
+                # local variants of a procedure share the texts (keyed by the whole texts first:
+                # their hashes are cached, the cut ones' would be computed again for every doc)
+                dset = details_by_text.get(full := (p.conditions, p.result))
                 if dset is None:
-                    dset = details_memo[dkey] = frozenset(
-                        intern(t) for t in tokens(fold(dkey[0] + " ; " + dkey[1])))
+                    dkey = (p.conditions[:cfg.details_chars], p.result[:cfg.details_chars])
+                    dset = details_memo.get(dkey)
+                    if dset is None:
+                        dset = details_memo[dkey] = frozenset(
+                            intern(t) for t in tokens(fold(dkey[0] + " ; " + dkey[1])))
+                    details_by_text[full] = dset
                 self.details.append(dset)
+            name_counts: dict[str, int] = {}
+            name_multi: list[tuple[str, int]] = []  # the name's terms that occur more than once
+            name_length = 0
+            if name_f and "name" in weights:
+                if bare is fuzzy_name and not (";" in name_f or "(" in name_f):
+                    # nothing was cut from the name but punctuation at its ends: the same words
+                    parts = [bare_terms] if bare_terms else []
+                else:
+                    parts = _split_phrases(name_f)
+                terms: list[str] = []
+                for part in parts:
+                    terms += part
+                    terms += bigrams(part)
+                    name_length += len(part)
+                name_counts = Counter(terms)
+                if len(name_counts) < len(terms):  # the (term, tf) pairs with tf > 1
+                    name_multi = list(compress(name_counts.items(), map((1).__lt__, name_counts.values())))
+                if scope_words:
+                    # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
+                    # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
+                    name_length = max(1, name_length - scope_words)
+                lengths["name"].append(name_length)
             texts = {
-                "name": name_f,
-                "keywords": fold_c(" ; ".join(p.keywords)),
+                "keywords": fold_joined(tuple(p.keywords)),
                 "field": fold_c(p.field),
-                "agency": fold_c(p.implementing_agency + " ; " + p.competent_agency),
-                "subjects": fold_c(" ; ".join(p.subjects)),
+                "agency": fold_joined((p.implementing_agency, p.competent_agency)),
+                "subjects": fold_joined(tuple(p.subjects)),
                 "level": fold_c(p.level),
             }
-            per = []
+            rest: list[tuple[str, str]] = []
+            rest_fields = []
             for fname, text in texts.items():
                 if fname not in weights or not text:
                     continue
@@ -340,30 +385,33 @@ class SearchIndex:
                     c: Counter = Counter()
                     length = 0
                     for part in _split_phrases(text):
-                        c.update(part)
-                        if fname in _PAIR_FIELDS:
-                            c.update(bigrams(part))
+                        c.update(part + bigrams(part) if fname in _PAIR_FIELDS else part)
                         length += len(part)
-                    got = (tuple(c.items()), length)
-                    if fname != "name":
-                        memo[key] = got
-                length = got[1]
-                if fname == "name" and scope_words:
-                    # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
-                    # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
-                    length = max(1, length - scope_words)
-                per.append((fname, got[0], length))
-                lengths[fname].append(length)
-            field_terms.append(per)
+                    got = memo[key] = (tuple(c.items()), length)
+                rest.append(key)
+                rest_fields.append((fname, got[0], got[1]))
+                lengths[fname].append(got[1])
+            doc_names.append((name_counts, name_length, name_multi))
+            sid = sig_ids.get(sig := tuple(rest))
+            if sid is None:
+                sid = sig_ids[sig] = len(sig_fields)
+                sig_fields.append(rest_fields)
+            doc_sigs.append(sid)
             self.fuzzy_names.append(fuzzy_name)
             self.sim_names.append(bare)
-            self.name_terms.append(tuple(intern(t) for t in dict.fromkeys(bare_terms)))
-            self.citizen.append(any(_CITIZEN in fold_c(sj) for sj in p.subjects))
+            self.name_terms.append(tuple(map(intern, dict.fromkeys(bare_terms))))
+            cit = citizen_memo.get(subjects := tuple(p.subjects))  # a tuple already, unless built by hand
+            if cit is None:
+                cit = citizen_memo[subjects] = any(_CITIZEN in fold_c(sj) for sj in p.subjects)
+            self.citizen.append(cit)
             sc = name_scope(fuzzy_name)
             if sc.any:
                 self.scopes[i] = sc
             self.name_len.append(len(name_f))
-            self.level_rank.append(_citizen_level(p.level))
+            rank = level_memo.get(p.level)
+            if rank is None:
+                rank = level_memo[p.level] = _citizen_level(p.level)
+            self.level_rank.append(rank)
             self.folded_level.append(texts["level"])
             self.folded_field.append(texts["field"])
             self.folded_agency.append(texts["agency"])
@@ -373,17 +421,18 @@ class SearchIndex:
         for i, p in enumerate(docs):
             kept = set(self.name_terms[i]) if self.sim_names[i] is not self.fuzzy_names[i] else None
             lower = unicodedata.normalize("NFC", p.name).lower()
-            spellings.update(_UWORD.findall(lower))
-            if cfg.drop_exclusions:
-                lower = _EXCLUSION_ACC.sub(" ", lower)
-            words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
-            pairs = []
-            for w in dict.fromkeys(words):
-                pr = acc_pairs.get(w)
-                if pr is None:
-                    pr = acc_pairs[w] = (intern(w), intern(fold(w)))
-                if kept is None or pr[1] in kept:  # words of the scope phrase do not count (see sim_names)
-                    pairs.append(pr)
+            words = _UWORD.findall(lower)
+            spellings.update(words)
+            if "(" in lower or "thủ tục" in lower:  # else none of these three patterns can match
+                if cfg.drop_exclusions:
+                    lower = _EXCLUSION_ACC.sub(" ", lower)
+                words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
+            uniq = dict.fromkeys(words)
+            for w in filterfalse(acc_pairs.__contains__, uniq):  # words not seen in earlier names
+                acc_pairs[w] = (intern(w), intern(fold(w)))
+            pairs = map(acc_pairs.__getitem__, uniq)
+            if kept is not None:  # words of the scope phrase do not count (see sim_names)
+                pairs = (pr for pr in pairs if pr[1] in kept)
             self.name_words.append(tuple(pairs))
         acc: dict[str, set[str]] = {}
         for w in spellings:
@@ -395,31 +444,101 @@ class SearchIndex:
                 self.acc_by_len.setdefault(len(w), []).append(w)
 
         avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
-        tf_ids: dict[str, array] = {}
-        tf_vals: dict[str, list[float]] = {}
-        b = cfg.b
-        for i, per in enumerate(field_terms):
+        # A term's BM25F contribution to a doc is the sum, in field order (name first), of
+        # weight * tf / length norm over the doc's fields. It is summed exactly in that order
+        # whatever the shortcuts below, so that the floats (and rankings) stay the same.
+        b, k1 = cfg.b, cfg.k1
+        sig_sum: list[dict[str, float]] = []  # per signature: term -> its fields' summed contribution
+        sig_parts: list[dict[str, list[float]]] = []  # ... and each field's, for terms the name has too
+        term_sigs: dict[str, dict[int, float]] = {}  # term -> signatures that have it -> their sum
+        for sid, fields in enumerate(sig_fields):
             acc: dict[str, float] = {}
-            for fname, items, length in per:
+            parts: dict[str, list[float]] = {}
+            for fname, items, length in fields:
                 w = weights[fname]
                 norm = 1.0 - b + b * (length / avg[fname])
                 wn = w / norm
                 for t, tf in items:
-                    acc[t] = acc.get(t, 0.0) + wn * tf
+                    v = wn * tf
+                    acc[t] = acc.get(t, 0.0) + v
+                    parts.setdefault(t, []).append(v)
+            sig_sum.append(acc)
+            sig_parts.append(parts)
             for t, v in acc.items():
-                ids = tf_ids.get(t)
-                if ids is None:
-                    tf_ids[t] = array("i", (i,))
-                    tf_vals[t] = [v]
-                else:
-                    ids.append(i)
-                    tf_vals[t].append(v)
-        k1 = cfg.k1
-        for t, ids in tf_ids.items():
+                term_sigs.setdefault(t, {})[sid] = v
+        # Per doc only its name's words are visited: a name word (tf 1, in no other field of the
+        # doc) contributes the doc's name weight ``doc_wn``; the other cases go to ``exact``.
+        order: dict[str, object] = {}  # terms in order of first occurrence (doc order, name first)
+        sig_docs: list[list[int]] = [[] for _ in sig_fields]
+        name_docs: defaultdict[str, list[int]] = defaultdict(list)  # term -> docs whose name has it
+        exact: dict[str, list[tuple[int, float]]] = {}  # term -> (doc, contribution) overriding the above
+        doc_wn: list[float] = []
+        doc_len: list[int] = []  # the name's length (the name weight depends on nothing else)
+        wn_by_len: dict[int, float] = {}
+        w_name, avg_name = weights.get("name", 0.0), avg.get("name", 1.0)
+        seen_sig = bytearray(len(sig_fields))
+        for i, (counts, length, multi) in enumerate(doc_names):
+            sid = doc_sigs[i]
+            sig_docs[sid].append(i)
+            wn = wn_by_len.get(length)
+            if wn is None:
+                norm = 1.0 - b + b * (length / avg_name)
+                wn = wn_by_len[length] = w_name / norm
+            doc_wn.append(wn)  # == 0.0 + wn * 1, the original sum for a tf-1 name word
+            doc_len.append(length)
+            known = len(name_docs)
+            deque(map(list.append, map(name_docs.__getitem__, counts), repeat(i)), 0)  # i to each term's list
+            if len(name_docs) != known:  # some term is new: it goes after those already seen
+                order.update(counts)
+            for t, tf in multi:
+                exact.setdefault(t, []).append((i, wn * tf))
+            rs = sig_sum[sid]
+            if rs and counts:
+                # in the name and in other fields: name first, then the others one by one (a
+                # later entry in ``exact`` wins over the tf one above)
+                parts = sig_parts[sid]
+                for t in counts.keys() & rs.keys():
+                    x = wn * counts[t]
+                    for v in parts[t]:
+                        x += v
+                    exact.setdefault(t, []).append((i, x))
+            if not seen_sig[sid]:
+                seen_sig[sid] = 1
+                order.update(rs)
+        # Each term's postings are then put together with C-level dict / map / sort calls.
+        get_wn, get_sig, get_len = doc_wn.__getitem__, doc_sigs.__getitem__, doc_len.__getitem__
+        for t in order:
+            nd = name_docs.get(t)
+            sv = term_sigs.get(t)
+            fix = exact.get(t)
+            if sv is None and fix is None and len(nd) > 64:
+                # only in names, tf 1: the contribution depends on the name's length alone, and
+                # there are few lengths: saturate each once (int keys: cheap lookups)
+                dfreq = len(nd)
+                idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
+                self.idf[t] = idf
+                lens = list(map(get_len, nd))
+                sat = {L: idf * wn_by_len[L] / (k1 + wn_by_len[L]) for L in set(lens)}
+                self.postings[t] = (array("i", nd), array("f", map(sat.__getitem__, lens)))
+                continue
+            if sv is None and fix is None:  # the same, few docs
+                ids = nd
+                vs = list(map(get_wn, nd))
+            else:
+                merged: dict[int, float] = {}
+                if sv is not None:  # the docs of these signatures, each with its signature's sum
+                    sd = list(chain.from_iterable(map(sig_docs.__getitem__, sv)))
+                    merged.update(zip(sd, map(sv.__getitem__, map(get_sig, sd))))
+                if nd is not None:
+                    merged.update(zip(nd, map(get_wn, nd)))
+                if fix is not None:
+                    merged.update(fix)
+                ids = sorted(merged) if sv is not None else nd  # name docs alone are in doc order
+                vs = list(map(merged.__getitem__, ids))
             dfreq = len(ids)
             idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
             self.idf[t] = idf
-            self.postings[t] = (ids, array("f", [idf * v / (k1 + v) for v in tf_vals[t]]))
+            self.postings[t] = (array("i", ids), array("f", [idf * v / (k1 + v) for v in vs]))
         self._max_idf = math.log(1.0 + (n - 0.5) / 1.5) if n > 1 else 1.0
         s = weights["name"]
         self._ideal_sat = s / (k1 + s)

@@ -481,3 +481,72 @@ def test_a_lost_paper_is_not_answered_confidently_with_its_first_issue():
     for q in ("làm lại căn cước mất bao lâu", "bố tôi mất, làm giấy báo tử", "thất lạc hành lý ký gửi",
               "thuê mặt bằng kinh doanh", "bi mat kinh doanh"):
         assert not _lost_or_damaged(q), q
+
+
+def _reference_postings(procs, cfg):
+    """BM25F postings computed the plain way (per doc, field by field), for the equivalence test."""
+    import math
+    from array import array
+
+    from kb.normalize import bigrams, tokens
+
+    weights = dict(cfg.field_weights)
+    pair_fields = {"name", "keywords", "field"}
+    per_doc, lengths = [], {f: [] for f in weights}
+    for p in procs:
+        texts = {"name": fold(p.name), "keywords": fold(" ; ".join(p.keywords)), "field": fold(p.field),
+                 "agency": fold(p.implementing_agency + " ; " + p.competent_agency),
+                 "subjects": fold(" ; ".join(p.subjects)), "level": fold(p.level)}
+        per = []
+        for f, text in texts.items():
+            if not text:
+                continue
+            counts, length = {}, 0
+            for part in (tokens(x) for x in text.split(";") if x.strip()):
+                for t in part + (bigrams(part) if f in pair_fields else []):
+                    counts[t] = counts.get(t, 0) + 1
+                length += len(part)
+            per.append((f, counts, length))
+            lengths[f].append(length)
+        per_doc.append(per)
+    avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
+    ids, vals = {}, {}
+    for i, per in enumerate(per_doc):
+        acc = {}
+        for f, counts, length in per:
+            wn = weights[f] / (1.0 - cfg.b + cfg.b * (length / avg[f]))
+            for t, tf in counts.items():
+                acc[t] = acc.get(t, 0.0) + wn * tf
+        for t, v in acc.items():
+            ids.setdefault(t, []).append(i)
+            vals.setdefault(t, []).append(v)
+    n, k1, out = len(procs), cfg.k1, {}
+    for t in ids:
+        idf = math.log(1.0 + (n - len(ids[t]) + 0.5) / (len(ids[t]) + 0.5))
+        out[t] = (idf, array("i", ids[t]), array("f", [idf * v / (k1 + v) for v in vals[t]]))
+    return out
+
+
+def test_postings_equal_the_plain_bm25f_computation():
+    """The build shares work between docs with the same field texts and between name words of
+    the same name length; the postings (order, doc ids, float32 values) and idf must be exactly
+    those of the plain per-doc computation: repeated name words, name words also in keywords or
+    field, terms in 100+ names, shared and distinct keyword / agency combinations."""
+    procs = []
+    for k in range(150):
+        name = ["Cấp giấy phép", "Đăng ký giấy phép lái xe giấy phép", "Gia hạn giấy phép kinh doanh (bản sao)",
+                "Cấp lại giấy chứng nhận; đăng ký lại"][k % 4] + f" loại {k % 7} số {k}"
+        procs.append(Procedure(
+            code=f"1.{k + 100000:06d}", name=name, level=["Cấp xã", "Cấp tỉnh", ""][k % 3],
+            field=["Giấy phép", "Đất đai", "Hộ tịch kinh doanh"][k % 3],
+            keywords=(("giấy phép", "làm giấy phép") if k % 5 else ()) + ((f"mã {k}",) if k % 11 == 0 else ()),
+            implementing_agency=["UBND cấp xã", "Sở Tư pháp"][k % 2], subjects=("Công dân Việt Nam",) * (k % 2)))
+    cfg = SearchConfig()
+    index = SearchIndex.build(procs, config=cfg)
+    ref = _reference_postings(procs, cfg)
+    assert list(index.postings) == list(ref)
+    assert max(len(ids) for ids, _ in index.postings.values()) > 100
+    for t, (idf, ids, vals) in ref.items():
+        got_ids, got_vals = index.postings[t]
+        assert (index.idf[t], got_ids.typecode, got_vals.typecode) == (idf, "i", "f"), t
+        assert got_ids.tobytes() == ids.tobytes() and got_vals.tobytes() == vals.tobytes(), t
