@@ -144,7 +144,9 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     from storage.migrate import current
 
     cfg = load(args)
-    current(cfg.database.url)
+    if not current(cfg.database.url):
+        print("no migrations applied: run `tthc-bot db upgrade`")
+        return 1
     return 0
 
 
@@ -219,6 +221,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except Exception as exc:
+        from storage.db import SCHEMA_MISSING, database_failure
+
+        failure = database_failure(exc)
+        if failure is None:
+            raise
+        kind, reason = failure
+        if kind == SCHEMA_MISSING:
+            print(f"error: the database schema is not up to date ({reason}); "
+                  "run `tthc-bot db upgrade` first", file=sys.stderr)
+            return 2
+        print(f"error: cannot use the database: {reason} (check database.url or --db)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
