@@ -180,16 +180,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_agency(args: argparse.Namespace) -> int:
     from storage.repos.pakn import PaknRepo
 
-    code = args.code.strip().upper()
-    if not code or len(code) > 32 or not all(c.isalnum() or c in "._-" for c in code):
-        print("error: agency code: letters, digits, '.', '_' or '-', at most 32", file=sys.stderr)
+    from bot.pakn.rules import normalize_agency
+
+    agency = normalize_agency(args.code, args.name)
+    if agency is None:
+        print("error: agency code: letters, digits, '.', '_' or '-', at most 32; "
+              "name: 3 to 300 characters", file=sys.stderr)
         return 1
+    code, name = agency
 
     async def fn(db, now, cfg) -> int:
         async with db.unit_of_work() as uow:
-            await uow.repo(PaknRepo).save_agency(code, " ".join(args.name.split()), not args.inactive, now)
+            await uow.repo(PaknRepo).save_agency(code, name, not args.inactive, now)
             await uow.audit.record(actor="cli", action="pakn.agency_saved", entity_type="agency",
-                                   entity_id=code, details={"name": args.name}, now=now)
+                                   entity_id=code, details={"name": name}, now=now)
         print(f"agency {code} saved")
         return 0
 
