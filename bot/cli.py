@@ -159,6 +159,21 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 CONFIG_HELP = "config file (default: $TTHC_CONFIG or ./config.toml)"
 
 
+def int_between(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` (to ``high``), else a usage error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tthc-bot", description="Chatbot thủ tục hành chính")
     parser.add_argument("--config", help=CONFIG_HELP)
@@ -166,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="start the service (web chat and every enabled channel)")
     p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int,
+    p.add_argument("--port", type=int_between(0, 65535))
+    p.add_argument("--workers", type=int_between(1),
                    help="worker processes sharing the port (PostgreSQL only; default ops.workers)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by the supervisor
     p.set_defaults(func=cmd_run)

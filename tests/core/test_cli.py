@@ -139,3 +139,16 @@ def test_db_current_on_an_empty_database_says_nothing_is_applied(tmp_path):
     assert run("db", "upgrade", "--db", db, cwd=tmp_path).returncode == 0
     done = run("db", "current", "--db", db, cwd=tmp_path)
     assert done.returncode == 0 and "(head)" in done.stdout and "no migrations" not in done.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["kb", "search", "cccd", "--limit", "0"], "argument --limit: must be at least 1, got 0"),
+    (["kb", "search", "cccd", "--limit", "-3"], "argument --limit: must be at least 1, got -3"),
+    (["kb", "search", "cccd", "--limit", "năm"], "argument --limit: not a whole number: 'năm'"),
+    (["run", "--port", "70000"], "argument --port: must be from 0 to 65535, got 70000"),
+    (["run", "--workers", "0"], "argument --workers: must be at least 1, got 0")])
+def test_a_number_out_of_range_is_a_usage_error(tmp_path, args, message):
+    """`kb search --limit -3` listed 27 results, `--limit 0` said nothing was found."""
+    proc = run(*args, cwd=tmp_path, env={"TTHC_DATABASE_URL": f"sqlite:///{tmp_path}/t.sqlite3"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].endswith(message), proc.stderr
