@@ -6,8 +6,9 @@ import re
 
 from bot.messages import Incoming, Kind, Link
 from bot.pakn.rules import wants_to_report
+from bot import texts
 from bot.router import MENU_CHOICE, MENU_PREFIX, Context, Router
-from kb.normalize import tokens
+from kb.normalize import fold, tokens
 
 router = Router("menu")
 
@@ -102,4 +103,20 @@ async def asked_menu_entry(ctx: Context, msg: Incoming) -> bool:
     if key == "ask_staff" and len(msg.text.split()) > 5:
         ctx.data = {"q": msg.text.strip()}  # offered as "Gửi câu hỏi vừa nhập"
     await handler(ctx, msg)
+    return True
+
+
+NUMBER_WITHOUT_LIST = ("Vui lòng chọn lại một mục trong danh sách dưới đây "
+                       "(bấm nút hoặc gõ số thứ tự), hoặc nhập câu hỏi của bạn.")
+
+
+@router.fallback(order=9)
+async def number_without_a_list(ctx: Context, msg: Incoming) -> bool:
+    """A bare "2" that matched no button on screen (none was offered: a first message, a list
+    from before the idle timeout, a numbered message the outbox pushed) shows the menu rather
+    than searching procedures for "2". After the surveys' fallback, which reads typed answers."""
+    typed = fold(msg.text).strip(" .)")
+    if msg.kind is not Kind.TEXT or not typed.isdecimal() or len(typed) > 2:
+        return False
+    ctx.show_menu(texts.MENU_PROMPT if ctx.replies else NUMBER_WITHOUT_LIST)  # after "phiên đã kết thúc"
     return True

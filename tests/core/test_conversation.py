@@ -204,3 +204,23 @@ async def test_menu_label_typed_without_its_punctuation(chat, typed):
     replies = await chat.say(typed)
     assert "m:pakn" not in payloads_of(replies)  # not the menu again: the form started
     assert "Mã thủ tục" not in texts_of(replies) and "chưa tìm thấy" not in texts_of(replies)
+
+
+@pytest.mark.parametrize("typed", ["4", "2.", " 3 "])
+async def test_a_number_typed_with_no_list_on_offer_shows_the_menu(chat, typed):
+    """A first message "4", or a number typed back at a list the citizen still sees from
+    before the idle timeout, is not searched as a procedure ("4" gave "trợ cấp một lần")."""
+    replies = await chat.say(typed)
+    assert "m:kb" in payloads_of(replies) and "kb:open:" not in " ".join(payloads_of(replies))
+    assert "chọn lại một mục" in texts_of(replies)
+
+
+async def test_a_number_for_the_menu_after_the_idle_timeout_shows_the_menu_again(chat, clock, app):
+    await chat.press("m:kb")  # in a flow when the citizen leaves
+    clock.advance(minutes=app.config.conversation.idle_timeout_minutes + 1)
+    replies = await chat.say("2")
+    assert "kết thúc" in texts_of(replies) and "m:kb" in payloads_of(replies)
+    assert not [p for p in payloads_of(replies) if p.startswith("kb:open:")]
+    # and the menu now on screen answers its numbers
+    number = payloads_of(replies).index("m:contact") + 1
+    assert app.config.contact.hotline in texts_of(await chat.say(str(number)))
