@@ -592,8 +592,11 @@ async def _confirm_prompt(ctx: Context) -> None:
 @router.state("pakn.confirm")
 async def on_confirm(ctx: Context, msg: Incoming) -> None:
     if msg.choice == "pf:edit":
+        # "Quay lại" (or typing it) goes back to the summary: the global "quay lại" would
+        # drop the whole form for a citizen who only opened this list by mistake
         ctx.reply("Bạn muốn sửa mục nào?",
-                  [*(Choice(label, f"pf:e:{key}") for key, label in EDITABLE), CANCEL_CHOICE])
+                  [*(Choice(label, f"pf:e:{key}") for key, label in EDITABLE),
+                   Choice("Quay lại", "pf:back"), CANCEL_CHOICE])
         return
     if msg.choice.startswith("pf:e:") and msg.choice[5:] in PROMPTS:
         ctx.data["editing"] = True

@@ -503,3 +503,29 @@ async def test_a_short_unknown_answer_at_the_kind_step_asks_again(papp, pchat):
     again = await pchat.say("ừ")
     assert "Vui lòng chọn một mục trong danh sách" in texts_of(again)
     assert "pf:k:phan_anh" in payloads_of(again) and "pf:c:keep" not in payloads_of(again)
+
+
+@pytest.mark.parametrize("back", ["press", "quay lại", "quay lai"])
+async def test_the_edit_list_goes_back_to_the_summary_without_losing_the_form(papp, pchat, back):
+    await file_pakn_to_summary(pchat)
+    edit = await pchat.press("pf:edit")
+    assert "pf:back" in payloads_of(edit)
+    summary = texts_of(await (pchat.press("pf:back") if back == "press" else pchat.say(back)))
+    assert "kiểm tra lại" in summary and CONTENT in summary
+    assert CODE.search(texts_of(await pchat.press("pf:send")))
+    [item] = await _items(papp)
+    assert item.content == CONTENT
+
+
+async def file_pakn_to_summary(pchat) -> None:
+    """The whole form up to the summary (file_pakn without the final "Gửi")."""
+    sent = []
+
+    async def press(payload):
+        if payload == "pf:send":  # stop at the summary
+            sent.append(payload)
+            return []
+        return await pchat.press(payload)
+
+    await file_pakn(pchat.say, press)
+    assert sent == ["pf:send"]
