@@ -108,7 +108,7 @@ async def lookup(ctx: Context, query: str, **filters: str) -> None:
 
 def _not_found(ctx: Context, query: str, hint: str) -> None:
     """Say so, offer the fields to browse, staff, a new search."""
-    ctx.goto(RESULTS, {"q": query[:300], "sugg": []})
+    ctx.goto(RESULTS, {"q": query, "sugg": []})
     ctx.reply(f"{NOT_FOUND} {hint}", [Choice("Tra cứu lại", "m:kb"), _ask_choice(), MENU_CHOICE])
     fields = _field_choices(ctx)
     if fields:
@@ -192,7 +192,7 @@ def _present(ctx: Context, query: str, result: SearchResult) -> None:
             ctx.reply(OTHERS, others)
         return
     suggestions = [(s.kind, s.value) for s in result.suggestions[:3]]
-    ctx.goto(RESULTS, {"q": query[:300], "sugg": suggestions})
+    ctx.goto(RESULTS, {"q": query, "sugg": suggestions})
     choices = _open_choices([h.procedure for h in hits[:5]])
     ctx.reply(UNSURE, choices)
     if suggestions:

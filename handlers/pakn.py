@@ -102,7 +102,7 @@ async def reporting_intent(ctx: Context, msg: Incoming) -> bool:
     and for a khiếu nại / tố cáo say where it goes; the related procedures stay one tap away."""
     if msg.kind is not Kind.TEXT or not wants_to_report(msg.text):
         return False
-    ctx.goto(INTENT, {"q": msg.text[:300]})
+    ctx.goto(INTENT, {"q": msg.text})  # whole: it may become the content (up to content_max_chars)
     text = ("Có vẻ bạn muốn phản ánh, kiến nghị. Bạn có thể gửi ngay tại đây: chọn “Gửi phản ánh, "
             "kiến nghị”, cơ quan có thẩm quyền sẽ trả lời bạn trong thời hạn quy định.")
     if looks_like_complaint(msg.text):
@@ -778,11 +778,13 @@ async def start_ask(ctx: Context, procedure_code: str = "") -> None:
     """Start "Hỏi cán bộ" (the ``services.ask_staff`` hook: the knowledge base's "Hỏi cán bộ"
     buttons call it). A question the citizen just typed (``ctx.data["q"]``, kept by the
     lookup when nothing matched) can be sent as it is."""
-    previous = str(ctx.data.get("q", ""))[: ctx.config.pakn.content_max_chars] if ctx.data else ""
+    previous = str(ctx.data.get("q", "")).strip() if ctx.data else ""
+    if not 5 <= len(previous) <= ctx.config.pakn.content_max_chars:
+        previous = ""  # offered only as a whole: never a question cut short
     code = procedure_code if PROC_CODE_RE.match(procedure_code or "") else ""
     ctx.goto("pakn.ask", {"procedure_code": code, "q": previous})
     about = f" về thủ tục {code}" if code else ""
-    choices = [Choice("Gửi câu hỏi vừa nhập", "pf:ask:prev")] if len(previous) >= 5 else []
+    choices = [Choice("Gửi câu hỏi vừa nhập", "pf:ask:prev")] if previous else []
     ctx.reply(f"Vui lòng nhập câu hỏi của bạn{about}. Cán bộ sẽ trả lời tại đây trong giờ làm việc."
               + (f"\nHoặc gửi câu hỏi vừa nhập: “{clip(previous, 200)}”." if choices else ""),
               [*choices, CANCEL_CHOICE])
@@ -793,6 +795,10 @@ async def on_ask(ctx: Context, msg: Incoming) -> None:
     text = ctx.data.get("q", "") if msg.choice == "pf:ask:prev" else (msg.text.strip() if msg.kind is Kind.TEXT else "")
     if len(text) < 5:
         ctx.reply("Vui lòng nhập câu hỏi (ít nhất 5 ký tự).", [CANCEL_CHOICE])
+        return
+    if len(text) > ctx.config.pakn.content_max_chars:
+        ctx.reply(f"Câu hỏi quá dài ({len(text)} ký tự, tối đa {ctx.config.pakn.content_max_chars}). "
+                  "Vui lòng rút gọn rồi gửi lại.", [CANCEL_CHOICE])
         return
     procedure_code = ctx.data.get("procedure_code") or None
     ctx.end()

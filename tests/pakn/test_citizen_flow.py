@@ -529,3 +529,45 @@ async def file_pakn_to_summary(pchat) -> None:
 
     await file_pakn(pchat.say, press)
     assert sent == ["pf:send"]
+
+
+LONG_ACCOUNT = ("Tôi muốn phản ánh cán bộ bộ phận một cửa xã Tân Hội. Ngày 02/10 tôi nộp hồ sơ đăng ký "
+                "khai sinh cho con, được hẹn trả kết quả sau một ngày làm việc. Đến nay đã quá hẹn năm "
+                "ngày, tôi đã quay lại ba lần, lần nào cũng được trả lời là chưa ký, không ai giải thích lý "
+                "do, cũng không có phiếu xin lỗi và hẹn lại ngày trả kết quả. Lần thứ ba cán bộ còn yêu cầu "
+                "tôi nộp thêm bản sao giấy đăng ký kết hôn có chứng thực, trong khi giấy này không có trong "
+                "thành phần hồ sơ đã công bố. Đề nghị xã trả kết quả cho tôi và chấn chỉnh cách làm việc.")
+
+
+async def test_a_long_account_typed_before_the_form_is_offered_whole(papp, pchat):
+    """What a citizen wrote outside the form was kept to 300 characters: "dùng nội dung vừa
+    nhập" then filed the start of it."""
+    assert len(LONG_ACCOUNT) > 300
+    await pchat.say(LONG_ACCOUNT)
+    await pchat.press("pf:intent:form")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:official")
+    prompt = await pchat.press("pf:a:STP")
+    assert "pf:c:keep" in payloads_of(prompt) and LONG_ACCOUNT in texts_of(prompt)
+    location = await pchat.press("pf:c:keep")  # accepted as the content: on to the next steps
+    assert "Nội dung quá" not in texts_of(location) and "pf:skip" in payloads_of(location)
+
+
+async def test_a_long_question_the_search_could_not_answer_reaches_staff_whole(papp, pchat):
+    question = ("Xin hỏi cán bộ: " + "gia đình tôi có ao làng nuôi cá rồng và cá koi, " * 12).strip()
+    assert 300 < len(question) <= papp.config.pakn.content_max_chars
+    await pchat.press("m:kb")
+    await pchat.say(question)
+    offer = await pchat.press("kb:ask:")
+    assert "pf:ask:prev" in payloads_of(offer)
+    await pchat.press("pf:ask:prev")
+    [item] = await _items(papp)
+    assert item.kind == "question" and item.content == question
+
+
+async def test_a_question_over_the_limit_is_refused_with_its_length_not_cut(papp, pchat):
+    limit = papp.config.pakn.content_max_chars
+    await pchat.press("m:ask_staff")
+    refused = texts_of(await pchat.say("Xin hỏi " + "a" * limit))
+    assert f"Câu hỏi quá dài ({limit + 8} ký tự, tối đa {limit})" in refused
+    assert await _items(papp) == []
