@@ -231,6 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except EOFError:  # a prompt (password, token) met the end of a non-terminal standard input;
+        # the message goes on a line of its own, after the prompt
+        print("\nerror: standard input ended before the answer was given: run the command at a "
+              "terminal, or see its --help for a non-interactive option", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # the reader went away (`tthc-bot kb stats | head`): stop quietly, as Unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)

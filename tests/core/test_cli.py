@@ -152,3 +152,12 @@ def test_a_number_out_of_range_is_a_usage_error(tmp_path, args, message):
     proc = run(*args, cwd=tmp_path, env={"TTHC_DATABASE_URL": f"sqlite:///{tmp_path}/t.sqlite3"})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].endswith(message), proc.stderr
+
+
+def test_a_password_prompt_without_a_terminal_stops_with_one_line(tmp_path):
+    """`staff add` in a script that forgot --password-stdin: getpass meets the end of input."""
+    db = f"sqlite:///{tmp_path}/t.sqlite3"
+    assert run("db", "upgrade", "--db", db, cwd=tmp_path).returncode == 0
+    proc = run("staff", "add", "lan", "--role", "admin", "--db", db, cwd=tmp_path, input="")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: standard input ended")
