@@ -10,7 +10,7 @@ from bot import texts
 from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
 from kb.normalize import fold
-from kb.model import ONLINE_LABELS, Procedure, base_code
+from kb.model import ONLINE_LABELS, Procedure, base_code, web_address
 from kb.normalize import content_tokens
 from kb.search import SearchResult
 
@@ -260,11 +260,9 @@ def card(ctx: Context, p: Procedure) -> None:
         lines.append(f"Dịch vụ công trực tuyến: {ONLINE_LABELS[p.online_level]}")
     if p.result:
         lines.append(f"Kết quả: {clip(p.result, 300)}")
-    links = []
-    if p.online_url:
-        links.append(Link("Nộp hồ sơ trực tuyến", p.online_url))
-    if p.source_url:
-        links.append(Link("Xem trên Cổng Dịch vụ công", p.source_url))
+    links = [Link(label, url.strip()) for label, url in (("Nộp hồ sơ trực tuyến", p.online_url),
+                                                         ("Xem trên Cổng Dịch vụ công", p.source_url))
+             if web_address(url)]
     choices = [Choice(label, f"kb:{key}:{p.code}") for key, label in SECTIONS]
     choices += [_ask_choice(p.code), Choice("Tra cứu thủ tục khác", "m:kb"), MENU_CHOICE]
     ctx.reply("\n".join(lines), choices, links)
@@ -330,7 +328,7 @@ async def show_forms(ctx: Context, msg: Incoming) -> None:
         lines.append("Bạn có thể nhận mẫu tại nơi nộp hồ sơ hoặc tải trên Cổng Dịch vụ công.")
     else:
         lines = [f"Thủ tục \"{p.name}\" không có mẫu đơn, tờ khai riêng được công bố."]
-    links = [Link("Xem trên Cổng Dịch vụ công", p.source_url)] if p.source_url else []
+    links = [Link("Xem trên Cổng Dịch vụ công", p.source_url.strip())] if web_address(p.source_url) else []
     ctx.reply("\n".join(lines), _section_choices(p), links)
 
 

@@ -176,3 +176,24 @@ async def test_procedure_questions_with_menu_words_still_search(chat, typed):
 async def test_a_dossier_code_typed_with_menu_words_is_looked_up_not_asked_again(chat):
     replies = await chat.say("tra cứu hồ sơ 000.00.01.H50-250101-0001")
     assert "Vui lòng nhập mã hồ sơ" not in texts_of(replies)
+
+
+async def test_a_card_shows_only_links_that_are_web_addresses(chat, app, tmp_path):
+    """Imported data may hold 'javascript:…' or a bare 'dichvucong.gov.vn/…': such a link
+    would be a live <a href> in the web chat (or a link to our own site); the card leaves it
+    out and keeps the good one."""
+    from kb.service import import_paths
+
+    f = tmp_path / "links.yaml"
+    f.write_text("- code: 1.999901\n  name: Thủ tục thử liên kết một\n"
+                 "  online_url: 'javascript:alert(document.cookie)'\n"
+                 "  source_url: ' https://dichvucong.gov.vn/p/1000894 '\n"
+                 "- code: 1.999902\n  name: Thủ tục thử liên kết hai\n"
+                 "  source_url: dichvucong.gov.vn/thu-tuc/1000656\n", encoding="utf-8")
+    await import_paths(app.db, [f], app.services.clock.now())
+    await app.services.kb.refresh(force=True)
+    card = await chat.press("kb:open:1.999901")
+    assert [(link.label, link.url) for r in card for link in r.links] == [
+        ("Xem trên Cổng Dịch vụ công", "https://dichvucong.gov.vn/p/1000894")]
+    for payload in ("kb:open:1.999902", "kb:forms:1.999902"):
+        assert [link for r in await chat.press(payload) for link in r.links] == []
