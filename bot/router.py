@@ -39,6 +39,15 @@ MENU_PAYLOAD = "g:menu"
 MENU_PREFIX = "m:"
 
 
+def typed_number(msg: Incoming) -> int | None:
+    """The number of a choice typed as text ("2", "2.", "3)"), or None. Two digits at most:
+    longer numbers are codes, phone digits or answers of their own."""
+    from bot.messages import Kind
+
+    typed = msg.text.strip().rstrip(".)").strip() if msg.kind is Kind.TEXT else ""
+    return int(typed) if typed.isdecimal() and len(typed) <= 2 else None
+
+
 @dataclass(frozen=True)
 class MenuEntry:
     key: str

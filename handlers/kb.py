@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from bot import texts
 from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
-from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
+from bot.errors import UserFacingError
+from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router, typed_number
 from kb.normalize import fold
 from kb.model import ONLINE_LABELS, Procedure, base_code, web_address
 from kb.normalize import content_tokens
@@ -50,11 +51,24 @@ async def start_lookup(ctx: Context, msg: Incoming) -> None:
     ctx.reply(PROMPT, [BROWSE_CHOICE, CANCEL_CHOICE])
 
 
+NO_SUCH_NUMBER = ("Không có lựa chọn số {n} trong danh sách. Vui lòng chọn lại, "
+                  "hoặc gõ tên thủ tục cần tìm.")
+
+
+def _not_a_number(msg: Incoming) -> None:
+    """A number typed beyond the list on screen ("12" under ten choices) is a mistaken
+    choice, not a question: the list is offered again (the core re-shows it)."""
+    n = typed_number(msg)
+    if n is not None:
+        raise UserFacingError(NO_SUCH_NUMBER.format(n=n))
+
+
 @router.state(ASK)
 async def on_question(ctx: Context, msg: Incoming) -> None:
     if msg.kind is not Kind.TEXT or not msg.text.strip():
         ctx.reply(PROMPT, [BROWSE_CHOICE, CANCEL_CHOICE])
         return
+    _not_a_number(msg)
     await lookup(ctx, msg.text)
 
 
@@ -216,6 +230,7 @@ async def on_results(ctx: Context, msg: Incoming) -> None:
         await lookup(ctx, ctx.data.get("q", ""), **{kind: value})
         return
     if msg.kind is Kind.TEXT and msg.text.strip():
+        _not_a_number(msg)
         await lookup(ctx, msg.text)
         return
     ctx.reply(PROMPT, [CANCEL_CHOICE])

@@ -7,8 +7,8 @@ import re
 from bot.messages import Incoming, Kind, Link
 from bot.pakn.rules import wants_to_report
 from bot import texts
-from bot.router import MENU_CHOICE, MENU_PREFIX, Context, Router
-from kb.normalize import fold, tokens
+from bot.router import MENU_CHOICE, MENU_PREFIX, Context, Router, typed_number
+from kb.normalize import tokens
 
 router = Router("menu")
 
@@ -115,8 +115,7 @@ async def number_without_a_list(ctx: Context, msg: Incoming) -> bool:
     """A bare "2" that matched no button on screen (none was offered: a first message, a list
     from before the idle timeout, a numbered message the outbox pushed) shows the menu rather
     than searching procedures for "2". After the surveys' fallback, which reads typed answers."""
-    typed = fold(msg.text).strip(" .)")
-    if msg.kind is not Kind.TEXT or not typed.isdecimal() or len(typed) > 2:
+    if typed_number(msg) is None:
         return False
     ctx.show_menu(texts.MENU_PROMPT if ctx.replies else NUMBER_WITHOUT_LIST)  # after "phiên đã kết thúc"
     return True

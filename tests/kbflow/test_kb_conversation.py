@@ -197,3 +197,22 @@ async def test_a_card_shows_only_links_that_are_web_addresses(chat, app, tmp_pat
         ("Xem trên Cổng Dịch vụ công", "https://dichvucong.gov.vn/p/1000894")]
     for payload in ("kb:open:1.999902", "kb:forms:1.999902"):
         assert [link for r in await chat.press(payload) for link in r.links] == []
+
+
+async def test_a_number_beyond_the_list_is_not_searched_and_the_list_stays(chat):
+    """"15" under ten choices was searched as a question ("trợ cấp một lần …")."""
+    await chat.press("m:kb")
+    listed = await chat.say("giấy chứng nhận quyền sử dụng đất")
+    offered = payloads_of(listed)
+    assert len(offered) < 15
+    again = await chat.say("15")
+    assert "Không có lựa chọn số 15" in texts_of(again) and payloads_of(again) == offered
+    picked = await chat.say("1")  # the list still answers its numbers
+    if offered[0].startswith("kb:open:"):
+        assert f"Mã thủ tục: {offered[0].split(':')[2]}" in texts_of(picked)
+
+
+async def test_a_number_at_the_lookup_prompt_is_not_searched(chat):
+    await chat.press("m:kb")
+    replies = await chat.say("3")
+    assert "Không có lựa chọn số 3" in texts_of(replies) and "kb:fields" in payloads_of(replies)
