@@ -9,7 +9,7 @@ import pytest
 
 from bot.errors import UserFacingError
 from bot.messages import Choice, Incoming
-from bot.router import CANCEL_CHOICE, Context, Router
+from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
 from tests.conftest import payloads_of, texts_of
 
 # A small two-step flow used to exercise the core from inside a flow.
@@ -224,3 +224,37 @@ async def test_a_number_for_the_menu_after_the_idle_timeout_shows_the_menu_again
     # and the menu now on screen answers its numbers
     number = payloads_of(replies).index("m:contact") + 1
     assert app.config.contact.hotline in texts_of(await chat.say(str(number)))
+
+
+async def _push(app, key, *choices: Choice) -> None:
+    """A proactive message (a status change, a staff request) through the outbox."""
+    from bot.messages import Reply
+    from bot.outbox import enqueue
+
+    async with app.db.unit_of_work() as uow:
+        await enqueue(uow, replies=[Reply("Cán bộ cần bạn bổ sung thông tin.", choices)], kind="test",
+                      now=app.services.clock.now(), key=key, respect_quiet_hours=False)
+    await app.services.outbox.drain()
+
+
+async def test_a_number_typed_after_a_pushed_message_picks_its_choice(make_app, db_url):
+    """On Zalo a pushed message's buttons are a numbered list: "1" must be its first one."""
+    from bot.channels.memory import MemoryChannel
+
+    app = make_app(db_url)
+    chat = MemoryChannel(app.core.handle)
+    app.add_channel(chat)
+    await app.start()
+    await chat.say("menu")
+    await _push(app, chat.key, Choice("Xem thủ tục khai sinh", "kb:open:1.001193"), MENU_CHOICE)
+    assert "Mã thủ tục: 1.001193" in texts_of(await chat.say("1"))
+
+
+async def test_a_pushed_message_leaves_the_list_of_a_flow_in_progress(chat, app, clock):
+    await chat.press("m:kb")  # the lookup prompt offers "Xem theo lĩnh vực" first
+    await _push(app, chat.key, Choice("Xem thủ tục khai sinh", "kb:open:1.001193"))
+    assert "Xem các thủ tục theo lĩnh vực" in texts_of(await chat.say("1"))
+    await chat.press("m:kb")
+    clock.advance(minutes=app.config.conversation.idle_timeout_minutes + 1)  # the flow was left
+    await _push(app, chat.key, Choice("Xem thủ tục khai sinh", "kb:open:1.001193"))
+    assert "Mã thủ tục: 1.001193" in texts_of(await chat.say("1"))
