@@ -783,7 +783,9 @@ async def start_ask(ctx: Context, procedure_code: str = "") -> None:
         previous = ""  # offered only as a whole: never a question cut short
     code = procedure_code if PROC_CODE_RE.match(procedure_code or "") else ""
     ctx.goto("pakn.ask", {"procedure_code": code, "q": previous})
-    about = f" về thủ tục {code}" if code else ""
+    procedure = ctx.services.kb.get(code) if code and ctx.services.kb is not None else None
+    about = (f" về thủ tục “{procedure.name}” (mã {code})" if procedure  # the name, not only a code
+             else f" về thủ tục {code}" if code else "")
     choices = [Choice("Gửi câu hỏi vừa nhập", "pf:ask:prev")] if previous else []
     ctx.reply(f"Vui lòng nhập câu hỏi của bạn{about}. Cán bộ sẽ trả lời tại đây trong giờ làm việc."
               + (f"\nHoặc gửi câu hỏi vừa nhập: “{clip(previous, 200)}”." if choices else ""),
