@@ -180,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="start the service (web chat and every enabled channel)")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int_between(0, 65535))
+    p.add_argument("--host", help="address to listen on (default: web.host)")
+    p.add_argument("--port", type=int_between(0, 65535), help="port to listen on (default: web.port)")
     p.add_argument("--workers", type=int_between(1),
                    help="worker processes sharing the port (PostgreSQL only; default ops.workers)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by the supervisor

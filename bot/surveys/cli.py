@@ -26,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--from", dest="start", type=parse_date, required=True, help="first day (YYYY-MM-DD)")
     p.add_argument("--to", dest="end", type=parse_date, required=True, help="last day, included")
     p.add_argument("--agency", help="only this agency (its code)")
-    p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format (default: xlsx)")
     p.add_argument("--output", "-o", help="file to write (default: bao-cao-sipas-FROM-TO.FORMAT)")
     p.add_argument("--db", help="database URL (default: from the config)")
     p.set_defaults(func=cmd_report_sipas)

@@ -161,3 +161,23 @@ def test_a_password_prompt_without_a_terminal_stops_with_one_line(tmp_path):
     proc = run("staff", "add", "lan", "--role", "admin", "--db", db, cwd=tmp_path, input="")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: standard input ended")
+
+
+def test_every_argument_of_every_command_says_what_it_is_in_help():
+    """`tthc-bot staff agency --help` listed `code`, `name` and `--db` with no word about them."""
+    import argparse
+
+    from bot.cli import build_parser
+
+    missing = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, [*path, name])
+            elif action.help is None and action.dest != "help":
+                missing.append(" ".join([*path, *(action.option_strings or [action.dest])]))
+
+    walk(build_parser(), [])
+    assert missing == []
