@@ -178,6 +178,8 @@ async def browse_field(ctx: Context, msg: Incoming) -> None:
     choices = _open_choices(shown)
     if page + 1 < pages:
         choices.append(Choice("Xem tiếp", f"kb:fld:{i}:{page + 1}"))
+    if page > 0:  # back without starting the field over
+        choices.append(Choice("Trang trước", f"kb:fld:{i}:{page - 1}"))
     choices += [Choice("Lĩnh vực khác", "kb:fields"), CANCEL_CHOICE]
     ctx.reply(f"{head}. Chọn thủ tục để xem chi tiết, hoặc gõ tên thủ tục cần tìm:", choices)
 

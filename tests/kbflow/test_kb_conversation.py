@@ -116,6 +116,16 @@ async def test_nothing_found_offers_fields_to_browse_page_by_page(chat, app):
     assert "Lĩnh vực: Hộ tịch" in texts_of(card)
 
 
+async def test_a_field_page_goes_back_a_page(chat):
+    """From page 2 the only ways were forward or the list of fields (page 1 again meant
+    choosing the field again)."""
+    page1 = await chat.press("kb:fld:0:0")
+    assert "Trang trước" not in [c.label for r in page1 for c in r.choices]
+    await chat.press("kb:fld:0:1")
+    back = await chat.say("trang truoc")  # typed, without accents
+    assert "trang 1/" in texts_of(back) and payloads_of(back) == payloads_of(page1)
+
+
 async def test_browsing_from_the_lookup_prompt_and_searching_from_a_field_page(chat):
     prompt = await chat.press("m:kb")
     assert "kb:fields" in payloads_of(prompt)
