@@ -340,9 +340,7 @@ async def on_content(ctx: Context, msg: Incoming) -> None:
         ctx.reply(f"Nội dung quá ngắn (cần ít nhất {cfg.content_min_chars} ký tự). Vui lòng mô tả rõ hơn "
                   "sự việc.", [CANCEL_CHOICE])
         return
-    if len(text) > cfg.content_max_chars:
-        ctx.reply(f"Nội dung quá dài ({len(text)} ký tự, tối đa {cfg.content_max_chars}). Vui lòng rút gọn.",
-                  [CANCEL_CHOICE])
+    if _too_long(ctx, text, "Nội dung"):
         return
     if looks_like_complaint(text):
         ctx.data["content_pending"] = text
@@ -354,6 +352,17 @@ async def on_content(ctx: Context, msg: Incoming) -> None:
     ctx.data.pop("content_pending", None)
     ctx.data["content"] = text
     await _advance(ctx, "content")
+
+
+def _too_long(ctx: Context, text: str, what: str) -> bool:
+    """Text over ``pakn.content_max_chars`` is refused with its length (never cut, never
+    answered as if it were not text); the citizen stays at the step."""
+    limit = ctx.config.pakn.content_max_chars
+    if len(text) <= limit:
+        return False
+    ctx.reply(f"{what} quá dài ({len(text)} ký tự, tối đa {limit}). Vui lòng rút gọn rồi gửi lại.",
+              [CANCEL_CHOICE])
+    return True
 
 
 # -- attachments ---------------------------------------------------------------------------
@@ -747,7 +756,9 @@ async def on_info(ctx: Context, msg: Incoming) -> None:
                   [CANCEL_CHOICE])
         return
     text = msg.text.strip() if msg.kind is Kind.TEXT else ""
-    if not 2 <= len(text) <= ctx.config.pakn.content_max_chars:
+    if _too_long(ctx, text, "Nội dung bổ sung"):
+        return
+    if len(text) < 2:
         ctx.reply("Vui lòng nhập nội dung bổ sung bằng chữ.", [CANCEL_CHOICE])
         return
     repo = ctx.uow.repo(PaknRepo)
@@ -798,9 +809,7 @@ async def on_ask(ctx: Context, msg: Incoming) -> None:
     if len(text) < 5:
         ctx.reply("Vui lòng nhập câu hỏi (ít nhất 5 ký tự).", [CANCEL_CHOICE])
         return
-    if len(text) > ctx.config.pakn.content_max_chars:
-        ctx.reply(f"Câu hỏi quá dài ({len(text)} ký tự, tối đa {ctx.config.pakn.content_max_chars}). "
-                  "Vui lòng rút gọn rồi gửi lại.", [CANCEL_CHOICE])
+    if _too_long(ctx, text, "Câu hỏi"):
         return
     procedure_code = ctx.data.get("procedure_code") or None
     ctx.end()

@@ -571,3 +571,23 @@ async def test_a_question_over_the_limit_is_refused_with_its_length_not_cut(papp
     refused = texts_of(await pchat.say("Xin hỏi " + "a" * limit))
     assert f"Câu hỏi quá dài ({limit + 8} ký tự, tối đa {limit})" in refused
     assert await _items(papp) == []
+
+
+async def test_information_over_the_limit_is_refused_with_its_length(papp, pchat, clock):
+    """A long answer to "Bổ sung thông tin" was told "Vui lòng nhập nội dung bổ sung bằng chữ"."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    now = clock.now()
+    async with papp.db.unit_of_work() as uow:
+        admin = StaffUser(username="admin", password_hash="x", role="admin", agency_code=None,
+                          full_name="Quản trị", created_at=now)
+        uow.session.add(admin)
+        await uow.session.flush()
+        item = await uow.repo(PaknRepo).by_code(code, lock=True)
+        await papp.services.extras["pakn"].act(uow, item, "request_info", staff=admin, now=now,
+                                               text="Xin gửi số biên nhận.")
+    await pchat.press(f"pakn:i:{code}")
+    limit = papp.config.pakn.content_max_chars
+    refused = texts_of(await pchat.say("Số biên nhận " + "1" * limit))
+    assert f"Nội dung bổ sung quá dài ({limit + 13} ký tự, tối đa {limit})" in refused
+    done = texts_of(await pchat.say("Số biên nhận 000.00.12.H36-261030-0042"))  # still at the step
+    assert "Đã gửi thông tin bổ sung" in done
