@@ -333,7 +333,8 @@ async def on_content(ctx: Context, msg: Incoming) -> None:
         await _advance(ctx, "content")
         return
     if msg.kind is not Kind.TEXT:
-        ctx.reply("Vui lòng nhập nội dung bằng chữ trước; bạn sẽ gửi ảnh, tệp ở bước sau.", [CANCEL_CHOICE])
+        ctx.reply("Vui lòng nhập nội dung bằng chữ trước; ảnh, tệp và vị trí bạn gửi ở các bước sau.",
+                  [CANCEL_CHOICE])
         return
     text = msg.text.strip()
     if len(text) < cfg.content_min_chars:
@@ -419,6 +420,9 @@ async def on_attachments(ctx: Context, msg: Incoming) -> None:
         return
     if msg.choice == "pf:done" or _is_skip(msg) or (msg.kind is Kind.TEXT and fold(msg.text) in DONE_WORDS):
         await _advance(ctx, "attachments")
+        return
+    if msg.kind is Kind.LOCATION and not ctx.data.get("editing"):
+        await on_location(ctx, msg)  # the next question's answer, sent early: kept, not dropped
         return
     ctx.reply("Vui lòng gửi ảnh hoặc tệp, hoặc bấm “Xong” để tiếp tục.", [DONE if atts else SKIP, CANCEL_CHOICE])
 

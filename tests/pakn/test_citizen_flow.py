@@ -591,3 +591,25 @@ async def test_information_over_the_limit_is_refused_with_its_length(papp, pchat
     assert f"Nội dung bổ sung quá dài ({limit + 13} ký tự, tối đa {limit})" in refused
     done = texts_of(await pchat.say("Số biên nhận 000.00.12.H36-261030-0042"))  # still at the step
     assert "Đã gửi thông tin bổ sung" in done
+
+
+async def test_a_location_sent_at_the_attachments_step_is_kept_as_the_place(papp, pchat):
+    """Sent one question early, it was dropped ("Vui lòng gửi ảnh hoặc tệp") and asked for again."""
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:other")
+    await pchat.press("pf:a:STP")
+    early = texts_of(await pchat.send_location(10.77, 106.70))  # at the content step: text first
+    assert "nội dung bằng chữ trước" in early and "vị trí" in early
+    await pchat.say(CONTENT)
+    await pchat.send_photo("tg-anh-1", name="giay-hen.jpg")
+    name_prompt = texts_of(await pchat.send_location(10.77, 106.70))
+    assert "họ và tên" in name_prompt  # the location step is answered
+    await pchat.say("Nguyễn Văn An")
+    await pchat.say("0912 345 678")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:y")
+    await pchat.press("pf:send")
+    [item] = await _items(papp)
+    assert (item.latitude, item.longitude) == (10.77, 106.70)
