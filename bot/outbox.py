@@ -28,6 +28,7 @@ from bot.config import Config, parse_hhmm
 from bot.core import OFFERED_KEY, reply_from_payload, reply_payload
 from bot.messages import ConversationKey, Reply
 from bot.notify import Delivery, Notifier
+from bot.router import IDLE
 from storage.db import Database
 from storage.repos.outbox import FAILED, SENT, UNREACHABLE, Claimed, OutboxRepo
 from storage.uow import UnitOfWork
@@ -175,8 +176,6 @@ class Outbox:
         offered = [[c.label, c.payload] for reply in replies for c in reply.choices]
         if not offered:
             return
-        from bot.router import IDLE
-
         stored = await uow.states.load(key)
         if stored is not None and stored.state != IDLE and now - stored.updated_at <= self.idle_timeout:
             return

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from bot import texts
 from bot.messages import Incoming, Kind, Link
 from bot.pakn.rules import wants_to_report
-from bot import texts
 from bot.router import MENU_CHOICE, MENU_PREFIX, Context, Router, typed_number
 from kb.normalize import tokens
 
@@ -112,9 +112,9 @@ NUMBER_WITHOUT_LIST = ("Vui lòng chọn lại một mục trong danh sách dư�
 
 @router.fallback(order=9)
 async def number_without_a_list(ctx: Context, msg: Incoming) -> bool:
-    """A bare "2" that matched no button on screen (none was offered: a first message, a list
-    from before the idle timeout, a numbered message the outbox pushed) shows the menu rather
-    than searching procedures for "2". After the surveys' fallback, which reads typed answers."""
+    """A bare "2" that matched no button on offer (a first message, a list from before the
+    idle timeout, a number beyond the list) shows the menu rather than searching procedures
+    for "2". After the surveys' fallback, which reads typed answers."""
     if typed_number(msg) is None:
         return False
     ctx.show_menu(texts.MENU_PROMPT if ctx.replies else NUMBER_WITHOUT_LIST)  # after "phiên đã kết thúc"
