@@ -151,7 +151,9 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     from storage.migrate import current
 
     cfg = load(args)
-    current(cfg.database.url)
+    if not current(cfg.database.url):
+        print("no migrations applied: run `tthc-bot db upgrade`")
+        return 1
     return 0
 
 
@@ -164,15 +166,30 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 CONFIG_HELP = "config file (default: $TTHC_CONFIG or ./config.toml)"
 
 
+def int_between(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` (to ``high``), else a usage error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tthc-bot", description="Chatbot thủ tục hành chính")
     parser.add_argument("--config", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="start the service (web chat and every enabled channel)")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int,
+    p.add_argument("--host", help="address to listen on (default: web.host)")
+    p.add_argument("--port", type=int_between(0, 65535), help="port to listen on (default: web.port)")
+    p.add_argument("--workers", type=int_between(1),
                    help="worker processes sharing the port (PostgreSQL only; default ops.workers)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by the supervisor
     p.set_defaults(func=cmd_run)
@@ -221,11 +238,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except EOFError:  # a prompt (password, token) met the end of a non-terminal standard input;
+        # the message goes on a line of its own, after the prompt
+        print("\nerror: standard input ended before the answer was given: run the command at a "
+              "terminal, or see its --help for a non-interactive option", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # the reader went away (`tthc-bot kb stats | head`): stop quietly, as Unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except Exception as exc:
+        from storage.db import SCHEMA_MISSING, database_failure
+
+        failure = database_failure(exc)
+        if failure is None:
+            raise
+        kind, reason = failure
+        if kind == SCHEMA_MISSING:
+            print(f"error: the database schema is not up to date ({reason}); "
+                  "run `tthc-bot db upgrade` first", file=sys.stderr)
+            return 2
+        print(f"error: cannot use the database: {reason} (check database.url or --db)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,7 @@ from bot import texts
 from bot.errors import UserFacingError
 from bot.messages import Choice, Incoming, Kind, Reply
 from bot.ops import metrics
-from bot.router import CANCEL_PAYLOAD, IDLE, MENU_PAYLOAD, MENU_PREFIX, Context, Router
+from bot.router import CANCEL_PAYLOAD, IDLE, MENU_PAYLOAD, MENU_PREFIX, Context, Router, typed_number
 from bot.services import Services
 from kb.normalize import fold
 
@@ -175,10 +175,11 @@ class BotCore:
         if msg.kind is not Kind.TEXT or not msg.text.strip():
             return msg
         typed = fold(msg.text).strip(" .)")
+        number = typed_number(msg)
         payload = ""
         if offered:
-            if typed.isdecimal() and 1 <= int(typed) <= len(offered):
-                payload = offered[int(typed) - 1].payload
+            if number is not None and 1 <= number <= len(offered):
+                payload = offered[number - 1].payload
             else:
                 payload = _match_label(typed, offered)
         if not payload:

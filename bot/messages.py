@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Sequence
+from typing import Iterator, Sequence
 
 
 class Kind(str, Enum):
@@ -182,14 +182,19 @@ class Reply:
         return "\n\n".join(p for p in parts if p)
 
 
-def as_texts(replies: "Sequence[Reply]") -> list[str]:
-    """Replies of one turn for a text-only channel. Choices are numbered on across the
-    replies, as the core reads a typed number against all buttons of the turn."""
-    out, n = [], 1
+def numbered(replies: "Sequence[Reply]") -> "Iterator[tuple[Reply, int]]":
+    """Each reply of one turn with the number its first choice has on a text-only channel:
+    choices are numbered on across the replies, as the core reads a typed number against
+    all buttons of the turn."""
+    n = 1
     for reply in replies:
-        out.append(reply.as_text(start=n))
+        yield reply, n
         n += len(reply.choices)
-    return out
+
+
+def as_texts(replies: "Sequence[Reply]") -> list[str]:
+    """Replies of one turn for a text-only channel (choices numbered on, see :func:`numbered`)."""
+    return [reply.as_text(start=start) for reply, start in numbered(replies)]
 
 
 def split_text(text: str, limit: int) -> list[str]:

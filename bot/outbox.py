@@ -25,9 +25,10 @@ from typing import Any, Sequence
 
 from bot.clock import Clock
 from bot.config import Config, parse_hhmm
-from bot.core import reply_from_payload, reply_payload
+from bot.core import OFFERED_KEY, reply_from_payload, reply_payload
 from bot.messages import ConversationKey, Reply
 from bot.notify import Delivery, Notifier
+from bot.router import IDLE
 from storage.db import Database
 from storage.repos.outbox import FAILED, SENT, UNREACHABLE, Claimed, OutboxRepo
 from storage.uow import UnitOfWork
@@ -70,6 +71,7 @@ class Outbox:
         self.clock = clock
         self.cfg = config.outbox
         self.tz = config.tz
+        self.idle_timeout = timedelta(minutes=config.conversation.idle_timeout_minutes)
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
         self.quiet_start = parse_hhmm(self.cfg.quiet_start) or time(21)
         self.quiet_end = parse_hhmm(self.cfg.quiet_end) or time(7)
@@ -144,6 +146,7 @@ class Outbox:
                                 key=result.key, citizen_id=row.citizen_id, direction="out",
                                 kind=row.kind, text=reply.text, payload=reply_payload(reply),
                                 now=done)
+                    await self._offer_choices(uow, result.key, result.replies, done)
                 outcome = "sent"
             elif result.status is Delivery.UNREACHABLE:
                 await repo.finish(row.id, self.worker, status=UNREACHABLE, now=done,
@@ -164,6 +167,19 @@ class Outbox:
                 batch.retried += 1
                 outcome = "retried"
         metrics.OUTBOX_OUTCOMES.labels(outcome).inc()
+
+    async def _offer_choices(self, uow: UnitOfWork, key: ConversationKey, replies: Sequence[Reply],
+                             now: datetime) -> None:
+        """A sent message's choices become the ones on offer, as a reply's are, unless the
+        citizen is in a flow (its own list stays): on Zalo they are a numbered list, and a
+        typed "1" must mean "Bổ sung thông tin", not be searched as a procedure."""
+        offered = [[c.label, c.payload] for reply in replies for c in reply.choices]
+        if not offered:
+            return
+        stored = await uow.states.load(key)
+        if stored is not None and stored.state != IDLE and now - stored.updated_at <= self.idle_timeout:
+            return
+        await uow.states.save(key, IDLE, {OFFERED_KEY: offered}, now)
 
     async def drain(self, max_batches: int = 1000) -> "DispatchStats":
         """Dispatch until nothing is due (tests, CLI)."""

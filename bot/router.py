@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from bot import texts
-from bot.messages import Choice, ConversationKey, Incoming, Link, OutAttachment, Reply
+from bot.messages import Choice, ConversationKey, Incoming, Kind, Link, OutAttachment, Reply
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -37,6 +37,13 @@ IDLE = ""  # the state outside any flow
 CANCEL_PAYLOAD = "g:cancel"
 MENU_PAYLOAD = "g:menu"
 MENU_PREFIX = "m:"
+
+
+def typed_number(msg: Incoming) -> int | None:
+    """The number of a choice typed as text ("2", "2.", "3)"), or None. Two digits at most:
+    longer numbers are codes, phone digits or answers of their own."""
+    typed = msg.text.strip().rstrip(".)").strip() if msg.kind is Kind.TEXT else ""
+    return int(typed) if typed.isdecimal() and len(typed) <= 2 else None
 
 
 @dataclass(frozen=True)

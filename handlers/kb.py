@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from bot import texts
 from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
-from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
+from bot.errors import UserFacingError
+from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router, typed_number
 from kb.normalize import fold
-from kb.model import ONLINE_LABELS, Procedure, base_code
+from kb.model import ONLINE_LABELS, Procedure, base_code, web_address
 from kb.normalize import content_tokens
 from kb.search import SearchResult
 
@@ -50,11 +51,24 @@ async def start_lookup(ctx: Context, msg: Incoming) -> None:
     ctx.reply(PROMPT, [BROWSE_CHOICE, CANCEL_CHOICE])
 
 
+NO_SUCH_NUMBER = ("Không có lựa chọn số {n} trong danh sách. Vui lòng chọn lại, "
+                  "hoặc gõ tên thủ tục cần tìm.")
+
+
+def _not_a_number(msg: Incoming) -> None:
+    """A number typed beyond the list on screen ("12" under ten choices) is a mistaken
+    choice, not a question: the list is offered again (the core re-shows it)."""
+    n = typed_number(msg)
+    if n is not None:
+        raise UserFacingError(NO_SUCH_NUMBER.format(n=n))
+
+
 @router.state(ASK)
 async def on_question(ctx: Context, msg: Incoming) -> None:
     if msg.kind is not Kind.TEXT or not msg.text.strip():
         ctx.reply(PROMPT, [BROWSE_CHOICE, CANCEL_CHOICE])
         return
+    _not_a_number(msg)
     await lookup(ctx, msg.text)
 
 
@@ -108,7 +122,7 @@ async def lookup(ctx: Context, query: str, **filters: str) -> None:
 
 def _not_found(ctx: Context, query: str, hint: str) -> None:
     """Say so, offer the fields to browse, staff, a new search."""
-    ctx.goto(RESULTS, {"q": query[:300], "sugg": []})
+    ctx.goto(RESULTS, {"q": query, "sugg": []})
     ctx.reply(f"{NOT_FOUND} {hint}", [Choice("Tra cứu lại", "m:kb"), _ask_choice(), MENU_CHOICE])
     fields = _field_choices(ctx)
     if fields:
@@ -164,6 +178,8 @@ async def browse_field(ctx: Context, msg: Incoming) -> None:
     choices = _open_choices(shown)
     if page + 1 < pages:
         choices.append(Choice("Xem tiếp", f"kb:fld:{i}:{page + 1}"))
+    if page > 0:  # back without starting the field over
+        choices.append(Choice("Trang trước", f"kb:fld:{i}:{page - 1}"))
     choices += [Choice("Lĩnh vực khác", "kb:fields"), CANCEL_CHOICE]
     ctx.reply(f"{head}. Chọn thủ tục để xem chi tiết, hoặc gõ tên thủ tục cần tìm:", choices)
 
@@ -192,7 +208,7 @@ def _present(ctx: Context, query: str, result: SearchResult) -> None:
             ctx.reply(OTHERS, others)
         return
     suggestions = [(s.kind, s.value) for s in result.suggestions[:3]]
-    ctx.goto(RESULTS, {"q": query[:300], "sugg": suggestions})
+    ctx.goto(RESULTS, {"q": query, "sugg": suggestions})
     choices = _open_choices([h.procedure for h in hits[:5]])
     ctx.reply(UNSURE, choices)
     if suggestions:
@@ -216,6 +232,7 @@ async def on_results(ctx: Context, msg: Incoming) -> None:
         await lookup(ctx, ctx.data.get("q", ""), **{kind: value})
         return
     if msg.kind is Kind.TEXT and msg.text.strip():
+        _not_a_number(msg)
         await lookup(ctx, msg.text)
         return
     ctx.reply(PROMPT, [CANCEL_CHOICE])
@@ -263,11 +280,9 @@ def card(ctx: Context, p: Procedure) -> None:
         lines.append(f"Dịch vụ công trực tuyến: {ONLINE_LABELS[p.online_level]}")
     if p.result:
         lines.append(f"Kết quả: {clip(p.result, 300)}")
-    links = []
-    if p.online_url:
-        links.append(Link("Nộp hồ sơ trực tuyến", p.online_url))
-    if p.source_url:
-        links.append(Link("Xem trên Cổng Dịch vụ công", p.source_url))
+    links = [Link(label, url.strip()) for label, url in (("Nộp hồ sơ trực tuyến", p.online_url),
+                                                         ("Xem trên Cổng Dịch vụ công", p.source_url))
+             if web_address(url)]
     choices = [Choice(label, f"kb:{key}:{p.code}") for key, label in SECTIONS]
     choices += [_ask_choice(p.code), Choice("Tra cứu thủ tục khác", "m:kb"), MENU_CHOICE]
     ctx.reply("\n".join(lines), choices, links)
@@ -333,7 +348,7 @@ async def show_forms(ctx: Context, msg: Incoming) -> None:
         lines.append("Bạn có thể nhận mẫu tại nơi nộp hồ sơ hoặc tải trên Cổng Dịch vụ công.")
     else:
         lines = [f"Thủ tục \"{p.name}\" không có mẫu đơn, tờ khai riêng được công bố."]
-    links = [Link("Xem trên Cổng Dịch vụ công", p.source_url)] if p.source_url else []
+    links = [Link("Xem trên Cổng Dịch vụ công", p.source_url.strip())] if web_address(p.source_url) else []
     ctx.reply("\n".join(lines), _section_choices(p), links)
 
 

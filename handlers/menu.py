@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from bot import texts
 from bot.messages import Incoming, Kind, Link
 from bot.pakn.rules import wants_to_report
-from bot.router import MENU_CHOICE, MENU_PREFIX, Context, Router
+from bot.router import MENU_CHOICE, MENU_PREFIX, Context, Router, typed_number
 from kb.normalize import tokens
 
 router = Router("menu")
@@ -102,4 +103,19 @@ async def asked_menu_entry(ctx: Context, msg: Incoming) -> bool:
     if key == "ask_staff" and len(msg.text.split()) > 5:
         ctx.data = {"q": msg.text.strip()}  # offered as "Gửi câu hỏi vừa nhập"
     await handler(ctx, msg)
+    return True
+
+
+NUMBER_WITHOUT_LIST = ("Vui lòng chọn lại một mục trong danh sách dưới đây "
+                       "(bấm nút hoặc gõ số thứ tự), hoặc nhập câu hỏi của bạn.")
+
+
+@router.fallback(order=9)
+async def number_without_a_list(ctx: Context, msg: Incoming) -> bool:
+    """A bare "2" that matched no button on offer (a first message, a list from before the
+    idle timeout, a number beyond the list) shows the menu rather than searching procedures
+    for "2". After the surveys' fallback, which reads typed answers."""
+    if typed_number(msg) is None:
+        return False
+    ctx.show_menu(texts.MENU_PROMPT if ctx.replies else NUMBER_WITHOUT_LIST)  # after "phiên đã kết thúc"
     return True

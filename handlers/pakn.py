@@ -102,7 +102,7 @@ async def reporting_intent(ctx: Context, msg: Incoming) -> bool:
     and for a khiếu nại / tố cáo say where it goes; the related procedures stay one tap away."""
     if msg.kind is not Kind.TEXT or not wants_to_report(msg.text):
         return False
-    ctx.goto(INTENT, {"q": msg.text[:300]})
+    ctx.goto(INTENT, {"q": msg.text})  # whole: it may become the content (up to content_max_chars)
     text = ("Có vẻ bạn muốn phản ánh, kiến nghị. Bạn có thể gửi ngay tại đây: chọn “Gửi phản ánh, "
             "kiến nghị”, cơ quan có thẩm quyền sẽ trả lời bạn trong thời hạn quy định.")
     if looks_like_complaint(msg.text):
@@ -333,16 +333,15 @@ async def on_content(ctx: Context, msg: Incoming) -> None:
         await _advance(ctx, "content")
         return
     if msg.kind is not Kind.TEXT:
-        ctx.reply("Vui lòng nhập nội dung bằng chữ trước; bạn sẽ gửi ảnh, tệp ở bước sau.", [CANCEL_CHOICE])
+        ctx.reply("Vui lòng nhập nội dung bằng chữ trước; ảnh, tệp và vị trí bạn gửi ở các bước sau.",
+                  [CANCEL_CHOICE])
         return
     text = msg.text.strip()
     if len(text) < cfg.content_min_chars:
         ctx.reply(f"Nội dung quá ngắn (cần ít nhất {cfg.content_min_chars} ký tự). Vui lòng mô tả rõ hơn "
                   "sự việc.", [CANCEL_CHOICE])
         return
-    if len(text) > cfg.content_max_chars:
-        ctx.reply(f"Nội dung quá dài ({len(text)} ký tự, tối đa {cfg.content_max_chars}). Vui lòng rút gọn.",
-                  [CANCEL_CHOICE])
+    if _too_long(ctx, text, "Nội dung"):
         return
     if looks_like_complaint(text):
         ctx.data["content_pending"] = text
@@ -354,6 +353,17 @@ async def on_content(ctx: Context, msg: Incoming) -> None:
     ctx.data.pop("content_pending", None)
     ctx.data["content"] = text
     await _advance(ctx, "content")
+
+
+def _too_long(ctx: Context, text: str, what: str) -> bool:
+    """Text over ``pakn.content_max_chars`` is refused with its length (never cut, never
+    answered as if it were not text); the citizen stays at the step."""
+    limit = ctx.config.pakn.content_max_chars
+    if len(text) <= limit:
+        return False
+    ctx.reply(f"{what} quá dài ({len(text)} ký tự, tối đa {limit}). Vui lòng rút gọn rồi gửi lại.",
+              [CANCEL_CHOICE])
+    return True
 
 
 # -- attachments ---------------------------------------------------------------------------
@@ -410,6 +420,9 @@ async def on_attachments(ctx: Context, msg: Incoming) -> None:
         return
     if msg.choice == "pf:done" or _is_skip(msg) or (msg.kind is Kind.TEXT and fold(msg.text) in DONE_WORDS):
         await _advance(ctx, "attachments")
+        return
+    if msg.kind is Kind.LOCATION and not ctx.data.get("editing"):
+        await on_location(ctx, msg)  # the next question's answer, sent early: kept, not dropped
         return
     ctx.reply("Vui lòng gửi ảnh hoặc tệp, hoặc bấm “Xong” để tiếp tục.", [DONE if atts else SKIP, CANCEL_CHOICE])
 
@@ -592,8 +605,11 @@ async def _confirm_prompt(ctx: Context) -> None:
 @router.state("pakn.confirm")
 async def on_confirm(ctx: Context, msg: Incoming) -> None:
     if msg.choice == "pf:edit":
+        # "Quay lại" (or typing it) goes back to the summary: the global "quay lại" would
+        # drop the whole form for a citizen who only opened this list by mistake
         ctx.reply("Bạn muốn sửa mục nào?",
-                  [*(Choice(label, f"pf:e:{key}") for key, label in EDITABLE), CANCEL_CHOICE])
+                  [*(Choice(label, f"pf:e:{key}") for key, label in EDITABLE),
+                   Choice("Quay lại", "pf:back"), CANCEL_CHOICE])
         return
     if msg.choice.startswith("pf:e:") and msg.choice[5:] in PROMPTS:
         ctx.data["editing"] = True
@@ -744,7 +760,9 @@ async def on_info(ctx: Context, msg: Incoming) -> None:
                   [CANCEL_CHOICE])
         return
     text = msg.text.strip() if msg.kind is Kind.TEXT else ""
-    if not 2 <= len(text) <= ctx.config.pakn.content_max_chars:
+    if _too_long(ctx, text, "Nội dung bổ sung"):
+        return
+    if len(text) < 2:
         ctx.reply("Vui lòng nhập nội dung bổ sung bằng chữ.", [CANCEL_CHOICE])
         return
     repo = ctx.uow.repo(PaknRepo)
@@ -775,11 +793,15 @@ async def start_ask(ctx: Context, procedure_code: str = "") -> None:
     """Start "Hỏi cán bộ" (the ``services.ask_staff`` hook: the knowledge base's "Hỏi cán bộ"
     buttons call it). A question the citizen just typed (``ctx.data["q"]``, kept by the
     lookup when nothing matched) can be sent as it is."""
-    previous = str(ctx.data.get("q", ""))[: ctx.config.pakn.content_max_chars] if ctx.data else ""
+    previous = str(ctx.data.get("q", "")).strip() if ctx.data else ""
+    if not 5 <= len(previous) <= ctx.config.pakn.content_max_chars:
+        previous = ""  # offered only as a whole: never a question cut short
     code = procedure_code if PROC_CODE_RE.match(procedure_code or "") else ""
     ctx.goto("pakn.ask", {"procedure_code": code, "q": previous})
-    about = f" về thủ tục {code}" if code else ""
-    choices = [Choice("Gửi câu hỏi vừa nhập", "pf:ask:prev")] if len(previous) >= 5 else []
+    procedure = ctx.services.kb.get(code) if code and ctx.services.kb is not None else None
+    about = (f" về thủ tục “{procedure.name}” (mã {code})" if procedure  # the name, not only a code
+             else f" về thủ tục {code}" if code else "")
+    choices = [Choice("Gửi câu hỏi vừa nhập", "pf:ask:prev")] if previous else []
     ctx.reply(f"Vui lòng nhập câu hỏi của bạn{about}. Cán bộ sẽ trả lời tại đây trong giờ làm việc."
               + (f"\nHoặc gửi câu hỏi vừa nhập: “{clip(previous, 200)}”." if choices else ""),
               [*choices, CANCEL_CHOICE])
@@ -790,6 +812,8 @@ async def on_ask(ctx: Context, msg: Incoming) -> None:
     text = ctx.data.get("q", "") if msg.choice == "pf:ask:prev" else (msg.text.strip() if msg.kind is Kind.TEXT else "")
     if len(text) < 5:
         ctx.reply("Vui lòng nhập câu hỏi (ít nhất 5 ký tự).", [CANCEL_CHOICE])
+        return
+    if _too_long(ctx, text, "Câu hỏi"):
         return
     procedure_code = ctx.data.get("procedure_code") or None
     ctx.end()

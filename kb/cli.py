@@ -11,11 +11,13 @@ from storage.migrate import upgrade
 
 
 def register(sub) -> None:
+    from bot.cli import int_between
+
     kb = sub.add_parser("kb", help="procedure knowledge base").add_subparsers(dest="kb_command", required=True)
 
     p = kb.add_parser("import", help="import procedure files (national portal JSONL(.gz), Defence JSONL, "
                                      "XLSX/CSV lists, canonical YAML/JSONL); idempotent")
-    p.add_argument("paths", nargs="+")
+    p.add_argument("paths", nargs="+", help="files to import")
     p.add_argument("--db", help="database URL (default: from the config)")
     p.add_argument("--without-bundled", action="store_true",
                    help="on an empty database, import only these files (by default the bundled "
@@ -27,8 +29,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_stats)
 
     p = kb.add_parser("search", help="search; without QUERY, one query per line from stdin, JSON lines out")
-    p.add_argument("query", nargs="?")
-    p.add_argument("--limit", type=int, default=5)
+    p.add_argument("query", nargs="?", help="the question, as a citizen would type it")
+    p.add_argument("--limit", type=int_between(1), default=5, help="results per query (default 5)")
     p.add_argument("--json", action="store_true", help="JSON output (always on for stdin queries)")
     p.add_argument("--db", help="database URL (default: from the config)")
     p.set_defaults(func=cmd_search)

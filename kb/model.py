@@ -155,6 +155,14 @@ class Procedure:
         return self.online_level is not None
 
 
+def web_address(url: str) -> bool:
+    """An http(s) address with no spaces: what may be shown to citizens as a link (button
+    on Telegram, <a href> in the web chat). Imported data may hold 'dichvucong.gov.vn/…'
+    without a scheme (a link to our own site) or worse ('javascript:…')."""
+    url = url.strip()
+    return url.lower().startswith(("https://", "http://")) and len(url) > 8 and len(url.split()) == 1
+
+
 def _as_list(value: Any, name: str) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return list(value)

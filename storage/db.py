@@ -69,6 +69,34 @@ def normalize_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+# What database_failure() tells apart (the CLI prints one line for each, not a traceback).
+SCHEMA_MISSING = "schema"
+UNREACHABLE = "unreachable"
+
+
+def database_failure(exc: BaseException) -> tuple[str, str] | None:
+    """Why ``exc`` means the database cannot be used, with its reason in one line:
+    (SCHEMA_MISSING, reason) when a table or column is missing (not migrated),
+    (UNREACHABLE, reason) when it cannot be reached or opened (server down, wrong host,
+    no such database, login refused, unwritable file); None for any other error."""
+    import socket
+
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        reason = (str(orig).strip().splitlines() or [""])[0] or type(orig).__name__
+        state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+        if state in ("42P01", "42703") or reason.startswith(("no such table", "no such column")):
+            return SCHEMA_MISSING, reason
+        if isinstance(exc, (OperationalError, InterfaceError)) or state[:2] in ("08", "28", "3D"):
+            return UNREACHABLE, reason
+        return None
+    if isinstance(exc, (ConnectionError, socket.gaierror, TimeoutError)):
+        return UNREACHABLE, str(exc) or type(exc).__name__
+    return None
+
+
 def _safe(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)

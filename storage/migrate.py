@@ -35,8 +35,13 @@ def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def current(url: str) -> None:
-    command.current(alembic_config(url), verbose=False)
+def current(url: str) -> bool:
+    """Print the applied revisions; False when none is (an empty or new database)."""
+    seen: list[str] = []
+    cfg = alembic_config(url)
+    cfg.print_stdout = lambda text, *arg: (seen.append(text), print(text % arg if arg else text))  # type: ignore[method-assign]
+    command.current(cfg, verbose=False)
+    return bool(seen)
 
 
 async def upgrade_async(url: str, revision: str = "heads") -> None:

@@ -46,6 +46,16 @@ def shared_data(name: str) -> Path:
     return path
 
 
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a ``python -m bot.cli`` subprocess: no TTHC settings of the
+    caller, and this checkout first on the path, so that a subprocess started outside it
+    (``cwd=tmp_path``) runs this code, not the one the virtualenv was installed from."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TTHC")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH", "")] if p])
+    env.update(extra or {})
+    return env
+
+
 @pytest.fixture(autouse=True)
 def _id_hash_key() -> None:
     from bot.dossiers.model import use_id_hash_key

@@ -186,6 +186,6 @@ def register(sub) -> None:
         dest="zalo_oa_command", required=True)
     p = zo.add_parser("set-tokens", help="store a new access/refresh token pair in the database")
     p.add_argument("--access-token", help="(prompted when not given; better than the shell history)")
-    p.add_argument("--refresh-token")
+    p.add_argument("--refresh-token", help="(prompted when not given)")
     p.set_defaults(func=cmd_zalo_oa_set_tokens)
     zo.add_parser("token-status", help="when the stored tokens expire").set_defaults(func=cmd_zalo_oa_token_status)

@@ -27,7 +27,7 @@ from bot.channels.common import PlatformChannel, parse_ms
 from bot.channels.zalo_oa import HttpClient
 from bot.clock import Clock
 from bot.config import Config
-from bot.messages import Attachment, ConversationKey, Incoming, Kind, Reply, split_text
+from bot.messages import Attachment, ConversationKey, Incoming, Kind, Reply, numbered, split_text
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -194,14 +194,14 @@ class ZaloBotChannel(PlatformChannel):
 
     async def send(self, key: ConversationKey, replies: Sequence[Reply]) -> SendResult:
         ids = []
-        for reply in replies:
+        for reply, start in numbered(replies):  # "2" means the same on every reply of the turn
             for att in reply.attachments:
                 if att.kind == "image":
                     payload = {"chat_id": key.chat_id, "photo": att.url}
                     if att.caption:
                         payload["caption"] = att.caption[: self.cfg.max_text_chars]
                     ids.append(str((await self.call("sendPhoto", payload)).get("message_id", "")))
-            text = reply.as_text()
+            text = reply.as_text(start=start)
             files = [f"{a.caption or a.name or 'Tệp đính kèm'}: {a.url}" for a in reply.attachments
                      if a.kind != "image"]
             if files:

@@ -55,6 +55,7 @@ from bot.messages import (
     Kind,
     Location,
     Reply,
+    numbered,
     split_text,
 )
 from storage.db import Database
@@ -356,9 +357,9 @@ class ZaloOAChannel(PlatformChannel):
         return None
 
     # -- outbound ----------------------------------------------------------------------
-    def render(self, reply: Reply) -> list[dict[str, Any]]:
+    def render(self, reply: Reply, start: int = 1) -> list[dict[str, Any]]:
         """The reply as Zalo ``message`` objects: images first, then the text with its
-        numbered choices and links (split at ``max_text_chars``)."""
+        choices numbered from ``start`` and links (split at ``max_text_chars``)."""
         out: list[dict[str, Any]] = []
         file_lines = []
         for att in reply.attachments:
@@ -370,7 +371,7 @@ class ZaloOAChannel(PlatformChannel):
                     out.append({"text": att.caption[: self.cfg.max_text_chars]})
             else:  # sending a file needs an upload first; a link reaches the citizen as well
                 file_lines.append(f"{att.caption or att.name or 'Tệp đính kèm'}: {att.url}")
-        text = reply.as_text()
+        text = reply.as_text(start=start)
         if file_lines:
             text = "\n\n".join(p for p in (text, "\n".join(file_lines)) if p)
         if text:
@@ -379,8 +380,8 @@ class ZaloOAChannel(PlatformChannel):
 
     async def send(self, key: ConversationKey, replies: Sequence[Reply]) -> SendResult:
         ids = []
-        for reply in replies:
-            for message in self.render(reply):
+        for reply, start in numbered(replies):  # "2" means the same on every reply of the turn
+            for message in self.render(reply, start):
                 body = await self._call(self.cfg.api_base_url.rstrip("/") + "/v3.0/oa/message/cs",
                                         {"recipient": {"user_id": key.user_id}, "message": message})
                 ids.append(str((body.get("data") or {}).get("message_id", "")))

@@ -41,6 +41,7 @@ from bot.pakn.service import (
     PaknService,
     TransitionError,
 )
+from bot.pakn.rules import normalize_agency
 from bot.privacy import mask_name
 from bot.workdays import Urgency
 from storage.repos.ops import ERASED_NAME
@@ -426,11 +427,11 @@ class Dashboard:
     async def admin_agency(self, request: web.Request) -> web.Response:
         staff = await self._admin(request)
         form = await self._form(request, staff)
-        code = form.get("code", "").strip().upper()
-        name = " ".join(form.get("name", "").split())
-        if not code or len(code) > 32 or not all(c.isalnum() or c in "._-" for c in code) or not 3 <= len(name) <= 300:
+        agency = normalize_agency(form.get("code", ""), form.get("name", ""))
+        if agency is None:
             return await self.admin_page(request, error="Mã cơ quan (chữ, số, . _ -) và tên (3–300 ký tự) là bắt buộc.",
                                          status=400)
+        code, name = agency
         now = self.clock.now()
         async with self.db.unit_of_work() as uow:
             await uow.repo(PaknRepo).save_agency(code, name, form.get("active", "1") == "1", now)

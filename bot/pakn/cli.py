@@ -19,40 +19,45 @@ import sys
 
 from bot.clock import SystemClock
 
+DB_HELP = "database URL (default: from the config)"
+
 
 def register(sub) -> None:
     staff = sub.add_parser("staff", help="staff accounts and agencies (PAKN dashboard)")
     cmds = staff.add_subparsers(dest="staff_command", required=True)
 
     p = cmds.add_parser("add", help="create a staff account")
-    p.add_argument("username")
-    p.add_argument("--role", choices=("admin", "officer"), required=True)
+    p.add_argument("username", help="login name (stored in lower case)")
+    p.add_argument("--role", choices=("admin", "officer"), required=True,
+                   help="admin: every agency and the accounts; officer: one agency's items")
     p.add_argument("--agency", help="agency code (required for officers)")
     p.add_argument("--name", default="", help="full name")
-    p.add_argument("--password-stdin", action="store_true")
-    p.add_argument("--db")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from one line of standard input (scripts)")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=cmd_add)
 
     p = cmds.add_parser("disable", help="lock an account and end its sessions")
-    p.add_argument("username")
-    p.add_argument("--db")
+    p.add_argument("username", help="login name of the account")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=cmd_disable)
 
     p = cmds.add_parser("reset-password", help="set a new password and end the account's sessions")
-    p.add_argument("username")
-    p.add_argument("--password-stdin", action="store_true")
-    p.add_argument("--db")
+    p.add_argument("username", help="login name of the account")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from one line of standard input (scripts)")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=cmd_reset)
 
     p = cmds.add_parser("list", help="list staff accounts")
-    p.add_argument("--db")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=cmd_list)
 
     p = cmds.add_parser("agency", help="add or rename an agency (cơ quan)")
-    p.add_argument("code")
-    p.add_argument("name")
-    p.add_argument("--inactive", action="store_true")
-    p.add_argument("--db")
+    p.add_argument("code", help="agency code, e.g. STP (letters, digits, '.', '_', '-')")
+    p.add_argument("name", help="the name citizens see, e.g. \"Sở Tư pháp\" (3-300 characters)")
+    p.add_argument("--inactive", action="store_true", help="no longer offered to citizens")
+    p.add_argument("--db", help=DB_HELP)
     p.set_defaults(func=cmd_agency)
 
 
@@ -180,16 +185,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_agency(args: argparse.Namespace) -> int:
     from storage.repos.pakn import PaknRepo
 
-    code = args.code.strip().upper()
-    if not code or len(code) > 32 or not all(c.isalnum() or c in "._-" for c in code):
-        print("error: agency code: letters, digits, '.', '_' or '-', at most 32", file=sys.stderr)
+    from bot.pakn.rules import normalize_agency
+
+    agency = normalize_agency(args.code, args.name)
+    if agency is None:
+        print("error: agency code: letters, digits, '.', '_' or '-', at most 32; "
+              "name: 3 to 300 characters", file=sys.stderr)
         return 1
+    code, name = agency
 
     async def fn(db, now, cfg) -> int:
         async with db.unit_of_work() as uow:
-            await uow.repo(PaknRepo).save_agency(code, " ".join(args.name.split()), not args.inactive, now)
+            await uow.repo(PaknRepo).save_agency(code, name, not args.inactive, now)
             await uow.audit.record(actor="cli", action="pakn.agency_saved", entity_type="agency",
-                                   entity_id=code, details={"name": args.name}, now=now)
+                                   entity_id=code, details={"name": name}, now=now)
         print(f"agency {code} saved")
         return 0
 

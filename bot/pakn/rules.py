@@ -136,3 +136,16 @@ def check_attachment(mime_type: str, size: int | None, *, allowed: tuple[str, ..
     if size is not None and size > max_bytes:
         return AttachmentCheck(False, "size")
     return AttachmentCheck(True)
+
+
+def normalize_agency(code: str, name: str) -> tuple[str, str] | None:
+    """An agency's code (letters, digits, '.', '_' or '-', at most 32, upper-cased) and name
+    (3 to 300 characters, spaces folded), or None when either is not acceptable: the name is
+    what citizens read on the agency button of the form."""
+    code = code.strip().upper()
+    name = " ".join(name.split())
+    if not code or len(code) > 32 or not all(c.isalnum() or c in "._-" for c in code):
+        return None
+    if not 3 <= len(name) <= 300:
+        return None
+    return code, name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--from", dest="start", type=parse_date, required=True, help="first day (YYYY-MM-DD)")
     p.add_argument("--to", dest="end", type=parse_date, required=True, help="last day, included")
     p.add_argument("--agency", help="only this agency (its code)")
-    p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format (default: xlsx)")
     p.add_argument("--output", "-o", help="file to write (default: bao-cao-sipas-FROM-TO.FORMAT)")
     p.add_argument("--db", help="database URL (default: from the config)")
     p.set_defaults(func=cmd_report_sipas)
@@ -43,6 +44,11 @@ def cmd_report_sipas(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.output or f"bao-cao-sipas-{args.start:%Y%m%d}-{args.end:%Y%m%d}"
                f"{'-' + args.agency if args.agency else ''}.{args.format}")
+    folder = out.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):  # before the report is built
+        why = "No such file or directory" if not folder.is_dir() else "Permission denied"
+        print(f"error: cannot write {out}: {why}", file=sys.stderr)
+        return 1
 
     async def run() -> int:
         db = Database(cfg.database.url)
@@ -53,10 +59,14 @@ def cmd_report_sipas(args: argparse.Namespace) -> int:
                                             with_answers=args.format == "xlsx")
         finally:
             await db.dispose()
-        if args.format == "csv":
-            write_csv(report, out)
-        else:
-            write_xlsx(report, out, cfg.tz)
+        try:
+            if args.format == "csv":
+                write_csv(report, out)
+            else:
+                write_xlsx(report, out, cfg.tz)
+        except OSError as exc:  # no such folder, no permission, disk full
+            print(f"error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         print(f"wrote {out} ({report.response.resolved} cases, {len(report.answers)} answers)")
         return 0
 

@@ -35,6 +35,18 @@ async def test_webhook_wrapped_or_bare_gets_numbered_choices(platforms, zbot, wr
     assert app.config.contact.hotline in zbot.sent_texts(CHAT)[-1]
 
 
+async def test_numbers_run_on_across_the_messages_of_one_answer(platforms, zbot):
+    app, client = platforms
+    await post(client, text_update(CHAT, "dang ky khai sinh", "zm-1"))
+    await channel(app, "zalo_bot").drain()
+    card, others = zbot.sent_texts(CHAT)
+    number = _number_of("Thủ tục đăng ký lại khai sinh", others)
+    assert int(number) > int(_number_of("Menu", card))
+    await post(client, text_update(CHAT, number, "zm-2"))
+    await channel(app, "zalo_bot").drain()
+    assert "Mã thủ tục: 1.004884" in zbot.sent_texts(CHAT)[-1]
+
+
 @pytest.mark.parametrize("secret", [None, "wrong-secret-1"])
 async def test_bad_secret_is_refused(platforms, zbot, secret):
     app, client = platforms

@@ -51,6 +51,21 @@ async def test_signed_text_is_acknowledged_then_answered(platforms, zoa):
     assert app.config.contact.hotline in zoa.sent_texts(USER)[-1]
 
 
+async def test_numbers_run_on_across_the_messages_of_one_answer(platforms, zoa):
+    """A card and "Nếu chưa đúng thủ tục…" come as two messages: the second one's list goes
+    on from the card's numbers, and the number it shows opens that procedure."""
+    app, client = platforms
+    await post_event(client, text_event(USER, "dang ky khai sinh", "m-1"))
+    await channel(app, "zalo_oa").drain()
+    card, others = zoa.sent_texts(USER)
+    assert "Mã thủ tục: 1.001193" in card and _number_of("Hồ sơ cần chuẩn bị", card) == "1"
+    number = _number_of("Thủ tục đăng ký lại khai sinh", others)
+    assert int(number) > int(_number_of("Menu", card))
+    await post_event(client, text_event(USER, number, "m-2"))
+    await channel(app, "zalo_oa").drain()
+    assert "Mã thủ tục: 1.004884" in zoa.sent_texts(USER)[-1]
+
+
 @pytest.mark.parametrize("how", ["bad", "missing", "other_secret", "tampered"])
 async def test_bad_signature_is_refused_and_nothing_is_stored(platforms, zoa, how):
     app, client = platforms

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import cli_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, cwd: Path, env: dict | None = None, input: str | None = None):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TTHC")}
-    full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, input=input, timeout=120)
+                          cwd=cwd, env=cli_env(env), input=input, timeout=120)
 
 
 def test_db_upgrade_then_chat_in_the_terminal(tmp_path):
@@ -48,7 +49,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
     db = f"sqlite:///{tmp_path}/t.sqlite3"
     queries = tmp_path / "q.txt"
     queries.write_text("đăng ký khai sinh\n" * 3000, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TTHC")}
+    env = cli_env()
     with queries.open("rb") as stdin:
         proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "kb", "search", "--db", db],
                                 stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -108,3 +109,75 @@ def test_config_option_works_before_and_after_the_subcommand(tmp_path):
     db = f"sqlite:///{tmp_path}/t.sqlite3"
     proc = run("kb", "stats", "--db", db, "--config", str(bad), cwd=tmp_path)  # a nested subcommand
     assert proc.returncode == 2 and "web.port" in proc.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["staff", "list"], ["dossiers", "check"], ["privacy", "purge"],
+    ["report", "sipas", "--from", "2026-01-01", "--to", "2026-01-31", "-o", "r.xlsx"]])
+def test_a_command_on_an_unmigrated_database_says_to_upgrade(tmp_path, command):
+    proc = run(*command, "--db", f"sqlite:///{tmp_path}/fresh.sqlite3", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: the database schema is not up to date")
+    assert "run `tthc-bot db upgrade` first" in proc.stderr
+
+
+@pytest.mark.parametrize("command", [["staff", "list"], ["kb", "stats"], ["db", "upgrade"]])
+def test_a_command_on_a_database_that_cannot_be_reached_says_so_in_one_line(tmp_path, command):
+    proc = run(*command, "--db", "postgresql://tthc@127.0.0.1:1/tthc", cwd=tmp_path)  # nothing listens on port 1
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "error: cannot use the database: [Errno 111] Connect call failed ('127.0.0.1', 1) "
+        "(check database.url or --db)"]
+
+
+def test_db_current_on_an_empty_database_says_nothing_is_applied(tmp_path):
+    db = f"sqlite:///{tmp_path}/t.sqlite3"
+    fresh = run("db", "current", "--db", db, cwd=tmp_path)
+    assert fresh.returncode == 1 and "no migrations applied" in fresh.stdout
+    assert run("db", "upgrade", "--db", db, cwd=tmp_path).returncode == 0
+    done = run("db", "current", "--db", db, cwd=tmp_path)
+    assert done.returncode == 0 and "(head)" in done.stdout and "no migrations" not in done.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["kb", "search", "cccd", "--limit", "0"], "argument --limit: must be at least 1, got 0"),
+    (["kb", "search", "cccd", "--limit", "-3"], "argument --limit: must be at least 1, got -3"),
+    (["kb", "search", "cccd", "--limit", "năm"], "argument --limit: not a whole number: 'năm'"),
+    (["run", "--port", "70000"], "argument --port: must be from 0 to 65535, got 70000"),
+    (["run", "--workers", "0"], "argument --workers: must be at least 1, got 0")])
+def test_a_number_out_of_range_is_a_usage_error(tmp_path, args, message):
+    """`kb search --limit -3` listed 27 results, `--limit 0` said nothing was found."""
+    proc = run(*args, cwd=tmp_path, env={"TTHC_DATABASE_URL": f"sqlite:///{tmp_path}/t.sqlite3"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].endswith(message), proc.stderr
+
+
+def test_a_password_prompt_without_a_terminal_stops_with_one_line(tmp_path):
+    """`staff add` in a script that forgot --password-stdin: getpass meets the end of input."""
+    db = f"sqlite:///{tmp_path}/t.sqlite3"
+    assert run("db", "upgrade", "--db", db, cwd=tmp_path).returncode == 0
+    proc = run("staff", "add", "lan", "--role", "admin", "--db", db, cwd=tmp_path, input="")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: standard input ended")
+
+
+def test_every_argument_of_every_command_says_what_it_is_in_help():
+    """`tthc-bot staff agency --help` listed `code`, `name` and `--db` with no word about them."""
+    import argparse
+
+    from bot.cli import build_parser
+
+    missing = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, [*path, name])
+            elif action.help is None and action.dest != "help":
+                missing.append(" ".join([*path, *(action.option_strings or [action.dest])]))
+
+    walk(build_parser(), [])
+    assert missing == []

@@ -9,7 +9,7 @@ import pytest
 
 from bot.errors import UserFacingError
 from bot.messages import Choice, Incoming
-from bot.router import CANCEL_CHOICE, Context, Router
+from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
 from tests.conftest import payloads_of, texts_of
 
 # A small two-step flow used to exercise the core from inside a flow.
@@ -204,3 +204,57 @@ async def test_menu_label_typed_without_its_punctuation(chat, typed):
     replies = await chat.say(typed)
     assert "m:pakn" not in payloads_of(replies)  # not the menu again: the form started
     assert "Mã thủ tục" not in texts_of(replies) and "chưa tìm thấy" not in texts_of(replies)
+
+
+@pytest.mark.parametrize("typed", ["4", "2.", " 3 "])
+async def test_a_number_typed_with_no_list_on_offer_shows_the_menu(chat, typed):
+    """A first message "4", or a number typed back at a list the citizen still sees from
+    before the idle timeout, is not searched as a procedure ("4" gave "trợ cấp một lần")."""
+    replies = await chat.say(typed)
+    assert "m:kb" in payloads_of(replies) and "kb:open:" not in " ".join(payloads_of(replies))
+    assert "chọn lại một mục" in texts_of(replies)
+
+
+async def test_a_number_for_the_menu_after_the_idle_timeout_shows_the_menu_again(chat, clock, app):
+    await chat.press("m:kb")  # in a flow when the citizen leaves
+    clock.advance(minutes=app.config.conversation.idle_timeout_minutes + 1)
+    replies = await chat.say("2")
+    assert "kết thúc" in texts_of(replies) and "m:kb" in payloads_of(replies)
+    assert not [p for p in payloads_of(replies) if p.startswith("kb:open:")]
+    # and the menu now on screen answers its numbers
+    number = payloads_of(replies).index("m:contact") + 1
+    assert app.config.contact.hotline in texts_of(await chat.say(str(number)))
+
+
+async def _push(app, key, *choices: Choice) -> None:
+    """A proactive message (a status change, a staff request) through the outbox."""
+    from bot.messages import Reply
+    from bot.outbox import enqueue
+
+    async with app.db.unit_of_work() as uow:
+        await enqueue(uow, replies=[Reply("Cán bộ cần bạn bổ sung thông tin.", choices)], kind="test",
+                      now=app.services.clock.now(), key=key, respect_quiet_hours=False)
+    await app.services.outbox.drain()
+
+
+async def test_a_number_typed_after_a_pushed_message_picks_its_choice(make_app, db_url):
+    """On Zalo a pushed message's buttons are a numbered list: "1" must be its first one."""
+    from bot.channels.memory import MemoryChannel
+
+    app = make_app(db_url)
+    chat = MemoryChannel(app.core.handle)
+    app.add_channel(chat)
+    await app.start()
+    await chat.say("menu")
+    await _push(app, chat.key, Choice("Xem thủ tục khai sinh", "kb:open:1.001193"), MENU_CHOICE)
+    assert "Mã thủ tục: 1.001193" in texts_of(await chat.say("1"))
+
+
+async def test_a_pushed_message_leaves_the_list_of_a_flow_in_progress(chat, app, clock):
+    await chat.press("m:kb")  # the lookup prompt offers "Xem theo lĩnh vực" first
+    await _push(app, chat.key, Choice("Xem thủ tục khai sinh", "kb:open:1.001193"))
+    assert "Xem các thủ tục theo lĩnh vực" in texts_of(await chat.say("1"))
+    await chat.press("m:kb")
+    clock.advance(minutes=app.config.conversation.idle_timeout_minutes + 1)  # the flow was left
+    await _push(app, chat.key, Choice("Xem thủ tục khai sinh", "kb:open:1.001193"))
+    assert "Mã thủ tục: 1.001193" in texts_of(await chat.say("1"))

@@ -123,6 +123,16 @@ async def test_nothing_found_offers_fields_to_browse_page_by_page(chat, app):
     assert "Lĩnh vực: Hộ tịch" in texts_of(card)
 
 
+async def test_a_field_page_goes_back_a_page(chat):
+    """From page 2 the only ways were forward or the list of fields (page 1 again meant
+    choosing the field again)."""
+    page1 = await chat.press("kb:fld:0:0")
+    assert "Trang trước" not in [c.label for r in page1 for c in r.choices]
+    await chat.press("kb:fld:0:1")
+    back = await chat.say("trang truoc")  # typed, without accents
+    assert "trang 1/" in texts_of(back) and payloads_of(back) == payloads_of(page1)
+
+
 async def test_browsing_from_the_lookup_prompt_and_searching_from_a_field_page(chat):
     prompt = await chat.press("m:kb")
     assert "kb:fields" in payloads_of(prompt)
@@ -183,3 +193,43 @@ async def test_procedure_questions_with_menu_words_still_search(chat, typed):
 async def test_a_dossier_code_typed_with_menu_words_is_looked_up_not_asked_again(chat):
     replies = await chat.say("tra cứu hồ sơ 000.00.01.H50-250101-0001")
     assert "Vui lòng nhập mã hồ sơ" not in texts_of(replies)
+
+
+async def test_a_card_shows_only_links_that_are_web_addresses(chat, app, tmp_path):
+    """Imported data may hold 'javascript:…' or a bare 'dichvucong.gov.vn/…': such a link
+    would be a live <a href> in the web chat (or a link to our own site); the card leaves it
+    out and keeps the good one."""
+    from kb.service import import_paths
+
+    f = tmp_path / "links.yaml"
+    f.write_text("- code: 1.999901\n  name: Thủ tục thử liên kết một\n"
+                 "  online_url: 'javascript:alert(document.cookie)'\n"
+                 "  source_url: ' https://dichvucong.gov.vn/p/1000894 '\n"
+                 "- code: 1.999902\n  name: Thủ tục thử liên kết hai\n"
+                 "  source_url: dichvucong.gov.vn/thu-tuc/1000656\n", encoding="utf-8")
+    await import_paths(app.db, [f], app.services.clock.now())
+    await app.services.kb.refresh(force=True)
+    card = await chat.press("kb:open:1.999901")
+    assert [(link.label, link.url) for r in card for link in r.links] == [
+        ("Xem trên Cổng Dịch vụ công", "https://dichvucong.gov.vn/p/1000894")]
+    for payload in ("kb:open:1.999902", "kb:forms:1.999902"):
+        assert [link for r in await chat.press(payload) for link in r.links] == []
+
+
+async def test_a_number_beyond_the_list_is_not_searched_and_the_list_stays(chat):
+    """"15" under ten choices was searched as a question ("trợ cấp một lần …")."""
+    await chat.press("m:kb")
+    listed = await chat.say("giấy chứng nhận quyền sử dụng đất")
+    offered = payloads_of(listed)
+    assert len(offered) < 15
+    again = await chat.say("15")
+    assert "Không có lựa chọn số 15" in texts_of(again) and payloads_of(again) == offered
+    picked = await chat.say("1")  # the list still answers its numbers
+    if offered[0].startswith("kb:open:"):
+        assert f"Mã thủ tục: {offered[0].split(':')[2]}" in texts_of(picked)
+
+
+async def test_a_number_at_the_lookup_prompt_is_not_searched(chat):
+    await chat.press("m:kb")
+    replies = await chat.say("3")
+    assert "Không có lựa chọn số 3" in texts_of(replies) and "kb:fields" in payloads_of(replies)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import os
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -18,7 +17,7 @@ from kb.canonical import load_bundled
 from kb.service import KnowledgeBase, import_paths
 from storage.db import Database
 from storage.repos.kb import ProcedureRepo
-from tests.conftest import ROOT, shared_data
+from tests.conftest import ROOT, cli_env, shared_data
 
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=timezone.utc)
 
@@ -151,9 +150,8 @@ def test_bundled_knowledge_base_is_complete():
 
 
 def _cli(*args, cwd, stdin=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TTHC")}
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, input=stdin, timeout=300)
+                          cwd=cwd, env=cli_env(), input=stdin, timeout=300)
 
 
 def test_cli_import_stats_and_search_on_the_same_database(tmp_path):

@@ -503,3 +503,113 @@ async def test_a_short_unknown_answer_at_the_kind_step_asks_again(papp, pchat):
     again = await pchat.say("ừ")
     assert "Vui lòng chọn một mục trong danh sách" in texts_of(again)
     assert "pf:k:phan_anh" in payloads_of(again) and "pf:c:keep" not in payloads_of(again)
+
+
+@pytest.mark.parametrize("back", ["press", "quay lại", "quay lai"])
+async def test_the_edit_list_goes_back_to_the_summary_without_losing_the_form(papp, pchat, back):
+    await file_pakn_to_summary(pchat)
+    edit = await pchat.press("pf:edit")
+    assert "pf:back" in payloads_of(edit)
+    summary = texts_of(await (pchat.press("pf:back") if back == "press" else pchat.say(back)))
+    assert "kiểm tra lại" in summary and CONTENT in summary
+    assert CODE.search(texts_of(await pchat.press("pf:send")))
+    [item] = await _items(papp)
+    assert item.content == CONTENT
+
+
+async def file_pakn_to_summary(pchat) -> None:
+    """The whole form up to the summary (file_pakn without the final "Gửi")."""
+    sent = []
+
+    async def press(payload):
+        if payload == "pf:send":  # stop at the summary
+            sent.append(payload)
+            return []
+        return await pchat.press(payload)
+
+    await file_pakn(pchat.say, press)
+    assert sent == ["pf:send"]
+
+
+LONG_ACCOUNT = ("Tôi muốn phản ánh cán bộ bộ phận một cửa xã Tân Hội. Ngày 02/10 tôi nộp hồ sơ đăng ký "
+                "khai sinh cho con, được hẹn trả kết quả sau một ngày làm việc. Đến nay đã quá hẹn năm "
+                "ngày, tôi đã quay lại ba lần, lần nào cũng được trả lời là chưa ký, không ai giải thích lý "
+                "do, cũng không có phiếu xin lỗi và hẹn lại ngày trả kết quả. Lần thứ ba cán bộ còn yêu cầu "
+                "tôi nộp thêm bản sao giấy đăng ký kết hôn có chứng thực, trong khi giấy này không có trong "
+                "thành phần hồ sơ đã công bố. Đề nghị xã trả kết quả cho tôi và chấn chỉnh cách làm việc.")
+
+
+async def test_a_long_account_typed_before_the_form_is_offered_whole(papp, pchat):
+    """What a citizen wrote outside the form was kept to 300 characters: "dùng nội dung vừa
+    nhập" then filed the start of it."""
+    assert len(LONG_ACCOUNT) > 300
+    await pchat.say(LONG_ACCOUNT)
+    await pchat.press("pf:intent:form")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:official")
+    prompt = await pchat.press("pf:a:STP")
+    assert "pf:c:keep" in payloads_of(prompt) and LONG_ACCOUNT in texts_of(prompt)
+    location = await pchat.press("pf:c:keep")  # accepted as the content: on to the next steps
+    assert "Nội dung quá" not in texts_of(location) and "pf:skip" in payloads_of(location)
+
+
+async def test_a_long_question_the_search_could_not_answer_reaches_staff_whole(papp, pchat):
+    question = ("Xin hỏi cán bộ: " + "gia đình tôi có ao làng nuôi cá rồng và cá koi, " * 12).strip()
+    assert 300 < len(question) <= papp.config.pakn.content_max_chars
+    await pchat.press("m:kb")
+    await pchat.say(question)
+    offer = await pchat.press("kb:ask:")
+    assert "pf:ask:prev" in payloads_of(offer)
+    await pchat.press("pf:ask:prev")
+    [item] = await _items(papp)
+    assert item.kind == "question" and item.content == question
+
+
+async def test_a_question_over_the_limit_is_refused_with_its_length_not_cut(papp, pchat):
+    limit = papp.config.pakn.content_max_chars
+    await pchat.press("m:ask_staff")
+    refused = texts_of(await pchat.say("Xin hỏi " + "a" * limit))
+    assert f"Câu hỏi quá dài ({limit + 8} ký tự, tối đa {limit})" in refused
+    assert await _items(papp) == []
+
+
+async def test_information_over_the_limit_is_refused_with_its_length(papp, pchat, clock):
+    """A long answer to "Bổ sung thông tin" was told "Vui lòng nhập nội dung bổ sung bằng chữ"."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    now = clock.now()
+    async with papp.db.unit_of_work() as uow:
+        admin = StaffUser(username="admin", password_hash="x", role="admin", agency_code=None,
+                          full_name="Quản trị", created_at=now)
+        uow.session.add(admin)
+        await uow.session.flush()
+        item = await uow.repo(PaknRepo).by_code(code, lock=True)
+        await papp.services.extras["pakn"].act(uow, item, "request_info", staff=admin, now=now,
+                                               text="Xin gửi số biên nhận.")
+    await pchat.press(f"pakn:i:{code}")
+    limit = papp.config.pakn.content_max_chars
+    refused = texts_of(await pchat.say("Số biên nhận " + "1" * limit))
+    assert f"Nội dung bổ sung quá dài ({limit + 13} ký tự, tối đa {limit})" in refused
+    done = texts_of(await pchat.say("Số biên nhận 000.00.12.H36-261030-0042"))  # still at the step
+    assert "Đã gửi thông tin bổ sung" in done
+
+
+async def test_a_location_sent_at_the_attachments_step_is_kept_as_the_place(papp, pchat):
+    """Sent one question early, it was dropped ("Vui lòng gửi ảnh hoặc tệp") and asked for again."""
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:other")
+    await pchat.press("pf:a:STP")
+    early = texts_of(await pchat.send_location(10.77, 106.70))  # at the content step: text first
+    assert "nội dung bằng chữ trước" in early and "vị trí" in early
+    await pchat.say(CONTENT)
+    await pchat.send_photo("tg-anh-1", name="giay-hen.jpg")
+    name_prompt = texts_of(await pchat.send_location(10.77, 106.70))
+    assert "họ và tên" in name_prompt  # the location step is answered
+    await pchat.say("Nguyễn Văn An")
+    await pchat.say("0912 345 678")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:y")
+    await pchat.press("pf:send")
+    [item] = await _items(papp)
+    assert (item.latitude, item.longitude) == (10.77, 106.70)

@@ -340,7 +340,7 @@ async def test_staff_question_goes_through_the_same_queue(staff_app, pchat, serv
     # from a procedure card's "Hỏi cán bộ" button (the knowledge base calls services.ask_staff)
     await pchat.press("kb:open:1.001193")
     card = await pchat.press("kb:ask:1.001193")
-    assert "về thủ tục 1.001193" in texts_of(card)
+    assert "về thủ tục “Thủ tục đăng ký khai sinh” (mã 1.001193)" in texts_of(card)  # a name citizens know
     second = CODE.search(texts_of(await pchat.say("Có cần mang sổ hộ khẩu không?"))).group(0)
     assert (await _item(staff_app, second)).procedure_code == "1.001193"
     assert (await _item(staff_app, second)).procedure_name == "Thủ tục đăng ký khai sinh"

@@ -95,3 +95,17 @@ async def test_an_agency_code_is_the_same_in_any_case(sqlite_url, monkeypatch, c
                                "--password-stdin", *db], monkeypatch, "doi-mat-khau-1\n") == 0, capsys.readouterr().err
     users, _agencies = await _state(sqlite_url)
     assert users["lan"].agency_code == "STP"
+
+
+async def test_an_agency_needs_a_name_citizens_can_read(sqlite_url, monkeypatch, capsys):
+    """The name is the label of the agency's button in the citizen's form: an empty one
+    (a button Telegram refuses) or a stray letter is refused, as on the admin page."""
+    db = ["--db", sqlite_url]
+    for name in ["", "   ", "S", "x" * 301]:
+        assert await _thread(run, ["staff", "agency", "STP", name, *db], monkeypatch) == 1
+        assert "name: 3 to 300 characters" in capsys.readouterr().err
+    _users, agencies = await _state(sqlite_url)
+    assert agencies == {}
+    assert await _thread(run, ["staff", "agency", "STP", "  Sở   Tư pháp ", *db], monkeypatch) == 0
+    _users, agencies = await _state(sqlite_url)
+    assert agencies["STP"].name == "Sở Tư pháp"

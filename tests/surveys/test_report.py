@@ -166,6 +166,18 @@ async def test_cli_writes_the_xlsx(env, db_url, tmp_path, monkeypatch):
     assert await main(["report", "sipas", "--from", "2026-12-01", "--to", "2026-11-30", "--db", db_url]) == 2
 
 
+async def test_cli_says_so_in_one_line_when_the_file_cannot_be_written(env, db_url, tmp_path, monkeypatch, capsys):
+    import asyncio
+
+    from bot.cli import main as cli_main
+
+    monkeypatch.delenv("TTHC_CONFIG", raising=False)
+    out = tmp_path / "no-such-folder" / "bc.xlsx"
+    assert await asyncio.to_thread(cli_main, ["report", "sipas", "--from", "2026-10-01", "--to", "2026-11-30",
+                                              "-o", str(out), "--db", db_url]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: cannot write {out}: No such file or directory"
+
+
 async def test_a_comment_that_looks_like_a_formula_stays_text_in_the_xlsx(make_app, db_url, clock, tmp_path):
     """A citizen's comment is opened by staff in Excel: "=HYPERLINK(...)" must be shown as
     text, never run as a formula."""
