@@ -209,8 +209,10 @@ class BotCore:
             ctx.show_menu(texts.CANCELLED + " " + texts.MENU_PROMPT if was_busy else texts.MENU_PROMPT)
             return
         if msg.choice == MENU_PAYLOAD or folded in MENU_WORDS:
+            # mid-form, the form is dropped: say so rather than lose it without a word
+            was_busy = ctx.state != IDLE
             ctx.end()
-            ctx.show_menu()
+            ctx.show_menu(texts.CANCELLED + " " + texts.MENU_PROMPT if was_busy else texts.MENU_PROMPT)
             return
         if msg.kind is Kind.CHOICE:
             action = router.find_action(msg.choice)

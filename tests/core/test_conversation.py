@@ -85,8 +85,9 @@ async def test_cancel_button_and_menu_word_from_any_state(fchat):
     assert "Đã hủy" in texts_of(await fchat.press("g:cancel"))
     await fchat.press("m:ask")
     await fchat.say("Bình")
-    replies = await fchat.say("Menu")
-    assert "m:ask" in payloads_of(replies) and "Đã hủy" not in texts_of(replies)
+    replies = await fchat.say("Menu")  # typed mid-flow: the flow is dropped, and the citizen told
+    assert "m:ask" in payloads_of(replies) and "Đã hủy thao tác đang làm" in texts_of(replies)
+    assert "Đã hủy" not in texts_of(await fchat.say("menu"))  # nothing was going on
     assert "Chào" not in texts_of(await fchat.say("2"))
 
 
