@@ -83,6 +83,9 @@ class WebConfig:
 @dataclass(frozen=True)
 class ConversationConfig:
     idle_timeout_minutes: int = 30
+    # A long form (PAKN) left longer than the idle timeout is offered back ("Tiếp tục soạn")
+    # for this long after its last message; later, or 0, it is dropped like any flow.
+    resume_within_hours: int = 72
 
 
 @dataclass(frozen=True)
@@ -579,6 +582,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("web.max_body_bytes: must be at least 1024")
     if cfg.conversation.idle_timeout_minutes < 1:
         raise ConfigError("conversation.idle_timeout_minutes: must be at least 1")
+    if cfg.conversation.resume_within_hours < 0:
+        raise ConfigError("conversation.resume_within_hours: must be 0 (never) or more")
     if not 1 <= cfg.kb.browse_page_size <= 20:
         raise ConfigError("kb.browse_page_size: must be between 1 and 20")
     _validate_dossiers(cfg.dossiers)

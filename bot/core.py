@@ -25,7 +25,7 @@ import logging
 import re
 import time
 import weakref
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot import texts
@@ -56,6 +56,10 @@ CANCEL_WORDS = {"huy", "/huy", "/cancel", "huy bo", "thoat", "dung lai"}
 MENU_WORDS = {"menu", "/menu", "/start", "bat dau", "quay lai", "trang chu", "menu chinh"}
 START_EVENTS = {"start", "follow"}
 OFFERED_KEY = "_offered"
+# A long form found expired (Router.resumable_form) waits in this state, its draft kept in the
+# data, for the citizen to press "Tiếp tục soạn"; anything else drops it and is handled as usual.
+RESUME_STATE = "core.resume"
+RESUME_PAYLOAD = "g:resume"
 REDACTED = "[đã ẩn: thông tin xác minh]"  # what the message log keeps of a sensitive message
 
 
@@ -64,6 +68,8 @@ class BotCore:
         self.services = services
         self.router = router
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        if RESUME_STATE not in router.states:
+            router.state(RESUME_STATE)(self._on_resume)
 
     @property
     def idle_timeout(self) -> timedelta:
@@ -118,8 +124,14 @@ class BotCore:
             assert identity is not None
             state, data, expired = IDLE, {}, False
             if stored is not None:
-                if now - stored.updated_at > self.idle_timeout:
+                idle = now - stored.updated_at
+                if idle > self.idle_timeout:
                     expired = stored.state != IDLE
+                    if expired and self._resumable(stored.state, idle):
+                        # a long form: offered back instead of lost (see _dispatch)
+                        state, expired = RESUME_STATE, False
+                        data = {"state": stored.state, "since": stored.updated_at.isoformat(), "new": True,
+                                "data": {k: v for k, v in stored.data.items() if k != OFFERED_KEY}}
                 else:
                     state, data = stored.state, dict(stored.data)
             offered = [Choice(label, payload) for label, payload in data.pop(OFFERED_KEY, [])]
@@ -164,6 +176,28 @@ class BotCore:
             if within is not None:
                 await within(uow)
         return ctx.replies, ctx._after_commit
+
+    def _resumable(self, state: str, idle: timedelta) -> bool:
+        hours = self.services.config.conversation.resume_within_hours
+        return state in self.router.resumable and state in self.router.states and idle <= timedelta(hours=hours)
+
+    def _offer_resume(self, ctx: Context) -> None:
+        what, _ = self.router.resumable[ctx.data["state"]]
+        since = datetime.fromisoformat(ctx.data["since"]).astimezone(self.services.config.tz)
+        ctx.reply(texts.RESUME_OFFER.format(what=what, since=f"{since:%H:%M} ngày {since:%d/%m}"),
+                  [Choice(texts.RESUME_LABEL, RESUME_PAYLOAD), Choice(texts.DROP_DRAFT_LABEL, CANCEL_PAYLOAD)])
+
+    async def _on_resume(self, ctx: Context, msg: Incoming) -> None:
+        """The state of an offered-back form: "Tiếp tục soạn" restores it and asks its step's
+        question again; anything else drops it and is handled as outside any flow."""
+        draft_state, draft = ctx.data.get("state", ""), ctx.data.get("data", {})
+        if msg.choice == RESUME_PAYLOAD and draft_state in self.router.resumable:
+            ctx.goto(draft_state, draft)
+            await self.router.resumable[draft_state][1](ctx, draft_state)
+            return
+        ctx.end()
+        ctx.state = IDLE
+        await self._dispatch(ctx, msg, [])
 
     def _restart_ctx(self, ctx: Context, state: str, data: dict[str, Any]) -> Context:
         """A fresh context after a rolled-back handler: state and data as they were."""
@@ -213,6 +247,10 @@ class BotCore:
             was_busy = ctx.state != IDLE
             ctx.end()
             ctx.show_menu(texts.CANCELLED + " " + texts.MENU_PROMPT if was_busy else texts.MENU_PROMPT)
+            return
+        if ctx.state == RESUME_STATE and ctx.data.pop("new", False) and (
+                msg.kind is not Kind.CHOICE or router.find_action(msg.choice) is None):
+            self._offer_resume(ctx)  # the first message after the timeout: go on with the form?
             return
         if msg.kind is Kind.CHOICE:
             action = router.find_action(msg.choice)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Context", Incoming], Awaitable[None]]
 Fallback = Callable[["Context", Incoming], Awaitable[bool]]
+Reprompt = Callable[["Context", str], Awaitable[None]]  # ask the question of that state again
 
 IDLE = ""  # the state outside any flow
 CANCEL_PAYLOAD = "g:cancel"
@@ -71,6 +72,9 @@ class Router:
         # Menu entries of a feature that is switched off: not shown in the menu, but their
         # label typed (or an old button) still reaches the handler, which answers politely.
         self.hidden_menu: set[str] = set()
+        # Long forms a citizen may come back to after the idle timeout: state -> (what the
+        # form is, in words; how to ask its question again). See BotCore (RESUME_STATE).
+        self.resumable: dict[str, tuple[str, Reprompt]] = {}
 
     # -- registration ----------------------------------------------------------------
     def state(self, *names: str, sensitive: bool = False) -> Callable[[Handler], Handler]:
@@ -86,6 +90,13 @@ class Router:
             return fn
 
         return deco
+
+    def resumable_form(self, states: Sequence[str], what: str, reprompt: Reprompt) -> None:
+        """These states are steps of a long form ("phản ánh, kiến nghị"): after the idle
+        timeout the citizen is offered to go on with it (``reprompt(ctx, state)`` asks that
+        step's question again) instead of losing what was typed."""
+        for name in states:
+            self.resumable[name] = (what, reprompt)
 
     def action(self, prefix: str) -> Callable[[Handler], Handler]:
         if not prefix or prefix.startswith((MENU_PREFIX, "g:")):
@@ -126,6 +137,7 @@ class Router:
             self.menu_entry(entry.key, entry.label, entry.order)(entry.handler)
         for order, fn in other.fallbacks:
             self.fallback(order)(fn)
+        self.resumable.update(other.resumable)
         return self
 
     # -- lookup ----------------------------------------------------------------------

@@ -673,6 +673,14 @@ PROMPTS = {
 }
 
 
+async def _resume_form(ctx: Context, state: str) -> None:
+    await PROMPTS[state.split(".", 1)[1]](ctx)
+
+
+# left past the idle timeout, the form is offered back rather than lost (bot.core: RESUME_STATE)
+router.resumable_form([f"pakn.{key}" for key in PROMPTS], "phản ánh, kiến nghị", _resume_form)
+
+
 # ---------------------------------------------------------------------------------------
 # Tracking: "Tra cứu phản ánh" (only the sender sees the details)
 # ---------------------------------------------------------------------------------------

@@ -613,3 +613,59 @@ async def test_a_location_sent_at_the_attachments_step_is_kept_as_the_place(papp
     await pchat.press("pf:send")
     [item] = await _items(papp)
     assert (item.latitude, item.longitude) == (10.77, 106.70)
+
+
+async def _form_up_to_the_name(pchat) -> None:
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:kien_nghi")
+    await pchat.press("pf:s:procedure")
+    offered = await pchat.say("đăng ký khai sinh")
+    picks = [c.payload for r in offered for c in r.choices if c.payload.startswith("pf:p:")]
+    if picks:
+        await pchat.press(picks[0])
+    await pchat.press("pf:a:STP")
+    await pchat.say(CONTENT)
+    await pchat.press("pf:skip")  # no attachments
+    replies = await pchat.say("Bộ phận một cửa UBND xã Tân Hội")
+    assert "họ và tên" in texts_of(replies).lower()
+
+
+async def test_a_form_left_past_the_idle_timeout_is_offered_back_and_goes_on(papp, pchat):
+    await _form_up_to_the_name(pchat)
+    papp.services.clock.advance(hours=5)  # gone to look for a paper
+    offer = await pchat.say("Nguyễn Văn An")
+    assert "Bạn đang soạn dở phản ánh, kiến nghị (lần cuối lúc 09:00 ngày 02/11)" in texts_of(offer)
+    assert payloads_of(offer) == ["g:resume", "g:cancel"]
+    again = await pchat.say("1")  # typed: the first button
+    assert "họ và tên" in texts_of(again).lower()
+    await pchat.say("Nguyễn Văn An")
+    await pchat.say("0912 345 678")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:y")
+    assert CODE.search(texts_of(await pchat.press("pf:send")))
+    [item] = await _items(papp)  # what was typed before the pause is filed
+    assert (item.kind, item.agency_code, item.content) == ("kien_nghi", "STP", CONTENT)
+    assert item.place == "Bộ phận một cửa UBND xã Tân Hội" and item.full_name == "Nguyễn Văn An"
+
+
+async def test_something_else_typed_at_the_offer_drops_the_draft_and_is_answered(papp, pchat):
+    await _form_up_to_the_name(pchat)
+    papp.services.clock.advance(hours=2)
+    assert "g:resume" in payloads_of(await pchat.say("xin chào"))
+    replies = await pchat.say("cấp lại căn cước")  # moved on: a procedure question
+    assert "1.014064" in texts_of(replies) or "kb:open:1.014064" in payloads_of(replies)
+    assert "g:resume" not in payloads_of(await pchat.say("menu"))  # the draft is gone
+    assert await _items(papp) == []
+
+
+async def test_the_draft_can_be_dropped_and_is_not_offered_after_the_resume_window(papp, pchat):
+    await _form_up_to_the_name(pchat)
+    papp.services.clock.advance(hours=1)
+    assert "g:resume" in payloads_of(await pchat.say("Nguyễn Văn An"))
+    dropped = await pchat.press("g:cancel")  # "Bỏ bản nháp"
+    assert "Đã hủy thao tác đang làm" in texts_of(dropped) and "m:pakn" in payloads_of(dropped)
+    await _form_up_to_the_name(pchat)
+    papp.services.clock.advance(hours=papp.config.conversation.resume_within_hours + 1)
+    late = await pchat.say("Nguyễn Văn An")
+    assert "g:resume" not in payloads_of(late) and "đã kết thúc" in texts_of(late)
