@@ -5,7 +5,7 @@ Pipeline for each :class:`Incoming` (``BotCore.handle``):
    one conversation are handled in order;
 2. de-duplication by the platform's update id (a re-delivered update is handled once);
 3. the citizen's identity (created on first contact) and the conversation state, reset
-   after the idle timeout;
+   after the idle timeout (a long form, ``Router.resumable_form``, is offered back instead);
 4. typed answers ("2", or a button's label) resolved to the offered button;
 5. global words ("Hủy", "Menu") from any state, then buttons (actions, menu entries),
    then the handler for the current state, then free-text fallbacks;
