@@ -104,6 +104,7 @@ def build_app(config: Config, *, clock: Clock | None = None, db: Database | None
     services.outbox = Outbox(db, services.notifier, services.clock, config)
     router = build_router()
     core = BotCore(services, router)
+    services.outbox.state_is_live = core.state_is_live
 
     webapp = web.Application(client_max_size=config.web.max_body_bytes,
                              middlewares=[_error_middleware])

@@ -177,6 +177,12 @@ class BotCore:
                 await within(uow)
         return ctx.replies, ctx._after_commit
 
+    def state_is_live(self, state: str, updated_at: datetime, now: datetime) -> bool:
+        """Whether a stored flow state still holds something: within the idle timeout, or a
+        long form that would be offered back (the outbox leaves such a state alone)."""
+        idle = now - updated_at
+        return idle <= self.idle_timeout or self._resumable(state, idle)
+
     def _resumable(self, state: str, idle: timedelta) -> bool:
         hours = self.services.config.conversation.resume_within_hours
         return state in self.router.resumable and state in self.router.states and idle <= timedelta(hours=hours)

@@ -71,7 +71,10 @@ class Outbox:
         self.clock = clock
         self.cfg = config.outbox
         self.tz = config.tz
-        self.idle_timeout = timedelta(minutes=config.conversation.idle_timeout_minutes)
+        idle_timeout = timedelta(minutes=config.conversation.idle_timeout_minutes)
+        # whether a stored flow state is still in use (build_app gives BotCore.state_is_live,
+        # which also keeps a long form the citizen will be offered back)
+        self.state_is_live = lambda _state, updated_at, now: now - updated_at <= idle_timeout
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
         self.quiet_start = parse_hhmm(self.cfg.quiet_start) or time(21)
         self.quiet_end = parse_hhmm(self.cfg.quiet_end) or time(7)
@@ -177,7 +180,7 @@ class Outbox:
         if not offered:
             return
         stored = await uow.states.load(key)
-        if stored is not None and stored.state != IDLE and now - stored.updated_at <= self.idle_timeout:
+        if stored is not None and stored.state != IDLE and self.state_is_live(stored.state, stored.updated_at, now):
             return
         await uow.states.save(key, IDLE, {OFFERED_KEY: offered}, now)
 

@@ -669,3 +669,17 @@ async def test_the_draft_can_be_dropped_and_is_not_offered_after_the_resume_wind
     papp.services.clock.advance(hours=papp.config.conversation.resume_within_hours + 1)
     late = await pchat.say("Nguyễn Văn An")
     assert "g:resume" not in payloads_of(late) and "đã kết thúc" in texts_of(late)
+
+
+async def test_a_message_pushed_meanwhile_does_not_wipe_the_draft(papp, pchat):
+    from bot.messages import Choice, Reply
+    from bot.outbox import enqueue
+
+    await _form_up_to_the_name(pchat)
+    papp.services.clock.advance(hours=3)
+    async with papp.db.unit_of_work() as uow:  # e.g. a dossier status change, with a button
+        await enqueue(uow, replies=[Reply("Hồ sơ của bạn đã có kết quả.", (Choice("Menu", "g:menu"),))],
+                      kind="test", now=papp.services.clock.now(), key=pchat.key, respect_quiet_hours=False)
+    await papp.services.outbox.drain()
+    assert "g:resume" in payloads_of(await pchat.say("Nguyễn Văn An"))
+    assert "họ và tên" in texts_of(await pchat.press("g:resume")).lower()
