@@ -94,6 +94,8 @@ async def asked_menu_entry(ctx: Context, msg: Incoming) -> bool:
     if msg.kind is not Kind.TEXT:
         return False
     key = menu_intent(msg.text)
+    if key is None and _is_hotline(msg.text, ctx.config.contact.hotline):
+        key = "contact"  # "1022" typed alone: the hotline entry, not a procedure search
     if key is None:
         return False
     handler = ctx.router.find_action(MENU_PREFIX + key)
@@ -104,6 +106,12 @@ async def asked_menu_entry(ctx: Context, msg: Incoming) -> bool:
         ctx.data = {"q": msg.text.strip()}  # offered as "Gửi câu hỏi vừa nhập"
     await handler(ctx, msg)
     return True
+
+
+def _is_hotline(text: str, hotline: str) -> bool:
+    digits = re.sub(r"\D", "", hotline or "")
+    typed = re.sub(r"[\s.\-]", "", text or "")
+    return len(digits) >= 3 and typed == digits
 
 
 NUMBER_WITHOUT_LIST = ("Vui lòng chọn lại một mục trong danh sách dưới đây "

@@ -167,6 +167,8 @@ def test_choices_that_would_read_the_same_say_their_level_or_code():
 @pytest.mark.parametrize("typed, expect", [
     ("tôi muốn hỏi cán bộ", "Vui lòng nhập câu hỏi của bạn"),
     ("cho xin số đường dây nóng", "1022"),
+    ("1022", "Tổng đài dịch vụ công"),  # the hotline's number typed alone
+    ("10 22", "Tổng đài dịch vụ công"),
     ("hướng dẫn sử dụng", "Hướng dẫn sử dụng:"),
     ("hồ sơ của tôi đến đâu rồi", "Vui lòng nhập mã hồ sơ"),
     ("tra cứu phản ánh", "Vui lòng nhập mã phản ánh"),
