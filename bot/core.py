@@ -54,6 +54,7 @@ Within = Callable[["UnitOfWork | None"], Awaitable[None]]
 
 CANCEL_WORDS = {"huy", "/huy", "/cancel", "huy bo", "thoat", "dung lai"}
 MENU_WORDS = {"menu", "/menu", "/start", "bat dau", "quay lai", "trang chu", "menu chinh"}
+BACK_WORDS = {"quay lai", "tro lai", "lui lai", "quay lai buoc truoc"}  # in a form: the step before
 START_EVENTS = {"start", "follow"}
 OFFERED_KEY = "_offered"
 # A long form found expired (Router.resumable_form) waits in this state, its draft kept in the
@@ -247,6 +248,9 @@ class BotCore:
             was_busy = ctx.state != IDLE
             ctx.end()
             ctx.show_menu(texts.CANCELLED + " " + texts.MENU_PROMPT if was_busy else texts.MENU_PROMPT)
+            return
+        if folded in BACK_WORDS and ctx.state in router.form_back:
+            await router.form_back[ctx.state](ctx, ctx.state)
             return
         if msg.choice == MENU_PAYLOAD or folded in MENU_WORDS:
             # mid-form, the form is dropped: say so rather than lose it without a word

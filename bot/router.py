@@ -75,6 +75,8 @@ class Router:
         # Long forms a citizen may come back to after the idle timeout: state -> (what the
         # form is, in words; how to ask its question again). See BotCore (RESUME_STATE).
         self.resumable: dict[str, tuple[str, Reprompt]] = {}
+        # The same forms' steps: what "quay lại" typed there does (the step before, usually)
+        self.form_back: dict[str, Reprompt] = {}
 
     # -- registration ----------------------------------------------------------------
     def state(self, *names: str, sensitive: bool = False) -> Callable[[Handler], Handler]:
@@ -91,12 +93,16 @@ class Router:
 
         return deco
 
-    def resumable_form(self, states: Sequence[str], what: str, reprompt: Reprompt) -> None:
+    def resumable_form(self, states: Sequence[str], what: str, reprompt: Reprompt,
+                       back: Reprompt | None = None) -> None:
         """These states are steps of a long form ("phản ánh, kiến nghị"): after the idle
         timeout the citizen is offered to go on with it (``reprompt(ctx, state)`` asks that
-        step's question again) instead of losing what was typed."""
+        step's question again) instead of losing what was typed. ``back(ctx, state)``: what
+        "quay lại" typed at a step does (elsewhere it means the menu)."""
         for name in states:
             self.resumable[name] = (what, reprompt)
+            if back is not None:
+                self.form_back[name] = back
 
     def action(self, prefix: str) -> Callable[[Handler], Handler]:
         if not prefix or prefix.startswith((MENU_PREFIX, "g:")):
@@ -138,6 +144,7 @@ class Router:
         for order, fn in other.fallbacks:
             self.fallback(order)(fn)
         self.resumable.update(other.resumable)
+        self.form_back.update(other.form_back)
         return self
 
     # -- lookup ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from bot import texts
 from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
 from bot.pakn.rules import (
     check_attachment,
@@ -677,8 +678,28 @@ async def _resume_form(ctx: Context, state: str) -> None:
     await PROMPTS[state.split(".", 1)[1]](ctx)
 
 
-# left past the idle timeout, the form is offered back rather than lost (bot.core: RESUME_STATE)
-router.resumable_form([f"pakn.{key}" for key in PROMPTS], "phản ánh, kiến nghị", _resume_form)
+async def _step_back(ctx: Context, state: str) -> None:
+    """"Quay lại" typed at a step: the step before asked again (its answer kept until
+    replaced); while editing, the summary; at the first step, the form is cancelled."""
+    step = state.split(".", 1)[1]
+    if ctx.data.get("editing") and step != "confirm":
+        await _confirm_prompt(ctx)
+        return
+    i = STEP_ORDER.index(step) - 1
+    while i >= 0 and ((STEP_ORDER[i] == "procedure" and ctx.data.get("subject") != "procedure")
+                      or (STEP_ORDER[i] == "consent" and ctx.data.get("consent_at"))):
+        i -= 1
+    if i < 0:
+        ctx.end()
+        ctx.show_menu(texts.CANCELLED + " " + texts.MENU_PROMPT)
+        return
+    await PROMPTS[STEP_ORDER[i]](ctx)
+
+
+# left past the idle timeout, the form is offered back rather than lost (bot.core: RESUME_STATE);
+# "quay lại" typed at a step goes back one step
+router.resumable_form([f"pakn.{key}" for key in PROMPTS], "phản ánh, kiến nghị", _resume_form,
+                      back=_step_back)
 
 
 # ---------------------------------------------------------------------------------------

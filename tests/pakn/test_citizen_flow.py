@@ -683,3 +683,30 @@ async def test_a_message_pushed_meanwhile_does_not_wipe_the_draft(papp, pchat):
     await papp.services.outbox.drain()
     assert "g:resume" in payloads_of(await pchat.say("Nguyễn Văn An"))
     assert "họ và tên" in texts_of(await pchat.press("g:resume")).lower()
+
+
+@pytest.mark.parametrize("back", ["quay lại", "Quay lai", "trở lại"])
+async def test_quay_lai_typed_in_the_form_goes_back_one_step(papp, pchat, back):
+    await _form_up_to_the_name(pchat)
+    location = texts_of(await pchat.say(back))  # at the name: back to the place
+    assert "địa điểm" in location.lower() and "họ và tên" not in location.lower()
+    assert "họ và tên" in texts_of(await pchat.say("Bộ phận một cửa UBND xã Tân Hội")).lower()
+    await pchat.say("Nguyễn Văn An")
+    await pchat.say("0912 345 678")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:y")
+    assert CODE.search(texts_of(await pchat.press("pf:send")))
+    [item] = await _items(papp)
+    assert item.place == "Bộ phận một cửa UBND xã Tân Hội" and item.content == CONTENT
+
+
+async def test_quay_lai_at_the_first_step_cancels_and_skips_steps_that_do_not_apply(papp, pchat):
+    await pchat.press("m:pakn")
+    first = await pchat.say("quay lại")
+    assert "Đã hủy thao tác đang làm" in texts_of(first) and "m:pakn" in payloads_of(first)
+    await pchat.press("m:pakn")
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:official")  # an official's conduct: no procedure step
+    back = await pchat.say("quay lại")  # from the agency step: the subject again, not the procedure
+    assert "pf:s:procedure" in payloads_of(back)
