@@ -101,10 +101,9 @@ def build_app(config: Config, *, clock: Clock | None = None, db: Database | None
                         pool_recycle_seconds=config.database.pool_recycle_seconds)
     services = Services(config=config, db=db, clock=clock or SystemClock())
     services.notifier = Notifier(db, services.channels, services.clock)
-    services.outbox = Outbox(db, services.notifier, services.clock, config)
     router = build_router()
     core = BotCore(services, router)
-    services.outbox.state_is_live = core.state_is_live
+    services.outbox = Outbox(db, services.notifier, services.clock, config, state_is_live=core.state_is_live)
 
     webapp = web.Application(client_max_size=config.web.max_body_bytes,
                              middlewares=[_error_middleware])

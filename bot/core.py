@@ -244,16 +244,11 @@ class BotCore:
                 await ctx.uow.citizens.mark_unreachable(msg.channel, msg.key.user_id, "unfollowed")
             return
         folded = fold(msg.text) if msg.kind is Kind.TEXT else ""
-        if msg.choice == CANCEL_PAYLOAD or folded in CANCEL_WORDS:
-            was_busy = ctx.state != IDLE
-            ctx.end()
-            ctx.show_menu(texts.CANCELLED + " " + texts.MENU_PROMPT if was_busy else texts.MENU_PROMPT)
-            return
         if folded in BACK_WORDS and ctx.state in router.form_back:
             await router.form_back[ctx.state](ctx, ctx.state)
             return
-        if msg.choice == MENU_PAYLOAD or folded in MENU_WORDS:
-            # mid-form, the form is dropped: say so rather than lose it without a word
+        if msg.choice in (CANCEL_PAYLOAD, MENU_PAYLOAD) or folded in CANCEL_WORDS or folded in MENU_WORDS:
+            # "Hủy" and "Menu" alike: mid-flow, say the flow was dropped rather than lose it silently
             was_busy = ctx.state != IDLE
             ctx.end()
             ctx.show_menu(texts.CANCELLED + " " + texts.MENU_PROMPT if was_busy else texts.MENU_PROMPT)

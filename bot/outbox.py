@@ -21,7 +21,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from bot.clock import Clock
 from bot.config import Config, parse_hhmm
@@ -65,16 +65,17 @@ class Outbox:
     enqueue = staticmethod(enqueue)
 
     def __init__(self, db: Database, notifier: Notifier, clock: Clock, config: Config,
-                 worker: str | None = None) -> None:
+                 worker: str | None = None,
+                 state_is_live: Callable[[str, datetime, datetime], bool] | None = None) -> None:
         self.db = db
         self.notifier = notifier
         self.clock = clock
         self.cfg = config.outbox
         self.tz = config.tz
         idle_timeout = timedelta(minutes=config.conversation.idle_timeout_minutes)
-        # whether a stored flow state is still in use (build_app gives BotCore.state_is_live,
-        # which also keeps a long form the citizen will be offered back)
-        self.state_is_live = lambda _state, updated_at, now: now - updated_at <= idle_timeout
+        # whether a stored flow state is still in use: build_app gives BotCore.state_is_live
+        # (which also keeps a long form the citizen will be offered back); alone, the timeout
+        self.state_is_live = state_is_live or (lambda _state, updated_at, now: now - updated_at <= idle_timeout)
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
         self.quiet_start = parse_hhmm(self.cfg.quiet_start) or time(21)
         self.quiet_end = parse_hhmm(self.cfg.quiet_end) or time(7)

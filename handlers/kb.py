@@ -55,7 +55,7 @@ NO_SUCH_NUMBER = ("Không có lựa chọn số {n} trong danh sách. Vui lòng 
                   "hoặc gõ tên thủ tục cần tìm.")
 
 
-def _not_a_number(msg: Incoming) -> None:
+def _refuse_number_beyond_list(msg: Incoming) -> None:
     """A number typed beyond the list on screen ("12" under ten choices) is a mistaken
     choice, not a question: the list is offered again (the core re-shows it)."""
     n = typed_number(msg)
@@ -68,7 +68,7 @@ async def on_question(ctx: Context, msg: Incoming) -> None:
     if msg.kind is not Kind.TEXT or not msg.text.strip():
         ctx.reply(PROMPT, [BROWSE_CHOICE, CANCEL_CHOICE])
         return
-    _not_a_number(msg)
+    _refuse_number_beyond_list(msg)
     await lookup(ctx, msg.text)
 
 
@@ -232,7 +232,7 @@ async def on_results(ctx: Context, msg: Incoming) -> None:
         await lookup(ctx, ctx.data.get("q", ""), **{kind: value})
         return
     if msg.kind is Kind.TEXT and msg.text.strip():
-        _not_a_number(msg)
+        _refuse_number_beyond_list(msg)
         await lookup(ctx, msg.text)
         return
     ctx.reply(PROMPT, [CANCEL_CHOICE])

@@ -147,11 +147,16 @@ async def _advance(ctx: Context, done_step: str) -> None:
         await _confirm_prompt(ctx)
         return
     i = STEP_ORDER.index(done_step) + 1
-    if STEP_ORDER[i] == "procedure" and ctx.data.get("subject") != "procedure":
-        i += 1
-    if STEP_ORDER[i] == "consent" and ctx.data.get("consent_at"):
+    while _skipped(ctx, STEP_ORDER[i]):
         i += 1
     await PROMPTS[STEP_ORDER[i]](ctx)
+
+
+def _skipped(ctx: Context, step: str) -> bool:
+    """A step this form passes over: the procedure unless the subject is one, the consent
+    once given."""
+    return ((step == "procedure" and ctx.data.get("subject") != "procedure")
+            or (step == "consent" and bool(ctx.data.get("consent_at"))))
 
 
 # -- kind --------------------------------------------------------------------------------
@@ -686,8 +691,7 @@ async def _step_back(ctx: Context, state: str) -> None:
         await _confirm_prompt(ctx)
         return
     i = STEP_ORDER.index(step) - 1
-    while i >= 0 and ((STEP_ORDER[i] == "procedure" and ctx.data.get("subject") != "procedure")
-                      or (STEP_ORDER[i] == "consent" and ctx.data.get("consent_at"))):
+    while i >= 0 and _skipped(ctx, STEP_ORDER[i]):
         i -= 1
     if i < 0:
         ctx.end()
