@@ -61,8 +61,14 @@ CONTENT = ("Hồ sơ đăng ký khai sinh của con tôi nộp tại bộ phận
 async def file_pakn(say: Any, press: Any, *, content: str = CONTENT, name: str = "Nguyễn Văn An",
                     phone: str = "0912 345 678") -> list:
     """Walk the whole form with buttons and typed answers; returns the last replies."""
+    await pakn_up_to_the_name(say, press, content=content)
+    return await pakn_from_the_name(say, press, name=name, phone=phone)
+
+
+async def pakn_up_to_the_name(say: Any, press: Any, *, kind: str = "phan_anh", content: str = CONTENT) -> list:
+    """The form's first half, up to the place; returns the replies asking for the name."""
     await press("m:pakn")
-    await press("pf:k:phan_anh")
+    await press(f"pf:k:{kind}")
     await press("pf:s:procedure")
     offered = await say("đăng ký khai sinh")
     picks = [c.payload for r in offered for c in r.choices if c.payload.startswith("pf:p:")]
@@ -71,7 +77,12 @@ async def file_pakn(say: Any, press: Any, *, content: str = CONTENT, name: str =
     await press("pf:a:STP")
     await say(content)
     await press("pf:skip")  # no attachments
-    await say("Bộ phận một cửa UBND xã Tân Hội")
+    return await say("Bộ phận một cửa UBND xã Tân Hội")
+
+
+async def pakn_from_the_name(say: Any, press: Any, *, name: str = "Nguyễn Văn An",
+                             phone: str = "0912 345 678") -> list:
+    """The form's second half, from the name to "Gửi"; returns the acknowledgement."""
     await say(name)
     await say(phone)
     await press("pf:skip")  # address

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from storage.models.pakn import PaknAttachment, PaknItem, StaffUser
 from storage.repos.pakn import PaknRepo
 from tests.conftest import payloads_of, texts_of
-from tests.pakn.conftest import CONTENT, file_pakn
+from tests.pakn.conftest import CONTENT, file_pakn, pakn_from_the_name, pakn_up_to_the_name
 
 CODE = re.compile(r"PAKN-2611-[23456789A-HJKMNP-Z]{4}")
 
@@ -616,17 +616,7 @@ async def test_a_location_sent_at_the_attachments_step_is_kept_as_the_place(papp
 
 
 async def _form_up_to_the_name(pchat) -> None:
-    await pchat.press("m:pakn")
-    await pchat.press("pf:k:kien_nghi")
-    await pchat.press("pf:s:procedure")
-    offered = await pchat.say("đăng ký khai sinh")
-    picks = [c.payload for r in offered for c in r.choices if c.payload.startswith("pf:p:")]
-    if picks:
-        await pchat.press(picks[0])
-    await pchat.press("pf:a:STP")
-    await pchat.say(CONTENT)
-    await pchat.press("pf:skip")  # no attachments
-    replies = await pchat.say("Bộ phận một cửa UBND xã Tân Hội")
+    replies = await pakn_up_to_the_name(pchat.say, pchat.press, kind="kien_nghi")
     assert "họ và tên" in texts_of(replies).lower()
 
 
@@ -638,12 +628,7 @@ async def test_a_form_left_past_the_idle_timeout_is_offered_back_and_goes_on(pap
     assert payloads_of(offer) == ["g:resume", "g:cancel"]
     again = await pchat.say("1")  # typed: the first button
     assert "họ và tên" in texts_of(again).lower()
-    await pchat.say("Nguyễn Văn An")
-    await pchat.say("0912 345 678")
-    await pchat.press("pf:skip")
-    await pchat.press("pf:skip")
-    await pchat.press("pf:y")
-    assert CODE.search(texts_of(await pchat.press("pf:send")))
+    assert CODE.search(texts_of(await pakn_from_the_name(pchat.say, pchat.press)))
     [item] = await _items(papp)  # what was typed before the pause is filed
     assert (item.kind, item.agency_code, item.content) == ("kien_nghi", "STP", CONTENT)
     assert item.place == "Bộ phận một cửa UBND xã Tân Hội" and item.full_name == "Nguyễn Văn An"
@@ -691,12 +676,7 @@ async def test_quay_lai_typed_in_the_form_goes_back_one_step(papp, pchat, back):
     location = texts_of(await pchat.say(back))  # at the name: back to the place
     assert "địa điểm" in location.lower() and "họ và tên" not in location.lower()
     assert "họ và tên" in texts_of(await pchat.say("Bộ phận một cửa UBND xã Tân Hội")).lower()
-    await pchat.say("Nguyễn Văn An")
-    await pchat.say("0912 345 678")
-    await pchat.press("pf:skip")
-    await pchat.press("pf:skip")
-    await pchat.press("pf:y")
-    assert CODE.search(texts_of(await pchat.press("pf:send")))
+    assert CODE.search(texts_of(await pakn_from_the_name(pchat.say, pchat.press)))
     [item] = await _items(papp)
     assert item.place == "Bộ phận một cửa UBND xã Tân Hội" and item.content == CONTENT
 
