@@ -35,8 +35,13 @@ class Leak:
     line: str
 
 
+# Object addresses in reprs ("<ClientSession object at 0x7f0995363810>") are not numbers anyone owns.
+ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
+
+
 def scan_line(line: str, secrets: tuple[str, ...] = SECRETS) -> list[str]:
     found = [f"secret {s[:4]}…" for s in secrets if s in line]
+    line = ADDRESS.sub("0x…", line)
     for pattern in PII_PATTERNS:
         for m in pattern.finditer(line):
             found.append(f"personal number {m.group(0)[:3]}…")

@@ -118,6 +118,8 @@ def test_log_scanner_catches_phone_numbers_id_numbers_and_secrets():
     assert logscan.scan_line("token=tg-webhook-secret-123 ok")
     assert not logscan.scan_line("gọi *******678, mã hồ sơ 000.00.01.H50-261020-0001, thủ tục 1.000419")
     assert not logscan.scan_line("update_id=1767225600000 citizen_id=12")
+    assert not logscan.scan_line("client_session: <aiohttp.client.ClientSession object at 0x7f0995363810>")
+    assert logscan.scan_line("0x7f01 gọi 0995363810")
 
 
 def test_log_scanner_is_watching_this_session(caplog):

@@ -250,7 +250,11 @@ async def test_admin_locks_an_account_from_the_dashboard(staff_app, pchat, serve
         assert resp.status == 303
         status, _ = await officer.get("/staff")  # the officer's session ended at once
         assert status == 303
-        assert await StaffBrowser(server).login("stp") == 401
+        stranger = await browser(server)
+        try:
+            assert await stranger.login("stp") == 401
+        finally:
+            await stranger.client.close()
         # without the CSRF token nothing happens; an unknown account answers in Vietnamese
         resp = await admin.client.post(f"/staff/admin/users/{users['sxd'].id}/disable", data={},
                                        allow_redirects=False)
