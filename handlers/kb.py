@@ -33,6 +33,7 @@ KB_EMPTY = "Kho thủ tục đang được cập nhật, vui lòng thử lại s
 SECTIONS = (("docs", "Hồ sơ cần chuẩn bị"), ("steps", "Trình tự"), ("law", "Căn cứ pháp lý"),
             ("forms", "Biểu mẫu"))
 MIN_FALLBACK_SCORE = 0.5  # below this, free text outside a flow is not treated as a lookup
+LOOKUP_ORDER = 50  # free text is read as a procedure question after every other fallback
 
 SMALL_TALK_GREETING = {"xin chao", "chao", "chao ban", "hello", "hi", "alo", "chao bot"}
 SMALL_TALK_THANKS = {"cam on", "cam on ban", "thanks", "thank you", "ok cam on", "cam on nhieu"}
@@ -69,7 +70,23 @@ async def on_question(ctx: Context, msg: Incoming) -> None:
         ctx.reply(PROMPT, [BROWSE_CHOICE, CANCEL_CHOICE])
         return
     _refuse_number_beyond_list(msg)
+    if await _asks_for_something_else(ctx, msg):
+        return
     await lookup(ctx, msg.text)
+
+
+async def _asks_for_something_else(ctx: Context, msg: Incoming) -> bool:
+    """Text typed at the lookup's prompt or under its choices that is not a procedure
+    question (a greeting, thanks, a menu entry's name, a dossier code, a complaint,
+    "xóa dữ liệu của tôi") is answered as it would be outside the lookup: the fallbacks
+    that run before the procedure search, with the lookup left."""
+    ctx.end()
+    for order, fallback in ctx.router.fallbacks:
+        if order >= LOOKUP_ORDER:
+            break
+        if await fallback(ctx, msg):
+            return True
+    return False
 
 
 @router.fallback(order=10)
@@ -86,7 +103,7 @@ async def small_talk(ctx: Context, msg: Incoming) -> bool:
     return False
 
 
-@router.fallback(order=50)
+@router.fallback(order=LOOKUP_ORDER)
 async def free_text_lookup(ctx: Context, msg: Incoming) -> bool:
     """Free text outside any flow is read as a question about a procedure."""
     kb = ctx.services.kb
@@ -233,6 +250,8 @@ async def on_results(ctx: Context, msg: Incoming) -> None:
         return
     if msg.kind is Kind.TEXT and msg.text.strip():
         _refuse_number_beyond_list(msg)
+        if await _asks_for_something_else(ctx, msg):
+            return
         await lookup(ctx, msg.text)
         return
     ctx.reply(PROMPT, [CANCEL_CHOICE])

@@ -235,3 +235,22 @@ async def test_a_number_at_the_lookup_prompt_is_not_searched(chat):
     await chat.press("m:kb")
     replies = await chat.say("3")
     assert "Không có lựa chọn số 3" in texts_of(replies) and "kb:fields" in payloads_of(replies)
+
+
+async def test_text_under_the_choices_that_is_no_procedure_question_is_answered_as_outside(chat):
+    """A greeting, a complaint or thanks typed at the lookup's prompt or under its list is
+    not searched among procedures ("xin chào" found nothing; "khiếu nại" found BHXH)."""
+    await chat.say("làm giấy khai tử cho ba")  # a list of choices is on screen
+    greeting = texts_of(await chat.say("xin chào"))
+    assert "Xin chào" in greeting and "chưa tìm thấy" not in greeting
+    await chat.press("m:kb")  # the lookup's prompt
+    complaint = await chat.say("tôi muốn khiếu nại")
+    assert "Có vẻ bạn muốn phản ánh, kiến nghị" in texts_of(complaint)
+    assert "pf:intent:form" in payloads_of(complaint)
+    await chat.say("đổi giấy phép lái xe")
+    thanks = texts_of(await chat.say("cảm ơn"))
+    assert "Rất vui được hỗ trợ bạn" in thanks
+    # a procedure question under the list is still a new search
+    await chat.say("làm giấy khai tử cho ba")
+    again = await chat.say("đăng ký kết hôn")
+    assert "kết hôn" in texts_of(again).lower() and "Có vẻ bạn muốn" not in texts_of(again)
