@@ -138,7 +138,7 @@ class BotCore:
             offered = [Choice(label, payload) for label, payload in data.pop(OFFERED_KEY, [])]
             msg = self._resolve_typed_choice(msg, offered)
             ctx = Context(key=msg.key, identity=identity, state=state, data=data, uow=uow,
-                          services=self.services, now=now, router=self.router)
+                          services=self.services, now=now, router=self.router, offered=offered)
             first_ctx = ctx
             if expired:
                 ctx.reply(texts.EXPIRED.format(minutes=self.services.config.conversation.idle_timeout_minutes))
@@ -209,7 +209,7 @@ class BotCore:
     def _restart_ctx(self, ctx: Context, state: str, data: dict[str, Any]) -> Context:
         """A fresh context after a rolled-back handler: state and data as they were."""
         return Context(key=ctx.key, identity=ctx.identity, state=state, data=data, uow=ctx.uow,
-                       services=self.services, now=ctx.now, router=self.router)
+                       services=self.services, now=ctx.now, router=self.router, offered=ctx.offered)
 
     # -- typed answers -----------------------------------------------------------------
     def _resolve_typed_choice(self, msg: Incoming, offered: list[Choice]) -> Incoming:

@@ -176,7 +176,7 @@ class Context:
 
     def __init__(self, *, key: ConversationKey, identity: "Identity", state: str,
                  data: dict[str, Any], uow: "UnitOfWork", services: "Services",
-                 now: datetime, router: Router) -> None:
+                 now: datetime, router: Router, offered: Sequence[Choice] = ()) -> None:
         self.key = key
         self.identity = identity
         self.state = state
@@ -185,6 +185,9 @@ class Context:
         self.services = services
         self.now = now
         self.router = router
+        # the buttons of the previous turn, still on the citizen's screen (none after the
+        # idle timeout): what "it" means in a follow-up question
+        self.offered = tuple(offered)
         self.replies: list[Reply] = []
         self.next_state = state
         self._after_commit: list[Callable[[], Awaitable[None]]] = []

@@ -7,12 +7,13 @@ working on older messages; the clarifying filters are bound to the ``kb.results`
 from __future__ import annotations
 
 from bot import texts
+import dataclasses
+
 from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
 from bot.errors import UserFacingError
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router, typed_number
-from kb.normalize import fold
 from kb.model import ONLINE_LABELS, Procedure, base_code, web_address
-from kb.normalize import content_tokens
+from kb.normalize import content_tokens, filler_mask, fold, is_stop, tokens, word_pairs
 from kb.search import SearchResult
 
 router = Router("kb")
@@ -289,12 +290,7 @@ def card(ctx: Context, p: Procedure) -> None:
         lines.append(f"Nơi nộp hồ sơ: {clip(p.where_to_submit, 400)}")
     if p.channels:
         lines.append("Thời hạn giải quyết và phí, lệ phí:")
-        # channels with the same time and fee share one line ("• Trực tiếp, Trực tuyến: …")
-        same: dict[str, list[str]] = {}
-        for ch in p.channels:
-            parts = [x for x in (ch.time, ch.fee) if x]
-            same.setdefault("; ".join(clip(x, 300) for x in parts) or "chưa có thông tin", []).append(ch.channel)
-        lines.extend(f"• {', '.join(names)}: {terms}" for terms, names in same.items())
+        lines.extend(_terms_lines(p))
     if p.online_level:
         lines.append(f"Dịch vụ công trực tuyến: {ONLINE_LABELS[p.online_level]}")
     if p.result:
@@ -305,6 +301,16 @@ def card(ctx: Context, p: Procedure) -> None:
     choices = [Choice(label, f"kb:{key}:{p.code}") for key, label in SECTIONS]
     choices += [_ask_choice(p.code), Choice("Tra cứu thủ tục khác", "m:kb"), MENU_CHOICE]
     ctx.reply("\n".join(lines), choices, links)
+
+
+def _terms_lines(p: Procedure) -> list[str]:
+    """Processing time and fee per channel; channels with the same terms share one line
+    ("• Trực tiếp, Trực tuyến: …")."""
+    same: dict[str, list[str]] = {}
+    for ch in p.channels:
+        parts = [x for x in (ch.time, ch.fee) if x]
+        same.setdefault("; ".join(clip(x, 300) for x in parts) or "chưa có thông tin", []).append(ch.channel)
+    return [f"• {', '.join(names)}: {terms}" for terms, names in same.items()]
 
 
 def _section_choices(p: Procedure) -> list[Choice]:
@@ -384,6 +390,111 @@ async def ask_staff(ctx: Context, msg: Incoming) -> None:
     about = f" về thủ tục \"{p.name}\" (mã {p.code})" if p else ""
     ctx.reply(f"Để được cán bộ hướng dẫn trực tiếp{about}, bạn vui lòng gọi {c.hotline_label} "
               f"{c.hotline}" + (f" ({c.office_hours})" if c.office_hours else "") + ".", [MENU_CHOICE])
+
+
+# -- follow-up questions about the procedure on screen ------------------------------------
+# Under a card (or one of its sections) citizens ask on in few words: "phí bao nhiêu",
+# "mất mấy ngày", "nộp ở đâu", "cần giấy tờ gì", "nộp online được không". Such a question
+# names no other procedure, so it is answered from the one on screen instead of searched.
+
+_FOLLOW_UPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("terms", ("le phi", "phi", "bao nhieu tien", "mat tien", "ton tien", "het bao nhieu", "mat bao nhieu",
+               "ton bao nhieu", "mien phi", "bao lau", "bao nhieu ngay", "may ngay", "mat may ngay",
+               "mat bao nhieu ngay", "mat bao nhieu tien", "mat bao lau", "thoi han",
+               "thoi gian", "bao gio co", "khi nao co", "khi nao nhan", "bao gio nhan", "bao gio lay")),
+    ("online", ("online", "truc tuyen", "qua mang", "tren mang", "dich vu cong", "vneid")),
+    ("where", ("o dau", "tai dau", "cho nao", "noi nao", "noi nop", "nop dau", "co quan nao",
+               "don vi nao", "ai giai quyet", "o xa", "o phuong", "o tinh", "tai xa", "tai phuong",
+               "tai tinh")),
+    ("forms", ("mau don", "bieu mau", "to khai", "mau to khai")),
+    ("docs", ("giay to", "thanh phan ho so", "ho so gom", "ho so can", "can chuan bi", "chuan bi gi",
+              "mang theo", "mang gi", "can nhung gi", "can gi", "dieu kien")),
+    ("steps", ("cac buoc", "trinh tu", "quy trinh", "lam the nao", "lam nhu the nao", "lam sao",
+               "cach lam", "nhu the nao", "the nao", "ra sao")),
+    ("law", ("can cu", "luat nao", "nghi dinh nao", "thong tu nao", "van ban nao", "quy dinh nao",
+             "phap ly")),
+)
+# words a follow-up may hold besides its question: about "it", not about another procedure
+_ABOUT_IT = frozenset("thu tuc nay do ho so nop lam giai quyet duoc khong co nhan ket qua tra "
+                      "vay thi the con neu minh toi em a oi can phai la bao nhieu lau".split())
+
+
+def _follow_up(text: str, p: Procedure) -> tuple[str, bool]:
+    """The aspect of ``p`` a short follow-up asks about ("terms", "where", "docs" …), or ""
+    when it asks none; and whether it holds content words besides, not in ``p``'s name
+    ("bằng lái", "khai sinh"): then it may be about another procedure."""
+    pairs = word_pairs(text)
+    folded = [f for _, f in pairs]
+    if not folded or len(folded) > 12:
+        return "", False
+    covered = [False] * len(folded)
+    aspect = ""
+    for name, phrases in _FOLLOW_UPS:
+        for phrase in phrases:
+            words = phrase.split()
+            for i in range(len(folded) - len(words) + 1):
+                if folded[i:i + len(words)] == words:
+                    covered[i:i + len(words)] = [True] * len(words)
+                    aspect = aspect or name
+    if not aspect:
+        return "", False
+    own = set(tokens(p.name))
+    filler = filler_mask(folded)
+    other = any(not (covered[i] or filler[i] or is_stop(pairs, i) or f in own or f in _ABOUT_IT)
+                for i, f in enumerate(folded))
+    return aspect, other
+
+
+def _procedure_on_screen(ctx: Context) -> Procedure | None:
+    code = next((c.payload[len("kb:docs:"):] for c in ctx.offered if c.payload.startswith("kb:docs:")), "")
+    return ctx.services.kb.get(code) if code and ctx.services.kb is not None else None
+
+
+@router.fallback(order=40)
+async def follow_up_question(ctx: Context, msg: Incoming) -> bool:
+    if msg.kind is not Kind.TEXT:
+        return False
+    p = _procedure_on_screen(ctx)
+    if p is None:
+        return False
+    aspect, other = _follow_up(msg.text, p)
+    if not aspect:
+        return False
+    if other:  # "đổi bằng lái làm thế nào" is about it, "phí đăng ký khai sinh bao nhiêu" is not
+        found = ctx.services.kb.search(msg.text, limit=1)
+        if not found.hits or found.hits[0].procedure.code != p.code:
+            return False
+    if aspect in ("docs", "steps", "law", "forms"):
+        section = dataclasses.replace(msg, kind=Kind.CHOICE, choice=f"kb:{aspect}:{p.code}")
+        handler = ctx.router.find_action(section.choice)
+        assert handler is not None
+        await handler(ctx, section)
+        return True
+    links: list[Link] = []
+    if aspect == "terms":
+        lines = [f"Thời hạn giải quyết và phí, lệ phí — {p.name}:"]
+        lines += _terms_lines(p) or ["Chưa có thông tin về thời hạn và lệ phí. Vui lòng hỏi cán bộ."]
+    elif aspect == "where":
+        lines = [f"Nơi nộp hồ sơ — {p.name}:", clip(p.where_to_submit, 600) if p.where_to_submit
+                 else "Chưa có thông tin về nơi nộp hồ sơ."]
+        agency = p.implementing_agency or p.competent_agency
+        if agency:
+            lines.append(f"Cơ quan thực hiện: {agency}")
+    else:  # online
+        online = [ch for ch in p.channels if fold(ch.channel).startswith("truc tuyen")]
+        if p.online_level or online or web_address(p.online_url):
+            level = f" (dịch vụ công trực tuyến {ONLINE_LABELS[p.online_level].lower()})" if p.online_level else ""
+            lines = [f"Thủ tục \"{p.name}\" nộp được trực tuyến{level}."]
+            lines += [f"• Trực tuyến: {t}" for t in ("; ".join(x for x in (ch.time, ch.fee) if x) for ch in online) if t]
+            links = [Link(label, url.strip()) for label, url in (("Nộp hồ sơ trực tuyến", p.online_url),
+                                                                 ("Xem trên Cổng Dịch vụ công", p.source_url))
+                     if web_address(url)]
+        else:
+            ways = ", ".join(ch.channel for ch in p.channels) or "trực tiếp tại nơi tiếp nhận"
+            lines = [f"Theo dữ liệu công bố, thủ tục \"{p.name}\" chưa nộp trực tuyến được. "
+                     f"Bạn có thể nộp: {ways}."]
+    ctx.reply("\n".join(lines), _section_choices(p), links)
+    return True
 
 
 def _vn_date(iso: str) -> str:

@@ -254,3 +254,38 @@ async def test_text_under_the_choices_that_is_no_procedure_question_is_answered_
     await chat.say("làm giấy khai tử cho ba")
     again = await chat.say("đăng ký kết hôn")
     assert "kết hôn" in texts_of(again).lower() and "Có vẻ bạn muốn" not in texts_of(again)
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("phí bao nhiêu", "Thời hạn giải quyết và phí, lệ phí — Đổi giấy phép lái xe"),
+    ("mất mấy ngày", "Thời hạn giải quyết và phí, lệ phí — Đổi giấy phép lái xe"),
+    ("nop o dau", "Nơi nộp hồ sơ — Đổi giấy phép lái xe"),
+    ("có nộp online được không", "Thủ tục \"Đổi giấy phép lái xe\" nộp được trực tuyến"),
+    ("cần giấy tờ gì", "Hồ sơ cần chuẩn bị — Đổi giấy phép lái xe"),
+    ("có mẫu đơn không", "Biểu mẫu — Đổi giấy phép lái xe"),
+    ("đổi bằng lái làm như thế nào", "Trình tự thực hiện — Đổi giấy phép lái xe"),
+    ("căn cứ pháp lý là gì", "Căn cứ pháp lý — Đổi giấy phép lái xe"),
+])
+async def test_a_follow_up_under_a_card_is_about_the_procedure_on_screen(chat, question, expected):
+    card = await chat.say("3.000347")  # Đổi giấy phép lái xe
+    assert "Mã thủ tục: 3.000347" in texts_of(card)
+    answer = await chat.say(question)
+    assert expected in texts_of(answer)
+    assert "kb:docs:3.000347" in payloads_of(answer)  # still on screen: the next follow-up works too
+    again = await chat.say("phí bao nhiêu")
+    assert "phí, lệ phí — Đổi giấy phép lái xe" in texts_of(again)
+
+
+async def test_a_question_naming_something_else_under_a_card_is_a_new_search(chat):
+    await chat.say("3.000347")  # Đổi giấy phép lái xe
+    lost = await chat.say("mất giấy phép thì làm sao")  # another procedure: a new copy
+    assert "Trình tự thực hiện — Đổi" not in texts_of(lost)
+    assert "3.000348" in texts_of(lost) or "kb:open:3.000348" in payloads_of(lost)  # Cấp lại
+    await chat.say("3.000347")
+    other = await chat.say("phí đăng ký khai sinh bao nhiêu")
+    assert "— Đổi giấy phép lái xe" not in texts_of(other)
+    # with nothing on screen (a menu, not a card) a bare follow-up is not answered from memory
+    await chat.say("3.000347")
+    await chat.say("menu")
+    bare = await chat.say("phí bao nhiêu")
+    assert "Đổi giấy phép lái xe" not in texts_of(bare)
