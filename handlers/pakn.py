@@ -193,13 +193,19 @@ async def on_kind(ctx: Context, msg: Incoming) -> None:
         ctx.data["kind"] = choice.rsplit(":", 1)[1]
         await _advance(ctx, "kind")
         return
-    if msg.kind is Kind.TEXT and len(msg.text.strip()) >= ctx.config.pakn.content_min_chars:
-        # they described what happened before choosing: keep it, offered at the content step
+    _choose_first(ctx, msg)
+    await _kind_prompt(ctx)
+
+
+def _choose_first(ctx: Context, msg: Incoming) -> None:
+    """Text typed where a choice is asked (the kind, the subject): a description of what
+    happened is kept, offered back at the content step, and the choice asked again."""
+    if (msg.kind is Kind.TEXT and len(msg.text.strip()) >= ctx.config.pakn.content_min_chars
+            and not ctx.data.get("content")):
         ctx.data["content_offer"] = msg.text.strip()
         ctx.reply("Tôi đã ghi lại nội dung bạn vừa nhập. Trước hết, vui lòng chọn một mục trong danh sách.")
     else:
         ctx.reply("Vui lòng chọn một mục trong danh sách.")
-    await _kind_prompt(ctx)
 
 
 # -- subject -----------------------------------------------------------------------------
@@ -220,7 +226,7 @@ async def on_subject(ctx: Context, msg: Incoming) -> None:
         ctx.data["subject"] = subject
         await _advance(ctx, "subject")
         return
-    ctx.reply("Vui lòng chọn một mục trong danh sách.")
+    _choose_first(ctx, msg)
     await _subject_prompt(ctx)
 
 

@@ -690,3 +690,25 @@ async def test_quay_lai_at_the_first_step_cancels_and_skips_steps_that_do_not_ap
     await pchat.press("pf:s:official")  # an official's conduct: no procedure step
     back = await pchat.say("quay lại")  # from the agency step: the subject again, not the procedure
     assert "pf:s:procedure" in payloads_of(back)
+
+
+@pytest.mark.parametrize("step", ["kind", "subject"])
+async def test_a_description_typed_where_a_choice_is_asked_is_kept_for_the_content_step(papp, pchat, step):
+    said = "Cán bộ một cửa xã Tân An hẹn trả kết quả sổ đỏ đã quá hai tuần mà vẫn chưa có."
+    await pchat.press("m:pakn")
+    if step == "subject":
+        await pchat.press("pf:k:phan_anh")
+    kept = await pchat.say(said)
+    assert "Tôi đã ghi lại nội dung bạn vừa nhập" in texts_of(kept)
+    if step == "kind":
+        await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:official")
+    offer = await pchat.press("pf:a:STP")
+    assert "pf:c:keep" in payloads_of(offer) and said in texts_of(offer)
+    await pchat.press("pf:c:keep")
+    await pchat.press("pf:skip")  # no attachments
+    await pchat.say("Bộ phận một cửa UBND xã Tân An")
+    ack = await pakn_from_the_name(pchat.say, pchat.press)
+    (item,) = await _items(papp)
+    assert item.code in texts_of(ack) and CODE.search(texts_of(ack))
+    assert item.content == said and item.subject == "official"
