@@ -82,6 +82,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("error: the database schema is not up to date; run `tthc-bot db upgrade` first",
               file=sys.stderr)
         return 2
+    if not args.worker and (busy := _port_taken(host, port)):
+        print(f"error: cannot listen on {host}:{port}: {busy}", file=sys.stderr)
+        return 2
     if workers > 1 and not args.worker:
         from bot.ops.workers import Supervisor, worker_argv
 
@@ -112,6 +115,32 @@ def cmd_run(args: argparse.Namespace) -> int:
                                   file=sys.stderr)),
                 handle_signals=True)
     return 0
+
+
+def _port_taken(host: str, port: int) -> str:
+    """Why ``host:port`` cannot be listened on ("address already in use"), or "" when it can:
+    checked before the knowledge base is loaded, so a second start fails at once and plainly."""
+    import errno
+    import socket
+
+    if port == 0:
+        return ""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"unknown host ({exc.strerror}); check --host or web.host"
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                why = (exc.strerror or str(exc)).lower()
+                if exc.errno == errno.EADDRINUSE:
+                    return (f"{why}. Is tthc-bot already running? Stop it, or choose another port "
+                            "(--port or web.port)")
+                return f"{why}; check --host and --port (web.host, web.port)"
+    return ""
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

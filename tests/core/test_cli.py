@@ -39,6 +39,22 @@ def test_run_refuses_an_unmigrated_database(tmp_path):
     assert "tthc-bot db upgrade" in proc.stderr
 
 
+def test_run_on_a_port_in_use_says_so_in_one_line(tmp_path):
+    import socket
+
+    db = f"sqlite:///{tmp_path}/t.sqlite3"
+    assert run("db", "upgrade", "--db", db, cwd=tmp_path).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run("run", "--port", str(port), cwd=tmp_path, env={"TTHC_DATABASE_URL": db})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: address already in use. Is tthc-bot already "
+        "running? Stop it, or choose another port (--port or web.port)"]
+
+
 def test_config_check_ok(tmp_path):
     proc = run("config", "check", cwd=tmp_path)
     assert proc.returncode == 0 and "embedded defaults" in proc.stdout
