@@ -34,6 +34,7 @@ KB_EMPTY = "Kho thủ tục đang được cập nhật, vui lòng thử lại s
 SECTIONS = (("docs", "Hồ sơ cần chuẩn bị"), ("steps", "Trình tự"), ("law", "Căn cứ pháp lý"),
             ("forms", "Biểu mẫu"))
 MIN_FALLBACK_SCORE = 0.5  # below this, free text outside a flow is not treated as a lookup
+CONTEXT_SHARE = 0.8  # an unsure answer under a card: procedures of its field this close to the best go first
 LOOKUP_ORDER = 50  # free text is read as a procedure question after every other fallback
 
 SMALL_TALK_GREETING = {"xin chao", "chao", "chao ban", "hello", "hi", "alo", "chao bot"}
@@ -112,12 +113,30 @@ async def free_text_lookup(ctx: Context, msg: Incoming) -> bool:
         return False
     if not content_tokens(msg.text):  # "???", "ok", "vâng": not a question about a procedure
         return False
-    result = kb.search(msg.text, limit=5)
+    result = _in_context(ctx, kb.search(msg.text, limit=5))
     if not result.hits or (not result.confident and result.hits[0].score < MIN_FALLBACK_SCORE):
         _not_found(ctx, msg.text, "Bạn có thể gõ lại ngắn gọn hơn, xem thủ tục theo lĩnh vực hoặc hỏi cán bộ.")
         return True
     _present(ctx, msg.text, result)
     return True
+
+
+def _in_context(ctx: Context, result: SearchResult) -> SearchResult:
+    """An unsure answer to text typed under a procedure's card is read in that card's field
+    first: "thế còn cấp lại thì sao" under *Đổi giấy phép lái xe* means *Cấp lại giấy phép lái
+    xe* (sure within the field: its card; close to the best overall: first in the list)."""
+    on_screen = _procedure_on_screen(ctx) if not result.confident and result.hits else None
+    if on_screen is None or not on_screen.field:
+        return result
+    narrowed = ctx.services.kb.search(result.query, limit=5, field=on_screen.field)
+    if narrowed.confident:
+        return narrowed
+    best = result.hits[0].score
+    near = [h for h in narrowed.hits if h.score >= CONTEXT_SHARE * best]
+    if not near:
+        return result
+    first = {h.procedure.code for h in near}
+    return dataclasses.replace(result, hits=tuple(near + [h for h in result.hits if h.procedure.code not in first])[:5])
 
 
 async def lookup(ctx: Context, query: str, **filters: str) -> None:

@@ -289,3 +289,19 @@ async def test_a_question_naming_something_else_under_a_card_is_a_new_search(cha
     await chat.say("menu")
     bare = await chat.say("phí bao nhiêu")
     assert "Đổi giấy phép lái xe" not in texts_of(bare)
+
+
+async def test_an_unsure_question_under_a_card_is_read_in_its_field_first(chat):
+    await chat.say("3.000347")  # Đổi giấy phép lái xe
+    sibling = await chat.say("thế còn cấp lại thì sao")  # unsure overall: Cấp lại … of any paper
+    assert [p for p in payloads_of(sibling) if p.startswith("kb:open:")][0] == "kb:open:3.000348"
+    await chat.say("3.000347")
+    sure = await chat.say("cấp lại")  # sure within the field: the card itself
+    assert "Mã thủ tục: 3.000348" in texts_of(sure)
+    # without the card on screen the same words are not read as driving licences
+    await chat.say("menu")
+    plain = await chat.say("cấp lại")
+    assert "Mã thủ tục: 3.000348" not in texts_of(plain)
+    # a question that is sure on its own is not pulled into the field
+    await chat.say("3.000347")
+    assert "Mã thủ tục: 1.000894" in texts_of(await chat.say("đăng ký kết hôn"))
