@@ -87,11 +87,11 @@ class BotCore:
         """The replies to one message ([] for a duplicate update). ``within`` runs in the
         message's transaction (see :data:`Within`); when the message could not be handled
         (database down) the citizen gets the polite busy reply and ``within(None)`` is called."""
-        started = time.perf_counter()
+        started, arrived = time.perf_counter(), time.monotonic()
         lock = self._lock(str(msg.key))
         async with lock:
             try:
-                replies, hooks = await self._handle(msg, within)
+                replies, hooks = await self._handle(msg, within, arrived)
             except Exception:
                 log.exception("message failed before reaching a handler",
                               extra={"channel": msg.channel, "update_id": msg.update_id,
@@ -111,7 +111,8 @@ class BotCore:
                                     "ms": round(elapsed * 1000, 2)})
         return replies
 
-    async def _handle(self, msg: Incoming, within: Within | None = None) -> tuple[list[Reply], list[Any]]:
+    async def _handle(self, msg: Incoming, within: Within | None = None,
+                      arrived: float | None = None) -> tuple[list[Reply], list[Any]]:
         now = self.services.clock.now()
         async with self.services.db.unit_of_work() as uow:
             opened = await uow.conversations.open(msg.key, msg.update_id, now, msg.display_name)
@@ -138,7 +139,8 @@ class BotCore:
             offered = [Choice(label, payload) for label, payload in data.pop(OFFERED_KEY, [])]
             msg = self._resolve_typed_choice(msg, offered)
             ctx = Context(key=msg.key, identity=identity, state=state, data=data, uow=uow,
-                          services=self.services, now=now, router=self.router, offered=offered)
+                          services=self.services, now=now, router=self.router, offered=offered,
+                          arrived=arrived)
             first_ctx = ctx
             if expired:
                 ctx.reply(texts.EXPIRED.format(minutes=self.services.config.conversation.idle_timeout_minutes))
@@ -209,7 +211,8 @@ class BotCore:
     def _restart_ctx(self, ctx: Context, state: str, data: dict[str, Any]) -> Context:
         """A fresh context after a rolled-back handler: state and data as they were."""
         return Context(key=ctx.key, identity=ctx.identity, state=state, data=data, uow=ctx.uow,
-                       services=self.services, now=ctx.now, router=self.router, offered=ctx.offered)
+                       services=self.services, now=ctx.now, router=self.router, offered=ctx.offered,
+                       arrived=ctx.arrived)
 
     # -- typed answers -----------------------------------------------------------------
     def _resolve_typed_choice(self, msg: Incoming, offered: list[Choice]) -> Incoming:

@@ -18,6 +18,7 @@ menu; their labels and payloads still reach the handlers (old buttons, typed lab
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
@@ -176,7 +177,8 @@ class Context:
 
     def __init__(self, *, key: ConversationKey, identity: "Identity", state: str,
                  data: dict[str, Any], uow: "UnitOfWork", services: "Services",
-                 now: datetime, router: Router, offered: Sequence[Choice] = ()) -> None:
+                 now: datetime, router: Router, offered: Sequence[Choice] = (),
+                 arrived: float | None = None) -> None:
         self.key = key
         self.identity = identity
         self.state = state
@@ -188,6 +190,9 @@ class Context:
         # the buttons of the previous turn, still on the citizen's screen (none after the
         # idle timeout): what "it" means in a follow-up question
         self.offered = tuple(offered)
+        # time.monotonic() when the message reached us: what time budgets promised to the
+        # citizen ("an answer within 3 s") are counted from
+        self.arrived = time.monotonic() if arrived is None else arrived
         self.replies: list[Reply] = []
         self.next_state = state
         self._after_commit: list[Callable[[], Awaitable[None]]] = []

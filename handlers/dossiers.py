@@ -98,7 +98,7 @@ def _parse(ctx: Context, text: str) -> str | None:
 
 async def _find(ctx: Context, code: str) -> Dossier | None:
     """Throttled lookup; on a miss the citizen is asked for the code again."""
-    dossier = await _svc(ctx).lookup(ctx.uow, ctx.citizen_id, code, ctx.now)
+    dossier = await _svc(ctx).lookup(ctx.uow, ctx.citizen_id, code, ctx.now, arrived=ctx.arrived)
     if dossier is None:
         ctx.goto("dossier.code", {"intent": ctx.data.get("intent", LOOKUP)})
         ctx.reply(T.NOT_FOUND.format(code=code), [CANCEL_CHOICE])
@@ -202,7 +202,7 @@ async def got_proof(ctx: Context, msg: Incoming) -> None:
     ctx.redact_inbound()  # phone digits or an ID number: never kept in the message log
     code, then = ctx.data.get("code", ""), ctx.data.get("then", DETAILS)
     svc = _svc(ctx)
-    dossier = await svc.fetch(code, ctx.uow)
+    dossier = await svc.fetch(code, ctx.uow, arrived=ctx.arrived)
     if dossier is None:
         ctx.end()
         ctx.reply(T.NOT_FOUND.format(code=code), [ANOTHER, MENU_CHOICE])

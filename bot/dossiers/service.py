@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -38,6 +39,8 @@ LOOKUP = "lookup"
 LOOKUP_MISS = "lookup_miss"
 
 NOTIFY_KIND = "dossier_status"
+# Of a citizen's lookup deadline, what is kept for recording the lookup and replying
+REPLY_MARGIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -66,16 +69,27 @@ class DossierService:
         self.tz = config.tz
 
     # -- lookups -----------------------------------------------------------------------
-    async def fetch(self, code: str, uow: "UnitOfWork | None" = None) -> Dossier | None:
-        """The dossier, within the lookup deadline; :class:`ServiceUnavailable` otherwise."""
+    async def fetch(self, code: str, uow: "UnitOfWork | None" = None, *,
+                    arrived: float | None = None) -> Dossier | None:
+        """The dossier, within the lookup deadline; :class:`ServiceUnavailable` otherwise.
+        ``arrived``: the time.monotonic() when the citizen's message reached us: the
+        deadline counts from then (time spent waiting for the database before the call is
+        the citizen's wait too), less :data:`REPLY_MARGIN` for writing the answer."""
+        now = time.monotonic()
+        deadline = (now if arrived is None else min(arrived, now)) + self.cfg.lookup_deadline_seconds
+        if arrived is not None:
+            deadline -= REPLY_MARGIN
         try:
-            return await asyncio.wait_for(self.source.fetch(code, uow), self.cfg.lookup_deadline_seconds)
+            if deadline - now <= 0.05:
+                raise TimeoutError("no time left for the source")
+            return await asyncio.wait_for(self.source.fetch(code, uow, deadline=deadline), deadline - now)
         except (SourceUnavailable, TimeoutError) as exc:
             log.warning("dossier source unavailable", extra={"code": code, "source": self.source.name,
                                                              "problem": type(exc).__name__})
             raise ServiceUnavailable(T.BUSY) from None
 
-    async def lookup(self, uow: "UnitOfWork", citizen_id: int, code: str, now: datetime) -> Dossier | None:
+    async def lookup(self, uow: "UnitOfWork", citizen_id: int, code: str, now: datetime, *,
+                     arrived: float | None = None) -> Dossier | None:
         """A citizen's lookup: throttled (all lookups, and especially codes that do not
         exist), then fetched. Raises :class:`UserFacingError` when over a limit."""
         rates = uow.repo(RateEvents)
@@ -89,7 +103,7 @@ class DossierService:
                 wait = _minutes(oldest + timedelta(hours=1) - now)
                 log.info("dossier lookups throttled", extra={"citizen_id": citizen_id, "kind": kind})
                 raise UserFacingError(T.TOO_MANY_LOOKUPS.format(minutes=wait))
-        dossier = await self.fetch(code, uow)
+        dossier = await self.fetch(code, uow, arrived=arrived)
         await rates.add_many([(LOOKUP, subject)] + ([(LOOKUP_MISS, subject)] if dossier is None else []), now)
         return dossier
 

@@ -40,9 +40,12 @@ class SourceUnavailable(Exception):
 class DossierSource(Protocol):
     name: str
 
-    async def fetch(self, code: str, uow: "UnitOfWork | None" = None) -> Dossier | None:
+    async def fetch(self, code: str, uow: "UnitOfWork | None" = None, *,
+                    deadline: float | None = None) -> Dossier | None:
         """The dossier with this canonical code, None if the source does not know it.
-        ``uow``: the caller's open transaction, for sources that read our database."""
+        ``uow``: the caller's open transaction, for sources that read our database;
+        ``deadline``: the time.monotonic() by which the caller needs the answer (default:
+        ``lookup_deadline_seconds`` from now)."""
 
     async def close(self) -> None:
         """Release connections."""
@@ -55,7 +58,8 @@ class LocalSource:
         self.db = db
         self.tz = tz
 
-    async def fetch(self, code: str, uow: "UnitOfWork | None" = None) -> Dossier | None:
+    async def fetch(self, code: str, uow: "UnitOfWork | None" = None, *,
+                    deadline: float | None = None) -> Dossier | None:
         from storage.repos.dossiers import DossierRecords
 
         if uow is None:
@@ -152,24 +156,25 @@ class HttpSource:
                 headers=headers, timeout=aiohttp.ClientTimeout(total=None, connect=self.cfg.request_timeout_seconds))
         return self._session
 
-    async def fetch(self, code: str, uow: "UnitOfWork | None" = None) -> Dossier | None:
+    async def fetch(self, code: str, uow: "UnitOfWork | None" = None, *,
+                    deadline: float | None = None) -> Dossier | None:
         if not self.breaker.allow():
             raise SourceUnavailable("circuit breaker open")
+        if deadline is None:
+            deadline = time.monotonic() + self.cfg.lookup_deadline_seconds
         try:
-            return await self._fetch(code)
+            return await self._fetch(code, deadline - 0.05)
         except asyncio.CancelledError:  # no outcome: a half-open breaker must not wait for it
             self.breaker.abandoned()
             raise
 
-    async def _fetch(self, code: str) -> Dossier | None:
+    async def _fetch(self, code: str, deadline: float) -> Dossier | None:
         import aiohttp
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.cfg.lookup_deadline_seconds - 0.05
         url = f"{self.base}/dossiers/{quote(code, safe='')}"
         problem = "no attempt"
         for attempt in range(self.cfg.max_attempts):
-            remaining = deadline - loop.time()
+            remaining = deadline - time.monotonic()
             if remaining <= 0.01:
                 break
             self.calls += 1
@@ -202,7 +207,7 @@ class HttpSource:
                 problem = type(exc).__name__ + (f" {exc}" if str(exc) else "")
                 log.warning("one-stop system attempt failed",
                             extra={"code": code, "attempt": attempt + 1, "problem": problem})
-            pause = min(self.cfg.retry_backoff_seconds * (2 ** attempt), deadline - loop.time())
+            pause = min(self.cfg.retry_backoff_seconds * (2 ** attempt), deadline - time.monotonic())
             if attempt + 1 < self.cfg.max_attempts and pause > 0:
                 await asyncio.sleep(pause)
         self.breaker.failure()

@@ -180,6 +180,30 @@ async def test_slow_one_stop_system_gives_busy_within_three_seconds(make_app, sq
     await app.stop()
 
 
+async def test_the_three_seconds_count_from_the_message_not_from_the_call(make_app, sqlite_url, onestop):
+    """On SQLite a slow lookup holds the write lock, so the next citizens' messages wait
+    for it before their own call. Their wait counts: each gets the busy answer within the
+    deadline of their own message, instead of queueing one deadline after another."""
+    import asyncio
+
+    app = make_app(sqlite_url, dossiers=http_settings(onestop, breaker_failures=50))
+    onestop.add(make_record())
+    onestop.delay[CODE] = 30
+    ch = MemoryChannel(app.core.handle)
+    app.add_channel(ch)
+
+    async def citizen(i: int) -> tuple[float, list]:
+        started = time.perf_counter()
+        replies = await ch.as_user(f"q{i}").say(CODE)
+        return time.perf_counter() - started, replies
+
+    answers = await asyncio.gather(*(citizen(i) for i in range(3)))
+    for waited, replies in answers:
+        assert "Hệ thống đang bận, vui lòng thử lại sau" in texts_of(replies)
+        assert waited < 3.3, [w for w, _r in answers]  # one call after another: 3 × 3 s
+    await app.stop()
+
+
 async def test_lookup_over_http_source_end_to_end(make_app, sqlite_url, onestop):
     app = make_app(sqlite_url, dossiers=http_settings(onestop))
     onestop.add(make_record(status=9, finished_at="2026-11-01T10:00:00+07:00"))
