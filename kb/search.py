@@ -142,6 +142,13 @@ class SearchConfig:
     lost_check: bool = True  # "mất / hỏng …" asks for a new copy: a name that makes none is not sure
     group_check: bool = True  # a group of people the question names (người có công …) is in the top name
     confident_name_coverage: float = 0.5  # share of the query's information found in the top NAME
+    # the top name must share a word with the query that names a thing, not only a generic verb
+    # or place ("nộp ở xã được không" is not *Nộp tiền trồng rừng thay thế*)
+    object_check: bool = True
+    # a hit scoring under this share of the best one is not returned: a choice list of one
+    # plausible procedure and four strangers reads as noise (0.6 lost one held-out answer; see
+    # benchmarks/README.md)
+    list_floor: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,10 @@ _ASKED_ACTION = re.compile(r"(?<!\w)(cấp lại|cấp đổi|gia hạn|thu hồ
 _ASKED_ACTION_FOLDED = re.compile(r"(?<!\w)(cap lai|cap doi|gia han|thu hoi|dieu chinh|cham dut|thay doi|"
                                   r"dang ky lai|khoi phuc|bo sung|cai chinh|mo khoa|tam ngung|"
                                   r"giai the|dinh chinh)(?!\w)")
+# folded words that say what is done or where, not to what: a question made of these alone
+# ("nộp ở xã", "làm giấy ở đâu") names no procedure
+_GENERIC_WORDS = frozenset("nop lam xin cap dang ky de nghi thuc hien giai quyet ho so giay to "
+                           "tien xa phuong tinh huyen thi tran o dau can gi nao".split())
 _UNDOING = frozenset({("thu", "hoi"), ("xoa",), ("cham", "dut"), ("huy",)})
 _ACTION_WORDS = 5  # an action counts within the first words of a name
 # "(không phải là tàu bay, tàu biển …)", "(trừ …)": what a procedure is NOT for; its words are
@@ -887,9 +898,10 @@ class SearchIndex:
             ranked = [row for _, _, row in head] + ranked[len(head):]
         if cfg.sibling_swap:
             ranked = self._prefer_plain_sibling(ranked, weights, cfg.sibling_swap)
+        floor = ranked[0][0] * cfg.list_floor
         hits = tuple(
             SearchHit(self.docs[d].code, self.docs[d].name, round(s, 4), self.docs[d], round(cov, 4))
-            for s, cov, d in ranked[:limit]
+            for s, cov, d in ranked[:limit] if s >= floor
         )
         margin = self._margin(ranked, qscope if cfg.margin_skips_foreign else None)
         s0, cov0, d0 = ranked[0]
@@ -900,6 +912,9 @@ class SearchIndex:
         # fields of a present one ("nghĩa vụ quân sự" in the keywords of "khai báo tạm vắng")
         name_cov = _group_cover(gfull, set(self.name_terms[d0]), idf)
         confident = confident and name_cov >= cfg.confident_name_coverage
+        if cfg.object_check and confident:
+            shared = qterms.intersection(self.name_terms[d0])
+            confident = not shared <= _GENERIC_WORDS
         # a question about a company / a foreign element answered by a name that mentions neither:
         # the right variant is probably not in this knowledge base
         confident = confident and not scope_mismatch(qscope, self.fuzzy_names[d0])

@@ -459,6 +459,36 @@ def test_a_group_of_people_the_question_names_must_be_in_the_confident_answer():
         "mai táng phí người có công").confident
 
 
+def test_a_question_of_generic_words_only_is_not_answered_confidently():
+    """'nộp ở xã được không' (bundled KB) names no procedure: *Nộp tiền trồng rừng thay thế*
+    shares only the verb with it, so the bot asks instead of opening that card."""
+    from kb.canonical import load_bundled
+
+    procs = list(load_bundled())
+    idx = SearchIndex.build(procs)
+    for q in ("nộp ở xã được không", "nop o xa duoc khong", "làm giấy ở đâu", "xin cấp giấy"):
+        assert not idx.search(q).confident, q
+    assert SearchIndex.build(procs, config=SearchConfig(object_check=False)).search(
+        "nộp ở xã được không").confident  # what the check changes
+    for q in ("đăng ký khai sinh", "xin giấy phép xây dựng", "nộp tiền trồng rừng thay thế"):
+        assert idx.search(q).confident, q
+
+
+def test_choices_far_behind_the_best_are_not_offered():
+    """'đăng ký nghĩa vụ quân sự' (bundled KB: no such procedure) offers the one plausible
+    hit, not strangers at under half its score."""
+    from kb.canonical import load_bundled
+
+    procs = list(load_bundled())
+    q = "đăng ký nghĩa vụ quân sự"
+    r = SearchIndex.build(procs).search(q, limit=5)
+    assert r.hits and not r.confident
+    assert all(h.score >= 0.5 * r.hits[0].score for h in r.hits)
+    everything = SearchIndex.build(procs, config=SearchConfig(list_floor=0.0)).search(q, limit=5)
+    assert len(everything.hits) == 5 and len(r.hits) < 5  # what the floor changes
+    assert [h.code for h in r.hits] == [h.code for h in everything.hits[:len(r.hits)]]
+
+
 def test_a_lost_paper_is_not_answered_confidently_with_its_first_issue():
     """'mất giấy đăng ký hộ kinh doanh' (bundled KB) must not get *Đăng ký thành lập hộ kinh
     doanh* with confidence: the citizen needs a new copy; the re-issue is offered right behind."""
