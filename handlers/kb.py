@@ -438,10 +438,11 @@ _ABOUT_IT = frozenset("thu tuc nay do ho so nop lam giai quyet duoc khong co nha
                       "vay thi the con neu minh toi em a oi can phai la bao nhieu lau".split())
 
 
-def _follow_up(text: str, p: Procedure) -> tuple[str, bool]:
+def _follow_up(text: str, p: Procedure | None) -> tuple[str, bool]:
     """The aspect of ``p`` a short follow-up asks about ("terms", "where", "docs" …), or ""
     when it asks none; and whether it holds content words besides, not in ``p``'s name
-    ("bằng lái", "khai sinh"): then it may be about another procedure."""
+    ("bằng lái", "khai sinh"): then it may be about another procedure. ``p`` None: the
+    procedure is not known yet (a choice list is on screen)."""
     pairs = word_pairs(text)
     folded = [f for _, f in pairs]
     if not folded or len(folded) > 12:
@@ -457,7 +458,7 @@ def _follow_up(text: str, p: Procedure) -> tuple[str, bool]:
                     aspect = aspect or name
     if not aspect:
         return "", False
-    own = set(tokens(p.name))
+    own = set(tokens(p.name)) if p is not None else set()
     filler = filler_mask(folded)
     other = any(not (covered[i] or filler[i] or is_stop(pairs, i) or f in own or f in _ABOUT_IT)
                 for i, f in enumerate(folded))
@@ -475,7 +476,7 @@ async def follow_up_question(ctx: Context, msg: Incoming) -> bool:
         return False
     p = _procedure_on_screen(ctx)
     if p is None:
-        return False
+        return _follow_up_under_a_list(ctx, msg)
     aspect, other = _follow_up(msg.text, p)
     if not aspect:
         return False
@@ -513,6 +514,25 @@ async def follow_up_question(ctx: Context, msg: Incoming) -> bool:
             lines = [f"Theo dữ liệu công bố, thủ tục \"{p.name}\" chưa nộp trực tuyến được. "
                      f"Bạn có thể nộp: {ways}."]
     ctx.reply("\n".join(lines), _section_choices(p), links)
+    return True
+
+
+_ASPECT_NAMES = {"terms": "thời hạn và lệ phí", "online": "cách nộp trực tuyến", "where": "nơi nộp hồ sơ",
+                 "forms": "biểu mẫu", "docs": "hồ sơ cần chuẩn bị", "steps": "trình tự thực hiện",
+                 "law": "căn cứ pháp lý"}
+
+
+def _follow_up_under_a_list(ctx: Context, msg: Incoming) -> bool:
+    """"Lệ phí bao nhiêu?", "nộp ở xã được không?" typed under a choice list: the question is
+    about one of the listed procedures, not a new search; ask which, with the list again."""
+    listed = [c for c in ctx.offered if c.payload.startswith("kb:open:")]
+    if not listed:
+        return False
+    aspect, other = _follow_up(msg.text, None)
+    if not aspect or other:
+        return False
+    ctx.reply(f"Bạn vui lòng chọn thủ tục trong danh sách để xem {_ASPECT_NAMES[aspect]}:",
+              listed + [_ask_choice(), CANCEL_CHOICE])
     return True
 
 

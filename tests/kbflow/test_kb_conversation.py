@@ -305,3 +305,21 @@ async def test_an_unsure_question_under_a_card_is_read_in_its_field_first(chat):
     # a question that is sure on its own is not pulled into the field
     await chat.say("3.000347")
     assert "Mã thủ tục: 1.000894" in texts_of(await chat.say("đăng ký kết hôn"))
+
+
+async def test_a_follow_up_under_a_choice_list_asks_which_procedure(chat):
+    listed = await chat.say("sổ đỏ")  # unsure: a list of land procedures
+    shown = [p for p in payloads_of(listed) if p.startswith("kb:open:")]
+    assert len(shown) >= 2 and "Mã thủ tục" not in texts_of(listed)
+    for question, aspect in (("nộp ở xã được không", "nơi nộp hồ sơ"), ("lệ phí bao nhiêu", "thời hạn và lệ phí"),
+                             ("cần mang theo giấy tờ gì", "hồ sơ cần chuẩn bị")):
+        answer = await chat.say(question)
+        assert f"chọn thủ tục trong danh sách để xem {aspect}" in texts_of(answer), question
+        assert [p for p in payloads_of(answer) if p.startswith("kb:open:")] == shown  # the same list
+    card = await chat.say("1")  # picked from the list offered again
+    assert f"Mã thủ tục: {shown[0][len('kb:open:'):]}" in texts_of(card)
+    # a question naming another procedure is a new search, not a request to pick
+    await chat.say("sổ đỏ")
+    other = await chat.say("đăng ký khai sinh lệ phí bao nhiêu")
+    assert "chọn thủ tục trong danh sách" not in texts_of(other)
+    assert "khai sinh" in texts_of(other).lower() or any("1.001193" in p for p in payloads_of(other))
