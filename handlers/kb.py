@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot import texts
 import dataclasses
+import re
 
 from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
 from bot.errors import UserFacingError
@@ -39,6 +40,17 @@ LOOKUP_ORDER = 50  # free text is read as a procedure question after every other
 
 SMALL_TALK_GREETING = {"xin chao", "chao", "chao ban", "hello", "hi", "alo", "chao bot"}
 SMALL_TALK_THANKS = {"cam on", "cam on ban", "thanks", "thank you", "ok cam on", "cam on nhieu"}
+# "never mind", "ok", "yes" typed alone: nothing to look up ("thôi" is not *thời hạn*)
+SMALL_TALK_DONE = {"thoi", "thoi khong can", "thoi khong can nua", "khong can", "khong can nua", "bo qua",
+                   "ok", "oke", "okay", "vang", "da", "u", "uh", "um", "duoc roi", "biet roi", "toi biet roi",
+                   "vang a", "da vang", "ok ban", "thoi duoc roi"}
+# "tôi tên là Lan", "mình tên Hùng": an introduction, not a question (a name is not a procedure)
+_INTRODUCTION = re.compile(r"^(?:xin chao )?(?:toi|minh|em|chau|con|anh|chi|tui) ten(?: la)? (?P<a>\w+(?: \w+){0,3})$"
+                           r"|^ten (?:toi|minh|em|chau|con|tui) la (?P<b>\w+(?: \w+){0,3})$")
+# ... unless "the name" goes on with a request: "tôi tên An cần đổi tên" is a question ("thì"
+# is not here: folded it is the middle name Thị)
+_NOT_IN_A_NAME = frozenset("muon can lam xin hoi dang ky doi cap nop bi mat sai sao gi nao dau khong "
+                           "duoc phai co va o tai cho de ve".split())
 
 
 def _ask_choice(code: str = "") -> Choice:
@@ -101,6 +113,14 @@ async def small_talk(ctx: Context, msg: Incoming) -> bool:
         return True
     if said in SMALL_TALK_THANKS or (short and said.startswith("cam on")):
         ctx.reply("Rất vui được hỗ trợ bạn. Chúc bạn một ngày tốt lành!", [MENU_CHOICE])
+        return True
+    words = " ".join(said.replace(",", " ").split())
+    if words in SMALL_TALK_DONE:
+        ctx.reply("Vâng ạ. Khi cần hỗ trợ, bạn cứ nhắn cho tôi.", [MENU_CHOICE])
+        return True
+    intro = _INTRODUCTION.match(words)
+    if intro and not _NOT_IN_A_NAME.intersection((intro.group("a") or intro.group("b")).split()):
+        ctx.show_menu("Rất vui được làm quen với bạn! " + texts.MENU_PROMPT)
         return True
     return False
 

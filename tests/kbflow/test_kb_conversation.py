@@ -91,6 +91,29 @@ async def test_greeting_and_thanks(chat, app):
     assert "Rất vui" in texts_of(await chat.say("cảm ơn"))
 
 
+@pytest.mark.parametrize("typed", ["thôi", "bỏ qua", "không cần nữa", "ok", "vâng", "Dạ"])
+async def test_never_mind_and_ok_typed_alone_are_not_searched(chat, typed):
+    """'thôi' alone once opened *Tạm ngừng kinh doanh …* with confidence (folded it is 'thời')."""
+    answer = await chat.say(typed)
+    assert texts_of(answer).startswith("Vâng ạ") and "Mã thủ tục" not in texts_of(answer), typed
+    await chat.say("sổ đỏ")  # under a choice list too
+    assert texts_of(await chat.say(typed)).startswith("Vâng ạ"), typed
+
+
+@pytest.mark.parametrize("typed", ["tôi tên là Lan", "mình tên Hùng", "Xin chào, tôi tên là Trần Thị Bình",
+                                   "tên em là Nguyễn Văn An"])
+async def test_an_introduction_is_greeted_not_searched(chat, typed):
+    answer = await chat.say(typed)
+    assert "Rất vui được làm quen" in texts_of(answer) and "m:kb" in payloads_of(answer), typed
+    assert "Mã thủ tục" not in texts_of(answer)
+
+
+@pytest.mark.parametrize("typed", ["tôi tên An cần đổi tên", "thôi quốc tịch", "mình tên Lan muốn đăng ký kết hôn"])
+async def test_a_question_that_starts_like_small_talk_is_still_searched(chat, typed):
+    answer = await chat.say(typed)
+    assert "Rất vui được làm quen" not in texts_of(answer) and not texts_of(answer).startswith("Vâng ạ"), typed
+
+
 async def test_sections_keep_their_numbers_and_names_under_every_section(chat):
     card = await chat.say("1.001193")
     assert "Mã thủ tục: 1.001193" in texts_of(card)
