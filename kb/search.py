@@ -202,10 +202,12 @@ _ASKED_ACTION = re.compile(r"(?<!\w)(cấp lại|cấp đổi|gia hạn|thu hồ
 _ASKED_ACTION_FOLDED = re.compile(r"(?<!\w)(cap lai|cap doi|gia han|thu hoi|dieu chinh|cham dut|thay doi|"
                                   r"dang ky lai|khoi phuc|bo sung|cai chinh|mo khoa|tam ngung|"
                                   r"giai the|dinh chinh)(?!\w)")
-# folded words that say what is done or where, not to what: a question made of these alone
-# ("nộp ở xã", "làm giấy ở đâu") names no procedure
-_GENERIC_WORDS = frozenset("nop lam xin cap dang ky de nghi thuc hien giai quyet ho so giay to "
-                           "tien xa phuong tinh huyen thi tran o dau can gi nao".split())
+# folded words that say what is done, where, when or what went wrong, not to what: a question
+# made of these alone ("nộp ở xã", "làm giấy ở đâu", "mất", "hết hạn", "lệ phí") names no procedure
+_GENERIC_WORDS = frozenset("nop lam xin cap lai dang ky de nghi thuc hien giai quyet ho so giay to "
+                           "tien xa phuong tinh huyen thi tran o dau can gi nao "
+                           "mat het han sai hong rach le phi mien dia chi ngay thoi gian "
+                           "mau don bieu khai chu ket qua".split())
 _UNDOING = frozenset({("thu", "hoi"), ("xoa",), ("cham", "dut"), ("huy",)})
 _ACTION_WORDS = 5  # an action counts within the first words of a name
 # "(không phải là tàu bay, tàu biển …)", "(trừ …)": what a procedure is NOT for; its words are
@@ -912,9 +914,11 @@ class SearchIndex:
         # fields of a present one ("nghĩa vụ quân sự" in the keywords of "khai báo tạm vắng")
         name_cov = _group_cover(gfull, set(self.name_terms[d0]), idf)
         confident = confident and name_cov >= cfg.confident_name_coverage
-        if cfg.object_check and confident:
-            shared = qterms.intersection(self.name_terms[d0])
-            confident = not shared <= _GENERIC_WORDS
+        if cfg.object_check and confident:  # ... and at least two of its words ("sai", "vợ" alone: no),
+            # typo corrections not counted ("cô chú": "chú" is no "thu")
+            typed = {t for g in groups for alt, credit in g if credit >= 1.0 for t in alt}
+            shared = typed.intersection(self.name_terms[d0])
+            confident = len(shared) >= 2 and not shared <= _GENERIC_WORDS
         # a question about a company / a foreign element answered by a name that mentions neither:
         # the right variant is probably not in this knowledge base
         confident = confident and not scope_mismatch(qscope, self.fuzzy_names[d0])
