@@ -151,6 +151,8 @@ def _in_context(ctx: Context, result: SearchResult) -> SearchResult:
     narrowed = ctx.services.kb.search(result.query, limit=5, field=on_screen.field)
     if narrowed.confident:
         return narrowed
+    if narrowed.names_nothing:  # "cấp lại" under *Đổi giấy phép lái xe*: the card says of what
+        return dataclasses.replace(narrowed, confident=True)
     best = result.hits[0].score
     near = [h for h in narrowed.hits if h.score >= CONTEXT_SHARE * best]
     if not near:

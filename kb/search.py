@@ -179,6 +179,9 @@ class SearchResult:
     by_code: bool = False  # answered by an exact code lookup
     margin: float = 0.0  # top score minus the best score of a procedure with another name (1.0: none)
     name_coverage: float = 0.0  # share of the query's information found in the top hit's name
+    # sure of the top hit but for one thing: the question names no procedure, only generic
+    # words ("cấp lại", "nộp ở xã") - a procedure on screen may say which it means
+    names_nothing: bool = False
 
     @property
     def top(self) -> SearchHit | None:
@@ -914,11 +917,6 @@ class SearchIndex:
         # fields of a present one ("nghĩa vụ quân sự" in the keywords of "khai báo tạm vắng")
         name_cov = _group_cover(gfull, set(self.name_terms[d0]), idf)
         confident = confident and name_cov >= cfg.confident_name_coverage
-        if cfg.object_check and confident:  # ... and at least two of its words ("sai", "vợ" alone: no),
-            # typo corrections not counted ("cô chú": "chú" is no "thu")
-            typed = {t for g in groups for alt, credit in g if credit >= 1.0 for t in alt}
-            shared = typed.intersection(self.name_terms[d0])
-            confident = len(shared) >= 2 and not shared <= _GENERIC_WORDS
         # a question about a company / a foreign element answered by a name that mentions neither:
         # the right variant is probably not in this knowledge base
         confident = confident and not scope_mismatch(qscope, self.fuzzy_names[d0])
@@ -944,9 +942,19 @@ class SearchIndex:
         if cfg.lost_check and confident and not asked and _lost_or_damaged(query):
             name0 = unicodedata.normalize("NFC", self.docs[d0].name).lower()
             confident = bool(_NEW_COPY_ACC.search(name0))
+        # ... and at least two of its words shared with the question ("sai", "vợ" alone: no), typo
+        # corrections not counted ("cô chú": "chú" is no "thu"), not all generic ("nộp ở xã"); last,
+        # so that names_nothing says "sure but for that" (what a card on screen can supply)
+        names_nothing = False
+        if cfg.object_check and confident:
+            typed = {t for g in groups for alt, credit in g if credit >= 1.0 for t in alt}
+            shared = typed.intersection(self.name_terms[d0])
+            names_nothing = len(shared) < 2 or shared <= _GENERIC_WORDS
+            confident = not names_nothing
         suggestions = () if confident else self._suggest(ranked)
         return SearchResult(query, hits, confident, suggestions, tuple(sorted(weights)),
-                            margin=round(margin, 4), name_coverage=round(name_cov, 4))
+                            margin=round(margin, 4), name_coverage=round(name_cov, 4),
+                            names_nothing=names_nothing)
 
     def _actions(self, d: int) -> frozenset[tuple[str, ...]]:
         """The action phrases at the start of a procedure's name (folded words), read from
