@@ -55,6 +55,13 @@ Within = Callable[["UnitOfWork | None"], Awaitable[None]]
 CANCEL_WORDS = {"huy", "/huy", "/cancel", "huy bo", "thoat", "dung lai"}
 MENU_WORDS = {"menu", "/menu", "/start", "bat dau", "quay lai", "trang chu", "menu chinh"}
 BACK_WORDS = {"quay lai", "tro lai", "lui lai", "quay lai buoc truoc"}  # in a form: the step before
+# "có", "ok" typed where one button says yes ("Đồng ý", "Gửi", "Có", "Xác nhận"), "không"
+# where one says no: that button (folded, punctuation as spaces)
+YES_WORDS = {"co", "ok", "oke", "okay", "vang", "da", "da vang", "vang a", "dong y", "toi dong y", "u", "uh",
+             "duoc", "co a", "yes", "chac chan", "xac nhan", "gui di", "gui luon", "dong y gui"}
+NO_WORDS = {"khong", "ko", "k", "khong a", "no", "khong dong y", "toi khong dong y"}
+YES_LABELS = {"dong y", "gui", "co", "xac nhan", "tiep tuc", "tiep tuc soan"}
+NO_LABELS = {"khong", "khong dong y"}
 START_EVENTS = {"start", "follow"}
 OFFERED_KEY = "_offered"
 # A long form found expired (Router.resumable_form) waits in this state, its draft kept in the
@@ -225,7 +232,7 @@ class BotCore:
             if number is not None and 1 <= number <= len(offered):
                 payload = offered[number - 1].payload
             else:
-                payload = _match_label(typed, offered)
+                payload = _match_label(typed, offered) or _match_yes_no(typed, offered)
         if not payload:
             payload = _match_label(typed, self.router.menu_choices(include_hidden=True))
         if not payload:
@@ -305,6 +312,16 @@ def _match_label(typed: str, choices: list[Choice] | tuple[Choice, ...]) -> str:
         starts = [payload for label, payload in labels if label.startswith(typed + " ")]
         if len(starts) == 1:
             return starts[0]
+    return ""
+
+
+def _match_yes_no(typed: str, choices: list[Choice] | tuple[Choice, ...]) -> str:
+    """The one yes (or no) button for a typed yes (or no): "có" under "Gửi / Sửa / Hủy"."""
+    typed = _words(typed)
+    for words, labels in ((YES_WORDS, YES_LABELS), (NO_WORDS, NO_LABELS)):
+        if typed in words:
+            fits = [c.payload for c in choices if _words(fold(c.label)) in labels]
+            return fits[0] if len(fits) == 1 else ""
     return ""
 
 

@@ -633,6 +633,8 @@ async def on_confirm(ctx: Context, msg: Incoming) -> None:
     if msg.choice == "pf:send":
         await _send(ctx)
         return
+    if msg.kind is Kind.TEXT:  # not a word the buttons understand: say what they do
+        ctx.reply("Phản ánh chưa được gửi. Bấm “Gửi” để gửi, “Sửa” để sửa một mục, hoặc “Hủy” để bỏ.")
     await _confirm_prompt(ctx)
 
 

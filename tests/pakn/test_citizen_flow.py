@@ -712,3 +712,23 @@ async def test_a_description_typed_where_a_choice_is_asked_is_kept_for_the_conte
     (item,) = await _items(papp)
     assert item.code in texts_of(ack) and CODE.search(texts_of(ack))
     assert item.content == said and item.subject == "official"
+
+
+async def test_yes_and_no_typed_at_consent_and_review_act_as_the_buttons(papp, pchat):
+    await pakn_up_to_the_name(pchat.say, pchat.press)
+    await pchat.say("Nguyễn Văn An")
+    await pchat.say("0912 345 678")
+    await pchat.press("pf:skip")  # address
+    await pchat.press("pf:skip")  # e-mail
+    refused = await pchat.say("không")  # consent: "Không đồng ý"
+    assert "pf:send" not in payloads_of(refused) and "pf:y" in payloads_of(refused)
+    review = await pchat.say("vâng")  # "Đồng ý"
+    assert "Vui lòng kiểm tra lại" in texts_of(review) and "pf:send" in payloads_of(review)
+    unclear = await pchat.say("để tôi xem lại đã")  # not a yes: nothing sent, the buttons explained
+    assert "chưa được gửi" in texts_of(unclear) and "pf:send" in payloads_of(unclear)
+    async with papp.db.unit_of_work() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(PaknItem)) == 0
+    done = await pchat.say("có")  # "Gửi"
+    assert "Đã tiếp nhận" in texts_of(done)
+    async with papp.db.unit_of_work() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(PaknItem)) == 1
