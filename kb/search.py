@@ -197,7 +197,7 @@ _NAME_PREFIX = re.compile(r"^\s*thu tuc\s+")
 _NAME_LEVEL_SUFFIX = re.compile(r"\((?:thuc hien )?(?:tai |o )?cap [^)]*\)")
 # What a procedure does to its paper or registration, where siblings differ only by it.
 _ACTION = re.compile(r"(?<!\w)(cấp lại|cấp đổi|đổi|gia hạn|thu hồi|điều chỉnh|xóa|chấm dứt|thay đổi|"
-                     r"đăng ký lại|khôi phục|hủy|bổ sung|cải chính)(?!\w)")
+                     r"đăng ký lại|khôi phục|hủy|bổ sung|cải chính|ủy quyền|uỷ quyền)(?!\w)")
 # actions a citizen asks for in so many words; an answer whose name does none of them is not confident
 _ASKED_ACTION = re.compile(r"(?<!\w)(cấp lại|cấp đổi|gia hạn|thu hồi|điều chỉnh|xóa|xoá|chấm dứt|thay đổi|"
                            r"đăng ký lại|khôi phục|hủy|huỷ|bổ sung|cải chính|mở khóa|mở khoá|"

@@ -308,6 +308,19 @@ def test_a_paper_named_without_an_action_is_not_answered_confidently_with_one(in
         assert r.hits[0].code == code and r.confident, q
 
 
+def test_an_authorisation_is_not_the_confident_answer_to_the_benefit_itself():
+    """'trợ cấp thất nghiệp' (bundled KB: only *Ủy quyền lĩnh thay … trợ cấp thất nghiệp*) is
+    not answered with the authorisation to collect it for someone else, unless asked."""
+    from kb.canonical import load_bundled
+
+    idx = SearchIndex.build(list(load_bundled()))
+    r = idx.search("trợ cấp thất nghiệp")
+    assert r.hits[0].code == "1.001601" and not r.confident
+    for q in ("ủy quyền lĩnh thay trợ cấp thất nghiệp", "uy quyen linh thay tro cap that nghiep"):
+        r = idx.search(q)
+        assert r.hits[0].code == "1.001601" and r.confident, q
+
+
 def test_an_action_is_read_from_the_accented_name_only():
     # "lái" is not "lại": with no sibling of another action the plain name stays confident
     idx = SearchIndex.build([P("3.000346", "Cấp giấy phép lái xe", field="Sát hạch, cấp giấy phép lái xe"),
