@@ -15,7 +15,7 @@ from bot.errors import UserFacingError
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router, typed_number
 from kb.model import ONLINE_LABELS, Procedure, base_code, web_address
 from kb.normalize import content_tokens, filler_mask, fold, is_stop, tokens, word_pairs
-from kb.search import SearchResult
+from kb.search import SearchResult, find_codes
 
 router = Router("kb")
 
@@ -134,10 +134,13 @@ async def free_text_lookup(ctx: Context, msg: Incoming) -> bool:
     if not content_tokens(msg.text):  # "???", "ok", "vâng": not a question about a procedure
         return False
     result = _in_context(ctx, kb.search(msg.text, limit=5))
+    if result.by_code and not result.hits:  # "1.999999": say the code is unknown, as the lookup does
+        _unknown_code(ctx, result, msg.text)
+        return True
     if not result.hits or (not result.confident and result.hits[0].score < MIN_FALLBACK_SCORE):
         _not_found(ctx, msg.text, "Bạn có thể gõ lại ngắn gọn hơn, xem thủ tục theo lĩnh vực hoặc hỏi cán bộ.")
         return True
-    _present(ctx, msg.text, result)
+    await _present(ctx, msg.text, result)
     return True
 
 
@@ -169,14 +172,18 @@ async def lookup(ctx: Context, query: str, **filters: str) -> None:
         return
     result = kb.search(query, limit=5, **filters)
     if result.by_code and not result.hits:
-        code = result.terms[0] if result.terms else query.strip()
-        ctx.goto(ASK, {})
-        ctx.reply(UNKNOWN_CODE.format(code=code), [CANCEL_CHOICE])
+        _unknown_code(ctx, result, query)
         return
     if not result.hits:
         _not_found(ctx, query, "Bạn có thể gõ lại bằng từ khác, xem thủ tục theo lĩnh vực hoặc hỏi cán bộ.")
         return
-    _present(ctx, query, result)
+    await _present(ctx, query, result)
+
+
+def _unknown_code(ctx: Context, result: SearchResult, query: str) -> None:
+    code = result.terms[0] if result.terms else query.strip()
+    ctx.goto(ASK, {})
+    ctx.reply(UNKNOWN_CODE.format(code=code), [CANCEL_CHOICE])
 
 
 def _not_found(ctx: Context, query: str, hint: str) -> None:
@@ -256,11 +263,15 @@ def _open_choices(procs: list[Procedure]) -> list[Choice]:
     return [Choice(label, f"kb:open:{p.code}") for label, p in zip(labels, procs)]
 
 
-def _present(ctx: Context, query: str, result: SearchResult) -> None:
+async def _present(ctx: Context, query: str, result: SearchResult) -> None:
     hits = list(result.hits)
     if result.confident:
         top = hits[0].procedure
         ctx.end()
+        if result.by_code and (aspect := _aspect_besides_the_code(query, top)):
+            # "2.000815 cần gì": the documents, not the card to press "Hồ sơ cần chuẩn bị" on
+            await _answer_aspect(ctx, top, aspect)
+            return
         card(ctx, top)
         others = _open_choices([h.procedure for h in hits[1:4] if h.name != top.name])
         if others:
@@ -456,7 +467,7 @@ _FOLLOW_UPS: tuple[tuple[str, tuple[str, ...]], ...] = (
              "phap ly")),
 )
 # words a follow-up may hold besides its question: about "it", not about another procedure
-_ABOUT_IT = frozenset("thu tuc nay do ho so nop lam giai quyet duoc khong co nhan ket qua tra "
+_ABOUT_IT = frozenset("thu tuc ma nay do ho so nop lam giai quyet duoc khong co nhan ket qua tra "
                       "vay thi the con neu minh toi em a oi can phai la bao nhieu lau".split())
 
 
@@ -506,12 +517,19 @@ async def follow_up_question(ctx: Context, msg: Incoming) -> bool:
         found = ctx.services.kb.search(msg.text, limit=1)
         if not found.hits or found.hits[0].procedure.code != p.code:
             return False
+    await _answer_aspect(ctx, p, aspect)
+    return True
+
+
+async def _answer_aspect(ctx: Context, p: Procedure, aspect: str) -> None:
+    """One aspect of ``p`` (see :data:`_FOLLOW_UPS`): a section, or the terms, the place or
+    the online channel in a few lines, with the section buttons."""
     if aspect in ("docs", "steps", "law", "forms"):
-        section = dataclasses.replace(msg, kind=Kind.CHOICE, choice=f"kb:{aspect}:{p.code}")
+        section = Incoming(key=ctx.key, kind=Kind.CHOICE, choice=f"kb:{aspect}:{p.code}")
         handler = ctx.router.find_action(section.choice)
         assert handler is not None
         await handler(ctx, section)
-        return True
+        return
     links: list[Link] = []
     if aspect == "terms":
         lines = [f"Thời hạn giải quyết và phí, lệ phí — {p.name}:"]
@@ -536,12 +554,20 @@ async def follow_up_question(ctx: Context, msg: Incoming) -> bool:
             lines = [f"Theo dữ liệu công bố, thủ tục \"{p.name}\" chưa nộp trực tuyến được. "
                      f"Bạn có thể nộp: {ways}."]
     ctx.reply("\n".join(lines), _section_choices(p), links)
-    return True
 
 
 _ASPECT_NAMES = {"terms": "thời hạn và lệ phí", "online": "cách nộp trực tuyến", "where": "nơi nộp hồ sơ",
                  "forms": "biểu mẫu", "docs": "hồ sơ cần chuẩn bị", "steps": "trình tự thực hiện",
                  "law": "căn cứ pháp lý"}
+
+
+def _aspect_besides_the_code(query: str, p: Procedure) -> str:
+    """The aspect asked with a procedure's code ("1.001193 lệ phí bao nhiêu"), or ""."""
+    rest = query
+    for _base, written in find_codes(query):
+        rest = rest.replace(written, " ")
+    aspect, other = _follow_up(rest, p)
+    return aspect if not other else ""
 
 
 def _follow_up_under_a_list(ctx: Context, msg: Incoming) -> bool:

@@ -346,3 +346,20 @@ async def test_a_follow_up_under_a_choice_list_asks_which_procedure(chat):
     other = await chat.say("đăng ký khai sinh lệ phí bao nhiêu")
     assert "chọn thủ tục trong danh sách" not in texts_of(other)
     assert "khai sinh" in texts_of(other).lower() or any("1.001193" in p for p in payloads_of(other))
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("1.001193 cần giấy tờ gì", "Hồ sơ cần chuẩn bị — Thủ tục đăng ký khai sinh"),
+    ("1.001193 lệ phí bao nhiêu", "Thời hạn giải quyết và phí, lệ phí — Thủ tục đăng ký khai sinh"),
+    ("mã 1.001193 nộp ở đâu", "Nơi nộp hồ sơ — Thủ tục đăng ký khai sinh"),
+])
+async def test_a_code_with_a_question_answers_the_question(chat, typed, expected):
+    answer = await chat.say(typed)
+    assert expected in texts_of(answer) and "kb:open:1.001193" in payloads_of(answer), typed
+    # a code alone, or with the procedure's own name, still opens the card
+    assert "Mã thủ tục: 1.001193" in texts_of(await chat.say("1.001193 đăng ký khai sinh"))
+
+
+async def test_an_unknown_code_typed_outside_the_lookup_is_named(chat):
+    answer = await chat.say("1.999999")
+    assert "Không tìm thấy thủ tục có mã 1.999999" in texts_of(answer)
