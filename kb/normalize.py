@@ -206,16 +206,27 @@ def word_pairs(text: str) -> list[tuple[str, str]]:
     return out
 
 
+# first word -> whether some filler phrase starts with it (a query without any needs no scan)
+_FILLER_FIRST: frozenset[str] = frozenset(p[0] for p in FILLER_PHRASES)
+
+
 def filler_mask(toks: list[str]) -> list[bool]:
     """True where a folded token belongs to a filler phrase ("mat bao lau", "thu tuc", ...)."""
     n = len(toks)
     mask = [False] * n
-    for phrase in FILLER_PHRASES:
+    starts: dict[str, list[int]] = {}  # where a word that starts some filler phrase occurs
+    for i, t in enumerate(toks):
+        if t in _FILLER_FIRST:
+            starts.setdefault(t, []).append(i)
+    if not starts:
+        return mask
+    for phrase in FILLER_PHRASES:  # in order: a longer phrase claims its words first
         k = len(phrase)
-        if k > n:
+        at = starts.get(phrase[0])
+        if at is None or k > n:  # cannot match anywhere: skipping it changes nothing
             continue
-        for i in range(n - k + 1):
-            if tuple(toks[i : i + k]) == phrase and not any(mask[i : i + k]):
+        for i in at:
+            if i + k <= n and tuple(toks[i : i + k]) == phrase and not any(mask[i : i + k]):
                 for j in range(i, i + k):
                     mask[j] = True
     return mask
