@@ -14,6 +14,11 @@ margin, the name coverage, the searched terms and the suggestions. Queries: ever
 questions.jsonl, questions_dev_extra.jsonl and questions_fresh.jsonl as written and folded, and
 search_speed.py's 2,000 benchmark queries; 200 of them also with a level and a field filter.
 
+Before the rankings, one line per index gives a SHA-256 of each built structure (postings in
+dict order with the arrays' bytes, idf, names, name words, details, scopes ...; sets and the
+``accented`` mapping sorted, as their order follows the hash seed), so that a change in the
+index that no query happens to show is seen too.
+
 The engine rounds the scores it returns to 4 digits; to compare the floats themselves this
 script replaces ``round(x, 4)`` inside kb.search by the identity (only the returned values; the
 ranking's own ``round(x, 3)`` is untouched), so the dump shows the unrounded scores.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -57,6 +63,29 @@ def all_queries(base) -> list[str]:
     return qs + queries(base, 2000)
 
 
+def structures(index) -> dict[str, str]:
+    """SHA-256 of each structure of a built index (see above)."""
+    def digest(*parts) -> str:
+        h = hashlib.sha256()
+        for part in parts:
+            h.update(part if isinstance(part, bytes) else repr(part).encode("utf-8"))
+        return h.hexdigest()
+
+    out = {"postings": digest(*(x for t, (ids, vals) in index.postings.items()
+                                for x in (t, ids.typecode, ids.tobytes(), vals.typecode, vals.tobytes())))}
+    for name in ("idf", "by_code", "vocab_by_len", "fuzzy_names", "sim_names", "name_terms", "name_words",
+                 "acc_by_len", "name_len", "level_rank", "folded_level", "folded_field", "folded_agency",
+                 "_max_idf", "_ideal_sat"):
+        out[name] = digest(list(getattr(index, name).items()) if isinstance(getattr(index, name), dict)
+                           else getattr(index, name))
+    out["citizen"] = digest(bytes(index.citizen))
+    out["details"] = digest([sorted(d) for d in index.details])
+    out["scopes"] = digest(sorted(index.scopes.items()))
+    out["accented"] = digest(sorted((k, sorted(v)) for k, v in index.accented.items()))
+    out["pidf"] = digest(list(index.pidf(index.config.idf_power).items()))
+    return out
+
+
 def row(index, label: str, q: str, **filters) -> dict:
     r = index.search(q, limit=10, **filters)
     return {
@@ -86,6 +115,7 @@ def main() -> int:
     with out.open("w", encoding="utf-8") as f:
         for label, procs in sets:
             index = ks.SearchIndex.build(procs)
+            f.write(json.dumps({"index": label, "structures": structures(index)}) + "\n")
             for q in qs:
                 f.write(json.dumps(row(index, label, q), ensure_ascii=False) + "\n")
                 lines += 1

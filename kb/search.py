@@ -307,7 +307,6 @@ class SearchIndex:
         n = len(docs)
 
         weights = dict(cfg.field_weights)
-        # per doc, per field: term counts and length
         # Field texts repeat a lot (fields, agencies, subject lists): analyse each distinct text once.
         folded: dict[str, str] = {}
 
@@ -327,28 +326,30 @@ class SearchIndex:
         details_memo: dict[tuple[str, str], frozenset[str]] = {}
         details_by_text: dict[tuple[str, str], frozenset[str]] = {}
         joined: dict[tuple[str, ...], str] = {}  # parts -> fold_c(" ; ".join(parts))
-        citizen_memo: dict[tuple[str, ...], bool] = {}  # subjects -> whether they include citizens
-        level_memo: dict[str, int] = {}  # level -> _citizen_level
-        # per doc: the name's term counts and length, and the id of its "signature" - the
-        # combination of its other fields' texts, which local variants (and the benchmark's
-        # copies) share: their BM25F contributions are computed once per signature, not per doc
-        doc_names: list[tuple[dict[str, int], int, list[tuple[str, int]]]] = []
+        # a name (local variants, near-copies share them) and the other fields' texts are read
+        # once each: name -> _NameInfo; the record's texts -> _Record
+        names: dict[str, _NameInfo] = {}
+        records: dict[tuple, _Record] = {}
+        acc_pairs: dict[str, tuple[str, str]] = {}  # accented name word -> (it, folded), interned
+        spellings: set[str] = set()  # every accented word of every name
+        # per doc: its name's analysis and the id of its "signature" - the combination of its
+        # other fields' texts, which local variants (and the benchmark's copies) share: their
+        # BM25F contributions are computed once per signature, not per doc
+        doc_names: list[_NameInfo] = []
         doc_sigs: list[int] = []
         sig_ids: dict[tuple[tuple[str, str], ...], int] = {}
         sig_fields: list[list[tuple[str, tuple[tuple[str, int], ...], int]]] = []
-        lengths: dict[str, list[int]] = {f: [] for f in weights}
+        name_lengths: list[int] = []
+        rec_docs: dict[int, int] = {}  # id(record) -> number of its docs (for the fields' mean lengths)
         for i, p in enumerate(docs):
             for lc in p.local_codes:
                 self.by_code.setdefault(lc.upper(), i)
-            name = p.name
-            if cfg.drop_exclusions and "(" in name:  # read on the accents: "(trừ" is not "(trụ sở"
-                name = _EXCLUSION_ACC.sub(" ", unicodedata.normalize("NFC", name).lower())
-            name_f = _NAME_PREFIX.sub("", fold(name))
-            fuzzy_name = _NAME_LEVEL_SUFFIX.sub("", name_f).strip(" ;,.-")
-            # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
-            bare = strip_scope(fuzzy_name) if cfg.scope_free_names else fuzzy_name
-            bare_terms = tokens(bare)
-            scope_words = 0 if bare is fuzzy_name else max(0, len(fuzzy_name.split()) - len(bare.split()))
+            nm = names.get(p.name)
+            if nm is None:
+                nm = names[p.name] = _read_name(p.name, cfg, "name" in weights, acc_pairs, spellings)
+            doc_names.append(nm)
+            if nm.length is not None:
+                name_lengths.append(nm.length)
             if cfg.details_credit:
                 # local variants of a procedure share the texts (keyed by the whole texts first:
                 # their hashes are cached, the cut ones' would be computed again for every doc)
@@ -361,95 +362,57 @@ class SearchIndex:
                             intern(t) for t in tokens(fold(dkey[0] + " ; " + dkey[1])))
                     details_by_text[full] = dset
                 self.details.append(dset)
-            name_counts: dict[str, int] = {}
-            name_multi: list[tuple[str, int]] = []  # the name's terms that occur more than once
-            name_length = 0
-            if name_f and "name" in weights:
-                if bare is fuzzy_name and not (";" in name_f or "(" in name_f):
-                    # nothing was cut from the name but punctuation at its ends: the same words
-                    parts = [bare_terms] if bare_terms else []
-                else:
-                    parts = _split_phrases(name_f)
-                terms: list[str] = []
-                for part in parts:
-                    terms += part
-                    terms += bigrams(part)
-                    name_length += len(part)
-                name_counts = Counter(terms)
-                if len(name_counts) < len(terms):  # the (term, tf) pairs with tf > 1
-                    name_multi = list(compress(name_counts.items(), map((1).__lt__, name_counts.values())))
-                if scope_words:
-                    # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
-                    # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
-                    name_length = max(1, name_length - scope_words)
-                lengths["name"].append(name_length)
-            texts = {
-                "keywords": fold_joined(tuple(p.keywords)),
-                "field": fold_c(p.field),
-                "agency": fold_joined((p.implementing_agency, p.competent_agency)),
-                "subjects": fold_joined(tuple(p.subjects)),
-                "level": fold_c(p.level),
-            }
-            rest: list[tuple[str, str]] = []
-            rest_fields = []
-            for fname, text in texts.items():
-                if fname not in weights or not text:
-                    continue
-                key = (fname, text)
-                got = memo.get(key)
-                if got is None:
-                    c: Counter = Counter()
-                    length = 0
-                    for part in _split_phrases(text):
-                        c.update(part + bigrams(part) if fname in _PAIR_FIELDS else part)
-                        length += len(part)
-                    got = memo[key] = (tuple(c.items()), length)
-                rest.append(key)
-                rest_fields.append((fname, got[0], got[1]))
-                lengths[fname].append(got[1])
-            doc_names.append((name_counts, name_length, name_multi))
-            sid = sig_ids.get(sig := tuple(rest))
-            if sid is None:
-                sid = sig_ids[sig] = len(sig_fields)
-                sig_fields.append(rest_fields)
-            doc_sigs.append(sid)
-            self.fuzzy_names.append(fuzzy_name)
-            self.sim_names.append(bare)
-            self.name_terms.append(tuple(map(intern, dict.fromkeys(bare_terms))))
-            cit = citizen_memo.get(subjects := tuple(p.subjects))  # a tuple already, unless built by hand
-            if cit is None:
-                cit = citizen_memo[subjects] = any(_CITIZEN in fold_c(sj) for sj in p.subjects)
-            self.citizen.append(cit)
-            sc = name_scope(fuzzy_name)
-            if sc.any:
-                self.scopes[i] = sc
-            self.name_len.append(len(name_f))
-            rank = level_memo.get(p.level)
-            if rank is None:
-                rank = level_memo[p.level] = _citizen_level(p.level)
-            self.level_rank.append(rank)
-            self.folded_level.append(texts["level"])
-            self.folded_field.append(texts["field"])
-            self.folded_agency.append(texts["agency"])
+            subjects = tuple(p.subjects)  # a tuple already, unless built by hand
+            rkey = (tuple(p.keywords), p.field, p.implementing_agency, p.competent_agency, subjects, p.level)
+            rec = records.get(rkey)
+            if rec is None:
+                texts = {
+                    "keywords": fold_joined(rkey[0]),
+                    "field": fold_c(p.field),
+                    "agency": fold_joined((p.implementing_agency, p.competent_agency)),
+                    "subjects": fold_joined(subjects),
+                    "level": fold_c(p.level),
+                }
+                rest: list[tuple[str, str]] = []
+                rest_fields = []
+                for fname, text in texts.items():
+                    if fname not in weights or not text:
+                        continue
+                    key = (fname, text)
+                    got = memo.get(key)
+                    if got is None:
+                        c: Counter = Counter()
+                        length = 0
+                        for part in _split_phrases(text):
+                            c.update(part + bigrams(part) if fname in _PAIR_FIELDS else part)
+                            length += len(part)
+                        got = memo[key] = (tuple(c.items()), length)
+                    rest.append(key)
+                    rest_fields.append((fname, got[0], got[1]))
+                sid = sig_ids.get(sig := tuple(rest))
+                if sid is None:
+                    sid = sig_ids[sig] = len(sig_fields)
+                    sig_fields.append(rest_fields)
+                rec = records[rkey] = _Record(
+                    sid, texts["level"], texts["field"], texts["agency"],
+                    any(_CITIZEN in fold_c(sj) for sj in subjects), _citizen_level(p.level),
+                    tuple((fname, length) for fname, _, length in rest_fields))
+                rec_docs[id(rec)] = 0
+            rec_docs[id(rec)] += 1
+            doc_sigs.append(rec.sid)
+            self.fuzzy_names.append(nm.fuzzy)
+            self.sim_names.append(nm.bare)
+            self.name_terms.append(nm.terms)
+            self.name_words.append(nm.words)
+            self.citizen.append(rec.citizen)
+            if nm.scope is not None:
+                self.scopes[i] = nm.scope
+            self.name_len.append(nm.folded_len)
+            self.level_rank.append(rec.level_rank)
+            self.folded_level.append(rec.level)
+            self.folded_field.append(rec.field)
+            self.folded_agency.append(rec.agency)
 
-        spellings: set[str] = set()
-        acc_pairs: dict[str, tuple[str, str]] = {}
-        for i, p in enumerate(docs):
-            kept = set(self.name_terms[i]) if self.sim_names[i] is not self.fuzzy_names[i] else None
-            lower = unicodedata.normalize("NFC", p.name).lower()
-            words = _UWORD.findall(lower)
-            spellings.update(words)
-            if "(" in lower or "thủ tục" in lower:  # else none of these three patterns can match
-                if cfg.drop_exclusions:
-                    lower = _EXCLUSION_ACC.sub(" ", lower)
-                words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
-            uniq = dict.fromkeys(words)
-            for w in filterfalse(acc_pairs.__contains__, uniq):  # words not seen in earlier names
-                acc_pairs[w] = (intern(w), intern(fold(w)))
-            pairs = map(acc_pairs.__getitem__, uniq)
-            if kept is not None:  # words of the scope phrase do not count (see sim_names)
-                pairs = (pr for pr in pairs if pr[1] in kept)
-            self.name_words.append(tuple(pairs))
         acc: dict[str, set[str]] = {}
         for w in spellings:
             acc.setdefault(fold(w), set()).add(w)
@@ -459,7 +422,17 @@ class SearchIndex:
             if w != fold(w) or len(w) > 2:
                 self.acc_by_len.setdefault(len(w), []).append(w)
 
-        avg = {f: (sum(v) / len(v) if v and sum(v) else 1.0) for f, v in lengths.items()}
+        # mean field lengths over the docs that have the field (integer sums: the same floats
+        # as summing the docs' lengths one by one)
+        totals = {f: [0, 0] for f in weights}
+        if "name" in weights:
+            totals["name"] = [sum(name_lengths), len(name_lengths)]
+        for rec in records.values():
+            k = rec_docs[id(rec)]
+            for fname, length in rec.lengths:
+                totals[fname][0] += k * length
+                totals[fname][1] += k
+        avg = {f: (s / c if c and s else 1.0) for f, (s, c) in totals.items()}
         # A term's BM25F contribution to a doc is the sum, in field order (name first), of
         # weight * tf / length norm over the doc's fields. It is summed exactly in that order
         # whatever the shortcuts below, so that the floats (and rankings) stay the same.
@@ -468,7 +441,7 @@ class SearchIndex:
         sig_parts: list[dict[str, list[float]]] = []  # ... and each field's, for terms the name has too
         term_sigs: dict[str, dict[int, float]] = {}  # term -> signatures that have it -> their sum
         for sid, fields in enumerate(sig_fields):
-            acc: dict[str, float] = {}
+            acc_s: dict[str, float] = {}
             parts: dict[str, list[float]] = {}
             for fname, items, length in fields:
                 w = weights[fname]
@@ -476,37 +449,37 @@ class SearchIndex:
                 wn = w / norm
                 for t, tf in items:
                     v = wn * tf
-                    acc[t] = acc.get(t, 0.0) + v
+                    acc_s[t] = acc_s.get(t, 0.0) + v
                     parts.setdefault(t, []).append(v)
-            sig_sum.append(acc)
+            sig_sum.append(acc_s)
             sig_parts.append(parts)
-            for t, v in acc.items():
+            for t, v in acc_s.items():
                 term_sigs.setdefault(t, {})[sid] = v
         # Per doc only its name's words are visited: a name word (tf 1, in no other field of the
-        # doc) contributes the doc's name weight ``doc_wn``; the other cases go to ``exact``.
+        # doc) contributes the doc's name weight, which depends on the name's length alone; the
+        # other cases go to ``exact``.
         order: dict[str, object] = {}  # terms in order of first occurrence (doc order, name first)
         sig_docs: list[list[int]] = [[] for _ in sig_fields]
         name_docs: defaultdict[str, list[int]] = defaultdict(list)  # term -> docs whose name has it
         exact: dict[str, list[tuple[int, float]]] = {}  # term -> (doc, contribution) overriding the above
-        doc_wn: list[float] = []
         doc_len: list[int] = []  # the name's length (the name weight depends on nothing else)
         wn_by_len: dict[int, float] = {}
         w_name, avg_name = weights.get("name", 0.0), avg.get("name", 1.0)
         seen_sig = bytearray(len(sig_fields))
-        for i, (counts, length, multi) in enumerate(doc_names):
+        for i, nm in enumerate(doc_names):
+            counts, length = nm.counts, nm.length or 0
             sid = doc_sigs[i]
             sig_docs[sid].append(i)
             wn = wn_by_len.get(length)
             if wn is None:
                 norm = 1.0 - b + b * (length / avg_name)
                 wn = wn_by_len[length] = w_name / norm
-            doc_wn.append(wn)  # == 0.0 + wn * 1, the original sum for a tf-1 name word
             doc_len.append(length)
             known = len(name_docs)
             deque(map(list.append, map(name_docs.__getitem__, counts), repeat(i)), 0)  # i to each term's list
             if len(name_docs) != known:  # some term is new: it goes after those already seen
                 order.update(counts)
-            for t, tf in multi:
+            for t, tf in nm.multi:
                 exact.setdefault(t, []).append((i, wn * tf))
             rs = sig_sum[sid]
             if rs and counts:
@@ -521,40 +494,44 @@ class SearchIndex:
             if not seen_sig[sid]:
                 seen_sig[sid] = 1
                 order.update(rs)
-        # Each term's postings are then put together with C-level dict / map / sort calls.
-        get_wn, get_sig, get_len = doc_wn.__getitem__, doc_sigs.__getitem__, doc_len.__getitem__
+        # Each term's postings are then put together with C-level dict / map / sort calls. A
+        # contribution v is saturated to idf * v / (k1 + v) once per distinct value: per name
+        # length (0.0 + wn for a tf-1 name word), per signature, per exact value.
+        get_sig, get_len = doc_sigs.__getitem__, doc_len.__getitem__
         for t in order:
             nd = name_docs.get(t)
             sv = term_sigs.get(t)
             fix = exact.get(t)
-            if sv is None and fix is None and len(nd) > 64:
-                # only in names, tf 1: the contribution depends on the name's length alone, and
-                # there are few lengths: saturate each once (int keys: cheap lookups)
+            if sv is None:  # only in names: the docs are in doc order already
                 dfreq = len(nd)
                 idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
-                self.idf[t] = idf
                 lens = list(map(get_len, nd))
                 sat = {L: idf * wn_by_len[L] / (k1 + wn_by_len[L]) for L in set(lens)}
-                self.postings[t] = (array("i", nd), array("f", map(sat.__getitem__, lens)))
+                vals = array("f", map(sat.__getitem__, lens))
+                if fix is not None:  # tf > 1, or also in other fields: in order, a later entry wins
+                    for d, x in fix:
+                        vals[bisect_left(nd, d)] = idf * x / (k1 + x)
+                self.idf[t] = idf
+                self.postings[t] = (array("i", nd), vals)
                 continue
-            if sv is None and fix is None:  # the same, few docs
-                ids = nd
-                vs = list(map(get_wn, nd))
+            # the docs of these signatures, each with its signature's sum
+            sd = list(chain.from_iterable(map(sig_docs.__getitem__, sv)))
+            if nd is None and fix is None:
+                ids = sorted(sd)
+                vs = list(map(sv.__getitem__, map(get_sig, ids)))
             else:
-                merged: dict[int, float] = {}
-                if sv is not None:  # the docs of these signatures, each with its signature's sum
-                    sd = list(chain.from_iterable(map(sig_docs.__getitem__, sv)))
-                    merged.update(zip(sd, map(sv.__getitem__, map(get_sig, sd))))
+                merged: dict[int, float] = dict(zip(sd, map(sv.__getitem__, map(get_sig, sd))))
                 if nd is not None:
-                    merged.update(zip(nd, map(get_wn, nd)))
+                    merged.update(zip(nd, map(wn_by_len.__getitem__, map(get_len, nd))))
                 if fix is not None:
                     merged.update(fix)
-                ids = sorted(merged) if sv is not None else nd  # name docs alone are in doc order
+                ids = sorted(merged)
                 vs = list(map(merged.__getitem__, ids))
             dfreq = len(ids)
             idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
+            sat = {v: idf * v / (k1 + v) for v in set(vs)}
             self.idf[t] = idf
-            self.postings[t] = (array("i", ids), array("f", [idf * v / (k1 + v) for v in vs]))
+            self.postings[t] = (array("i", ids), array("f", map(sat.__getitem__, vs)))
         self._max_idf = math.log(1.0 + (n - 0.5) / 1.5) if n > 1 else 1.0
         s = weights["name"]
         self._ideal_sat = s / (k1 + s)
@@ -1128,6 +1105,101 @@ def _present(ids: array, docs: Sequence[int], among: Container[int]) -> list[tup
         if i < n and ids[i] == d:
             out.append((d, i))
     return out
+
+
+class _NameInfo:
+    """What the index keeps of a procedure name (read once per distinct name, see _read_name)."""
+
+    __slots__ = ("fuzzy", "bare", "counts", "length", "multi", "terms", "scope", "folded_len", "words")
+
+    def __init__(self, fuzzy: str, bare: str, counts: dict[str, int], length: int | None,
+                 multi: list[tuple[str, int]], terms: tuple[str, ...], scope: NameScope | None,
+                 folded_len: int, words: tuple[tuple[str, str], ...]) -> None:
+        self.fuzzy = fuzzy  # folded, without a "thủ tục" prefix and a level suffix (fuzzy_names)
+        self.bare = bare  # ... and without its scope phrase (sim_names; the same object if none)
+        self.counts = counts  # BM25 term counts: words and word pairs ({} if names are not indexed)
+        self.length = length  # BM25 length (None if names are not indexed)
+        self.multi = multi  # the (term, tf) pairs with tf > 1
+        self.terms = terms  # distinct folded words of ``bare`` (name_terms)
+        self.scope = scope  # kb.scopes.name_scope, None when it has none
+        self.folded_len = folded_len  # len of the folded name (name_len)
+        self.words = words  # distinct (accented, folded) words (name_words)
+
+
+class _Record:
+    """What the index keeps of a record's fields other than the name (read once per distinct
+    combination of their texts)."""
+
+    __slots__ = ("sid", "level", "field", "agency", "citizen", "level_rank", "lengths")
+
+    def __init__(self, sid: int, level: str, field: str, agency: str, citizen: bool, level_rank: int,
+                 lengths: tuple[tuple[str, int], ...]) -> None:
+        self.sid = sid  # its signature (the folded texts of these fields)
+        self.level, self.field, self.agency = level, field, agency  # folded
+        self.citizen = citizen  # the subjects include citizens
+        self.level_rank = level_rank  # _citizen_level
+        self.lengths = lengths  # (field, BM25 length) of the fields it has
+
+
+def _read_name(name: str, cfg: SearchConfig, indexed: bool, acc_pairs: dict[str, tuple[str, str]],
+               spellings: set[str]) -> _NameInfo:
+    """A name's analysis for the index; adds its accented words to ``spellings`` and to
+    ``acc_pairs`` (word -> (word, folded), interned: one copy of each word for all names).
+    ``indexed``: whether names are a BM25 field."""
+    lower = unicodedata.normalize("NFC", name).lower()
+    text = name
+    if cfg.drop_exclusions and "(" in name:  # read on the accents: "(trừ" is not "(trụ sở"
+        text = _EXCLUSION_ACC.sub(" ", lower)
+    name_f = fold(text)
+    if name_f.startswith("thu tuc"):  # fold leaves no leading space: else the prefix cannot match
+        name_f = _NAME_PREFIX.sub("", name_f)
+    fuzzy = (_NAME_LEVEL_SUFFIX.sub("", name_f) if "(" in name_f else name_f).strip(" ;,.-")
+    # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
+    bare = strip_scope(fuzzy) if cfg.scope_free_names else fuzzy
+    bare_terms = tokens(bare)
+    counts: dict[str, int] = {}
+    multi: list[tuple[str, int]] = []
+    length = None
+    if name_f and indexed:
+        if bare is fuzzy and not (";" in name_f or "(" in name_f):
+            # nothing was cut from the name but punctuation at its ends: the same words
+            parts = [bare_terms] if bare_terms else []
+        else:
+            parts = _split_phrases(name_f)
+        terms: list[str] = []
+        length = 0
+        for part in parts:
+            terms += part
+            terms += bigrams(part)
+            length += len(part)
+        counts = dict.fromkeys(terms, 1)  # in order of first occurrence, as Counter(terms)
+        if len(counts) < len(terms):
+            counts = Counter(terms)
+            multi = list(compress(counts.items(), map((1).__lt__, counts.values())))
+        if bare is not fuzzy:
+            # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
+            # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
+            scope_words = max(0, len(fuzzy.split()) - len(bare.split()))
+            if scope_words:
+                length = max(1, length - scope_words)
+    uniq_terms = tuple(map(intern, dict.fromkeys(bare_terms)))
+    scope = name_scope(fuzzy)
+    # its accented words, for accent-aware name cover
+    words = _UWORD.findall(lower)
+    spellings.update(words)
+    if "(" in lower or "thủ tục" in lower:  # else none of these three patterns can match
+        if cfg.drop_exclusions:
+            lower = _EXCLUSION_ACC.sub(" ", lower)
+        words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
+    uniq = dict.fromkeys(words)
+    for w in filterfalse(acc_pairs.__contains__, uniq):  # words not seen in earlier names
+        acc_pairs[w] = (intern(w), intern(fold(w)))
+    pairs = map(acc_pairs.__getitem__, uniq)
+    if bare is not fuzzy:  # words of the scope phrase do not count (see sim_names)
+        kept = set(uniq_terms)
+        pairs = (pr for pr in pairs if pr[1] in kept)
+    return _NameInfo(fuzzy, bare, counts, length, multi, uniq_terms, scope if scope.any else None,
+                     len(name_f), tuple(pairs))
 
 
 def _split_phrases(text: str) -> list[list[str]]:
