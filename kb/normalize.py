@@ -21,6 +21,7 @@ from functools import lru_cache
 __all__ = [
     "nfc",
     "fold",
+    "fold_lowered",
     "tokens",
     "content_tokens",
     "bigrams",
@@ -60,6 +61,12 @@ def fold(text: str) -> str:
     if text.isascii():  # already folded (or plain ASCII): NFC and _fold_word change nothing but case
         return " ".join(text.lower().split())
     text = unicodedata.normalize("NFC", text).lower()
+    return " ".join(map(_fold_word, text.split()))
+
+
+def fold_lowered(text: str) -> str:
+    """:func:`fold` of a text that is NFC and lower case already
+    (``unicodedata.normalize("NFC", t).lower()``): the same result, without normalising again."""
     return " ".join(map(_fold_word, text.split()))
 
 

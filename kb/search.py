@@ -56,7 +56,8 @@ from rapidfuzz.distance import Levenshtein
 from .model import Procedure
 from .scopes import (NameScope, QueryScope, age_fits, group_mismatch, name_scope, query_scope, scope_mismatch,
                      strip_scope)
-from .normalize import bigrams, filler_mask, fold, is_stop, is_syllable, teencode_variants, tokens, word_pairs
+from .normalize import (_WORD_RE, bigrams, filler_mask, fold, fold_lowered, is_stop, is_syllable, teencode_variants,
+                        tokens, word_pairs)
 from .synonyms import Synonyms, load_synonyms
 
 __all__ = ["SearchIndex", "SearchResult", "SearchHit", "Suggestion", "SearchConfig", "find_codes"]
@@ -330,8 +331,7 @@ class SearchIndex:
         # once each: name -> _NameInfo; the record's texts -> _Record
         names: dict[str, _NameInfo] = {}
         records: dict[tuple, _Record] = {}
-        acc_pairs: dict[str, tuple[str, str]] = {}  # accented name word -> (it, folded), interned
-        spellings: set[str] = set()  # every accented word of every name
+        reader = _NameReader(cfg, "name" in weights)
         # per doc: its name's analysis and the id of its "signature" - the combination of its
         # other fields' texts, which local variants (and the benchmark's copies) share: their
         # BM25F contributions are computed once per signature, not per doc
@@ -346,7 +346,7 @@ class SearchIndex:
                 self.by_code.setdefault(lc.upper(), i)
             nm = names.get(p.name)
             if nm is None:
-                nm = names[p.name] = _read_name(p.name, cfg, "name" in weights, acc_pairs, spellings)
+                nm = names[p.name] = reader.read(p.name)
             doc_names.append(nm)
             if nm.length is not None:
                 name_lengths.append(nm.length)
@@ -413,6 +413,7 @@ class SearchIndex:
             self.folded_field.append(rec.field)
             self.folded_agency.append(rec.agency)
 
+        spellings = reader.spellings()
         acc: dict[str, set[str]] = {}
         for w in spellings:
             acc.setdefault(fold(w), set()).add(w)
@@ -462,6 +463,7 @@ class SearchIndex:
         sig_docs: list[list[int]] = [[] for _ in sig_fields]
         name_docs: defaultdict[str, list[int]] = defaultdict(list)  # term -> docs whose name has it
         exact: dict[str, list[tuple[int, float]]] = {}  # term -> (doc, contribution) overriding the above
+        both: dict[str, int] = {}  # term -> number of docs with it in the name and in another field
         doc_len: list[int] = []  # the name's length (the name weight depends on nothing else)
         wn_by_len: dict[int, float] = {}
         w_name, avg_name = weights.get("name", 0.0), avg.get("name", 1.0)
@@ -491,47 +493,46 @@ class SearchIndex:
                     for v in parts[t]:
                         x += v
                     exact.setdefault(t, []).append((i, x))
+                    both[t] = both.get(t, 0) + 1
             if not seen_sig[sid]:
                 seen_sig[sid] = 1
                 order.update(rs)
-        # Each term's postings are then put together with C-level dict / map / sort calls. A
-        # contribution v is saturated to idf * v / (k1 + v) once per distinct value: per name
-        # length (0.0 + wn for a tf-1 name word), per signature, per exact value.
+        # Each term's postings are then put together with C-level dict / map / sort calls. Its
+        # document frequency is known beforehand, so each contribution v is saturated to
+        # idf * v / (k1 + v) once per name length (a tf-1 name word: 0.0 + wn), per signature
+        # and per exact value, not once per posting.
         get_sig, get_len = doc_sigs.__getitem__, doc_len.__getitem__
         for t in order:
             nd = name_docs.get(t)
             sv = term_sigs.get(t)
             fix = exact.get(t)
-            if sv is None:  # only in names: the docs are in doc order already
-                dfreq = len(nd)
-                idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
+            # the docs of these signatures (each sig's docs are its own)
+            sd = list(chain.from_iterable(map(sig_docs.__getitem__, sv))) if sv is not None else ()
+            dfreq = len(sd) + (len(nd) if nd is not None else 0) - both.get(t, 0)
+            idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
+            self.idf[t] = idf
+            if nd is not None:
                 lens = list(map(get_len, nd))
-                sat = {L: idf * wn_by_len[L] / (k1 + wn_by_len[L]) for L in set(lens)}
-                vals = array("f", map(sat.__getitem__, lens))
-                if fix is not None:  # tf > 1, or also in other fields: in order, a later entry wins
+                by_len = {L: idf * wn_by_len[L] / (k1 + wn_by_len[L]) for L in set(lens)}
+            if sv is None:  # only in names: the docs are in doc order already
+                vals = array("f", map(by_len.__getitem__, lens))
+                if fix is not None:  # tf > 1: in order, a later entry wins
                     for d, x in fix:
                         vals[bisect_left(nd, d)] = idf * x / (k1 + x)
-                self.idf[t] = idf
                 self.postings[t] = (array("i", nd), vals)
                 continue
-            # the docs of these signatures, each with its signature's sum
-            sd = list(chain.from_iterable(map(sig_docs.__getitem__, sv)))
+            by_sig = {sid: idf * v / (k1 + v) for sid, v in sv.items()}
             if nd is None and fix is None:
                 ids = sorted(sd)
-                vs = list(map(sv.__getitem__, map(get_sig, ids)))
-            else:
-                merged: dict[int, float] = dict(zip(sd, map(sv.__getitem__, map(get_sig, sd))))
-                if nd is not None:
-                    merged.update(zip(nd, map(wn_by_len.__getitem__, map(get_len, nd))))
-                if fix is not None:
-                    merged.update(fix)
-                ids = sorted(merged)
-                vs = list(map(merged.__getitem__, ids))
-            dfreq = len(ids)
-            idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
-            sat = {v: idf * v / (k1 + v) for v in set(vs)}
-            self.idf[t] = idf
-            self.postings[t] = (array("i", ids), array("f", map(sat.__getitem__, vs)))
+                self.postings[t] = (array("i", ids), array("f", map(by_sig.__getitem__, map(get_sig, ids))))
+                continue
+            sat = dict(zip(sd, map(by_sig.__getitem__, map(get_sig, sd))))
+            if nd is not None:
+                sat.update(zip(nd, map(by_len.__getitem__, lens)))
+            if fix is not None:  # a later entry wins
+                sat.update([(d, idf * x / (k1 + x)) for d, x in fix])
+            ids = sorted(sat)
+            self.postings[t] = (array("i", ids), array("f", map(sat.__getitem__, ids)))
         self._max_idf = math.log(1.0 + (n - 0.5) / 1.5) if n > 1 else 1.0
         s = weights["name"]
         self._ideal_sat = s / (k1 + s)
@@ -1108,7 +1109,7 @@ def _present(ids: array, docs: Sequence[int], among: Container[int]) -> list[tup
 
 
 class _NameInfo:
-    """What the index keeps of a procedure name (read once per distinct name, see _read_name)."""
+    """What the index keeps of a procedure name (read once per distinct name by _NameReader)."""
 
     __slots__ = ("fuzzy", "bare", "counts", "length", "multi", "terms", "scope", "folded_len", "words")
 
@@ -1141,65 +1142,107 @@ class _Record:
         self.lengths = lengths  # (field, BM25 length) of the fields it has
 
 
-def _read_name(name: str, cfg: SearchConfig, indexed: bool, acc_pairs: dict[str, tuple[str, str]],
-               spellings: set[str]) -> _NameInfo:
-    """A name's analysis for the index; adds its accented words to ``spellings`` and to
-    ``acc_pairs`` (word -> (word, folded), interned: one copy of each word for all names).
-    ``indexed``: whether names are a BM25 field."""
-    lower = unicodedata.normalize("NFC", name).lower()
-    text = name
-    if cfg.drop_exclusions and "(" in name:  # read on the accents: "(trừ" is not "(trụ sở"
-        text = _EXCLUSION_ACC.sub(" ", lower)
-    name_f = fold(text)
-    if name_f.startswith("thu tuc"):  # fold leaves no leading space: else the prefix cannot match
-        name_f = _NAME_PREFIX.sub("", name_f)
-    fuzzy = (_NAME_LEVEL_SUFFIX.sub("", name_f) if "(" in name_f else name_f).strip(" ;,.-")
-    # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
-    bare = strip_scope(fuzzy) if cfg.scope_free_names else fuzzy
-    bare_terms = tokens(bare)
-    counts: dict[str, int] = {}
-    multi: list[tuple[str, int]] = []
-    length = None
-    if name_f and indexed:
-        if bare is fuzzy and not (";" in name_f or "(" in name_f):
-            # nothing was cut from the name but punctuation at its ends: the same words
-            parts = [bare_terms] if bare_terms else []
+class _Runs(dict):
+    """text without whitespace -> ``pattern.findall`` of it, computed once per distinct text
+    (the words of a name are the runs of its whitespace-separated pieces: runs never span
+    whitespace); ``intern``: the runs are interned (one copy of each word for all names)."""
+
+    def __init__(self, pattern: re.Pattern, intern_runs: bool = False) -> None:
+        super().__init__()
+        self.pattern, self.intern_runs = pattern, intern_runs
+
+    def __missing__(self, piece: str) -> list[str]:
+        runs = self.pattern.findall(piece)
+        if self.intern_runs:
+            runs = list(map(intern, runs))
+        self[piece] = runs
+        return runs
+
+    def of(self, text: str) -> list[str]:
+        """``pattern.findall(text)`` (for a pattern that matches no whitespace)."""
+        return list(chain.from_iterable(map(self.__getitem__, text.split())))
+
+
+class _NameReader:
+    """Reads procedure names for the index (each distinct name once, see SearchIndex._build).
+
+    The words of names come from caches of their pieces (a catalogue has a few thousand
+    distinct words in 50,000 names); the accented words seen are kept in ``acc_pairs``
+    (word -> (word, folded), interned) and the spellings of every name's words are
+    :meth:`spellings`."""
+
+    def __init__(self, cfg: SearchConfig, indexed: bool) -> None:
+        self.cfg = cfg
+        self.indexed = indexed  # whether names are a BM25 field
+        self.folded_tokens = _Runs(_WORD_RE, intern_runs=True)  # folded piece -> tokens (kb.normalize.tokens)
+        self.letter_runs = _Runs(_UWORD)  # accented lower-case piece -> its words
+        self.acc_pairs: dict[str, tuple[str, str]] = {}
+
+    def _tokens(self, folded: str) -> list[str]:
+        """kb.normalize.tokens of a folded text (interned)."""
+        if folded.isascii():  # lower case already: tokens() would change nothing but case
+            return self.folded_tokens.of(folded)
+        return list(map(intern, tokens(folded)))
+
+    def spellings(self) -> set[str]:
+        """Every word (accented, lower case) of every name read."""
+        return set(chain.from_iterable(self.letter_runs.values()))
+
+    def read(self, name: str) -> _NameInfo:
+        cfg = self.cfg
+        lower = unicodedata.normalize("NFC", name).lower()
+        if cfg.drop_exclusions and "(" in name:  # read on the accents: "(trừ" is not "(trụ sở"
+            name_f = fold(_EXCLUSION_ACC.sub(" ", lower))
         else:
-            parts = _split_phrases(name_f)
-        terms: list[str] = []
-        length = 0
-        for part in parts:
-            terms += part
-            terms += bigrams(part)
-            length += len(part)
-        counts = dict.fromkeys(terms, 1)  # in order of first occurrence, as Counter(terms)
-        if len(counts) < len(terms):
+            name_f = fold_lowered(lower)  # == fold(name)
+        if name_f.startswith("thu tuc"):  # fold leaves no leading space: else the prefix cannot match
+            name_f = _NAME_PREFIX.sub("", name_f)
+        fuzzy = (_NAME_LEVEL_SUFFIX.sub("", name_f) if "(" in name_f else name_f).strip(" ;,.-")
+        # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
+        bare = strip_scope(fuzzy) if cfg.scope_free_names else fuzzy
+        bare_terms = self._tokens(bare)
+        counts: dict[str, int] = {}
+        multi: list[tuple[str, int]] = []
+        length = None
+        if name_f and self.indexed:
+            if bare is fuzzy and not (";" in name_f or "(" in name_f):
+                # nothing was cut from the name but punctuation at its ends: the same words
+                parts = [bare_terms] if bare_terms else []
+            else:  # as _split_phrases
+                parts = [self._tokens(part) for part in name_f.split(";") if part.strip()]
+            terms: list[str] = []
+            length = 0
+            for part in parts:
+                terms += part
+                terms += bigrams(part)
+                length += len(part)
             counts = Counter(terms)
-            multi = list(compress(counts.items(), map((1).__lt__, counts.values())))
-        if bare is not fuzzy:
-            # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
-            # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
-            scope_words = max(0, len(fuzzy.split()) - len(bare.split()))
-            if scope_words:
-                length = max(1, length - scope_words)
-    uniq_terms = tuple(map(intern, dict.fromkeys(bare_terms)))
-    scope = name_scope(fuzzy)
-    # its accented words, for accent-aware name cover
-    words = _UWORD.findall(lower)
-    spellings.update(words)
-    if "(" in lower or "thủ tục" in lower:  # else none of these three patterns can match
-        if cfg.drop_exclusions:
-            lower = _EXCLUSION_ACC.sub(" ", lower)
-        words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
-    uniq = dict.fromkeys(words)
-    for w in filterfalse(acc_pairs.__contains__, uniq):  # words not seen in earlier names
-        acc_pairs[w] = (intern(w), intern(fold(w)))
-    pairs = map(acc_pairs.__getitem__, uniq)
-    if bare is not fuzzy:  # words of the scope phrase do not count (see sim_names)
-        kept = set(uniq_terms)
-        pairs = (pr for pr in pairs if pr[1] in kept)
-    return _NameInfo(fuzzy, bare, counts, length, multi, uniq_terms, scope if scope.any else None,
-                     len(name_f), tuple(pairs))
+            if len(counts) < len(terms):  # the (term, tf) pairs with tf > 1
+                multi = list(compress(counts.items(), map((1).__lt__, counts.values())))
+            if bare is not fuzzy:
+                # BM25 length normalisation ignores the scope phrase too: "… đối với tổ chức" is
+                # not a shorter, better match than "… đối với hộ gia đình, cá nhân"
+                scope_words = max(0, len(fuzzy.split()) - len(bare.split()))
+                if scope_words:
+                    length = max(1, length - scope_words)
+        uniq_terms = tuple(dict.fromkeys(bare_terms))
+        scope = name_scope(fuzzy)
+        # its accented words, for accent-aware name cover
+        words = self.letter_runs.of(lower)  # every name's words are spellings(), cut or not
+        if "(" in lower or "thủ tục" in lower:  # else none of these three patterns can match
+            if cfg.drop_exclusions:
+                lower = _EXCLUSION_ACC.sub(" ", lower)
+            words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
+        uniq = dict.fromkeys(words)
+        acc_pairs = self.acc_pairs
+        for w in filterfalse(acc_pairs.__contains__, uniq):  # words not seen in earlier names
+            acc_pairs[w] = (intern(w), intern(fold(w)))
+        pairs = map(acc_pairs.__getitem__, uniq)
+        if bare is not fuzzy:  # words of the scope phrase do not count (see sim_names)
+            kept = set(uniq_terms)
+            pairs = (pr for pr in pairs if pr[1] in kept)
+        return _NameInfo(fuzzy, bare, counts, length, multi, uniq_terms, scope if scope.any else None,
+                         len(name_f), tuple(pairs))
 
 
 def _split_phrases(text: str) -> list[list[str]]:
