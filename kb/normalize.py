@@ -21,7 +21,7 @@ from functools import lru_cache
 __all__ = [
     "nfc",
     "fold",
-    "fold_lowered",
+    "fold_word",
     "tokens",
     "content_tokens",
     "bigrams",
@@ -64,10 +64,10 @@ def fold(text: str) -> str:
     return " ".join(map(_fold_word, text.split()))
 
 
-def fold_lowered(text: str) -> str:
-    """:func:`fold` of a text that is NFC and lower case already
-    (``unicodedata.normalize("NFC", t).lower()``): the same result, without normalising again."""
-    return " ".join(map(_fold_word, text.split()))
+def fold_word(word: str) -> str:
+    """One word (no whitespace) of an NFC, lower-case text as :func:`fold` folds it: ``fold(t)``
+    is ``" ".join(map(fold_word, unicodedata.normalize("NFC", t).lower().split()))``."""
+    return _fold_word(word)
 
 
 def tokens(text: str) -> list[str]:

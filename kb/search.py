@@ -56,7 +56,7 @@ from rapidfuzz.distance import Levenshtein
 from .model import Procedure
 from .scopes import (NameScope, QueryScope, age_fits, group_mismatch, name_scope, query_scope, scope_mismatch,
                      strip_scope)
-from .normalize import (_WORD_RE, bigrams, filler_mask, fold, fold_lowered, is_stop, is_syllable, teencode_variants,
+from .normalize import (_WORD_RE, bigrams, filler_mask, fold, fold_word, is_stop, is_syllable, teencode_variants,
                         tokens, word_pairs)
 from .synonyms import Synonyms, load_synonyms
 
@@ -1143,40 +1143,51 @@ class _Record:
 
 
 class _Runs(dict):
-    """text without whitespace -> ``pattern.findall`` of it, computed once per distinct text
-    (the words of a name are the runs of its whitespace-separated pieces: runs never span
-    whitespace); ``intern``: the runs are interned (one copy of each word for all names)."""
+    """text without whitespace -> ``pattern.findall`` of it, interned, computed once per
+    distinct text (runs of a pattern that matches no whitespace never span whitespace)."""
 
-    def __init__(self, pattern: re.Pattern, intern_runs: bool = False) -> None:
+    def __init__(self, pattern: re.Pattern) -> None:
         super().__init__()
-        self.pattern, self.intern_runs = pattern, intern_runs
+        self.pattern = pattern
 
     def __missing__(self, piece: str) -> list[str]:
-        runs = self.pattern.findall(piece)
-        if self.intern_runs:
-            runs = list(map(intern, runs))
-        self[piece] = runs
+        runs = self[piece] = list(map(intern, self.pattern.findall(piece)))
         return runs
 
     def of(self, text: str) -> list[str]:
-        """``pattern.findall(text)`` (for a pattern that matches no whitespace)."""
+        """``pattern.findall(text)``, interned."""
         return list(chain.from_iterable(map(self.__getitem__, text.split())))
 
 
-class _NameReader:
-    """Reads procedure names for the index (each distinct name once, see SearchIndex._build).
+class _Pieces(dict):
+    """A whitespace-separated piece of an NFC, lower-case name -> (its fold, the tokens of that,
+    its accented words), computed once per distinct piece: a catalogue
+    has a few thousand distinct words in 50,000 names. Every word seen is in ``acc_pairs``
+    (word -> (word, folded), interned: one copy of each word and pair for all names)."""
 
-    The words of names come from caches of their pieces (a catalogue has a few thousand
-    distinct words in 50,000 names); the accented words seen are kept in ``acc_pairs``
-    (word -> (word, folded), interned) and the spellings of every name's words are
-    :meth:`spellings`."""
+    def __init__(self) -> None:
+        super().__init__()
+        self.acc_pairs: dict[str, tuple[str, str]] = {}
+
+    def __missing__(self, piece: str) -> tuple[str, list[str], list[str]]:
+        folded = fold_word(piece)
+        acc_pairs = self.acc_pairs
+        words = list(map(intern, _UWORD.findall(piece)))
+        for w in filterfalse(acc_pairs.__contains__, words):
+            acc_pairs[w] = (w, intern(fold(w)))
+        got = self[piece] = (folded, list(map(intern, tokens(folded))), words)
+        return got
+
+
+class _NameReader:
+    """Reads procedure names for the index (each distinct name once, see SearchIndex._build),
+    from the analyses of their pieces (:class:`_Pieces`)."""
 
     def __init__(self, cfg: SearchConfig, indexed: bool) -> None:
         self.cfg = cfg
         self.indexed = indexed  # whether names are a BM25 field
-        self.folded_tokens = _Runs(_WORD_RE, intern_runs=True)  # folded piece -> tokens (kb.normalize.tokens)
-        self.letter_runs = _Runs(_UWORD)  # accented lower-case piece -> its words
-        self.acc_pairs: dict[str, tuple[str, str]] = {}
+        self.pieces = _Pieces()
+        self.folded_tokens = _Runs(_WORD_RE)  # folded piece -> kb.normalize.tokens of it
 
     def _tokens(self, folded: str) -> list[str]:
         """kb.normalize.tokens of a folded text (interned)."""
@@ -1185,22 +1196,30 @@ class _NameReader:
         return list(map(intern, tokens(folded)))
 
     def spellings(self) -> set[str]:
-        """Every word (accented, lower case) of every name read."""
-        return set(chain.from_iterable(self.letter_runs.values()))
+        """Every word (accented, lower case) of every name read: the words of their pieces (a
+        cut name's pieces, read too, have no other words: what is cut starts and ends with a
+        non-letter)."""
+        return set(self.pieces.acc_pairs)
 
     def read(self, name: str) -> _NameInfo:
         cfg = self.cfg
         lower = unicodedata.normalize("NFC", name).lower()
+        pieces = list(map(self.pieces.__getitem__, lower.split()))
+        cut = False
         if cfg.drop_exclusions and "(" in name:  # read on the accents: "(trừ" is not "(trụ sở"
-            name_f = fold(_EXCLUSION_ACC.sub(" ", lower))
-        else:
-            name_f = fold_lowered(lower)  # == fold(name)
+            kept_text = _EXCLUSION_ACC.sub(" ", lower)
+            cut = kept_text is not lower  # re's sub returns the same str when nothing matched
+        name_f = fold(kept_text) if cut else " ".join([f for f, _, _ in pieces])  # == fold(name)
         if name_f.startswith("thu tuc"):  # fold leaves no leading space: else the prefix cannot match
             name_f = _NAME_PREFIX.sub("", name_f)
+            cut = True
         fuzzy = (_NAME_LEVEL_SUFFIX.sub("", name_f) if "(" in name_f else name_f).strip(" ;,.-")
         # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
         bare = strip_scope(fuzzy) if cfg.scope_free_names else fuzzy
-        bare_terms = self._tokens(bare)
+        if bare is name_f and not cut:  # the name's own words (str.strip returns the same str if unchanged)
+            bare_terms = list(chain.from_iterable([t for _, t, _ in pieces]))
+        else:
+            bare_terms = self._tokens(bare)
         counts: dict[str, int] = {}
         multi: list[tuple[str, int]] = []
         length = None
@@ -1227,20 +1246,18 @@ class _NameReader:
                     length = max(1, length - scope_words)
         uniq_terms = tuple(dict.fromkeys(bare_terms))
         scope = name_scope(fuzzy)
-        # its accented words, for accent-aware name cover
-        words = self.letter_runs.of(lower)  # every name's words are spellings(), cut or not
+        # its distinct accented words, for accent-aware name cover (without a prefix, a level
+        # suffix or an exclusion)
         if "(" in lower or "thủ tục" in lower:  # else none of these three patterns can match
             if cfg.drop_exclusions:
                 lower = _EXCLUSION_ACC.sub(" ", lower)
-            words = _UWORD.findall(_NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower)))
-        uniq = dict.fromkeys(words)
-        acc_pairs = self.acc_pairs
-        for w in filterfalse(acc_pairs.__contains__, uniq):  # words not seen in earlier names
-            acc_pairs[w] = (intern(w), intern(fold(w)))
-        pairs = map(acc_pairs.__getitem__, uniq)
+            lower = _NAME_PREFIX_ACC.sub("", _NAME_LEVEL_SUFFIX_ACC.sub(" ", lower))
+            pieces = list(map(self.pieces.__getitem__, lower.split()))
+        pairs: Iterable[tuple[str, str]] = map(self.pieces.acc_pairs.__getitem__,
+                                               dict.fromkeys(chain.from_iterable([w for _, _, w in pieces])))
         if bare is not fuzzy:  # words of the scope phrase do not count (see sim_names)
             kept = set(uniq_terms)
-            pairs = (pr for pr in pairs if pr[1] in kept)
+            pairs = [pr for pr in pairs if pr[1] in kept]
         return _NameInfo(fuzzy, bare, counts, length, multi, uniq_terms, scope if scope.any else None,
                          len(name_f), tuple(pairs))
 
