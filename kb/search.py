@@ -516,9 +516,10 @@ class SearchIndex:
                 by_len = {L: idf * wn_by_len[L] / (k1 + wn_by_len[L]) for L in set(lens)}
             if sv is None:  # only in names: the docs are in doc order already
                 vals = array("f", map(by_len.__getitem__, lens))
-                if fix is not None:  # tf > 1: in order, a later entry wins
-                    for d, x in fix:
-                        vals[bisect_left(nd, d)] = idf * x / (k1 + x)
+                if fix is not None:  # tf > 1: vals[position of d in nd] = saturated x, in order
+                    fix_docs, xs = zip(*fix)
+                    by_x = {x: idf * x / (k1 + x) for x in set(xs)}
+                    deque(map(vals.__setitem__, map(bisect_left, repeat(nd), fix_docs), map(by_x.__getitem__, xs)), 0)
                 self.postings[t] = (array("i", nd), vals)
                 continue
             by_sig = {sid: idf * v / (k1 + v) for sid, v in sv.items()}
@@ -529,8 +530,10 @@ class SearchIndex:
             sat = dict(zip(sd, map(by_sig.__getitem__, map(get_sig, sd))))
             if nd is not None:
                 sat.update(zip(nd, map(by_len.__getitem__, lens)))
-            if fix is not None:  # a later entry wins
-                sat.update([(d, idf * x / (k1 + x)) for d, x in fix])
+            if fix is not None:  # a later entry wins; many docs share a value
+                fix_docs, xs = zip(*fix)
+                by_x = {x: idf * x / (k1 + x) for x in set(xs)}
+                sat.update(zip(fix_docs, map(by_x.__getitem__, xs)))
             ids = sorted(sat)
             self.postings[t] = (array("i", ids), array("f", map(sat.__getitem__, ids)))
         self._max_idf = math.log(1.0 + (n - 0.5) / 1.5) if n > 1 else 1.0
@@ -1216,18 +1219,16 @@ class _NameReader:
         fuzzy = (_NAME_LEVEL_SUFFIX.sub("", name_f) if "(" in name_f else name_f).strip(" ;,.-")
         # similarity and name cover judge the name without its scope phrase (kb.scopes decides that)
         bare = strip_scope(fuzzy) if cfg.scope_free_names else fuzzy
-        if bare is name_f and not cut:  # the name's own words (str.strip returns the same str if unchanged)
-            bare_terms = list(chain.from_iterable([t for _, t, _ in pieces]))
-        else:
-            bare_terms = self._tokens(bare)
+        # tokens(name_f): the name's own pieces' unless something was cut
+        name_terms = self._tokens(name_f) if cut else list(chain.from_iterable([t for _, t, _ in pieces]))
+        bare_terms = name_terms if bare is name_f else self._tokens(bare)  # (strip returns the same str if unchanged)
         counts: dict[str, int] = {}
         multi: list[tuple[str, int]] = []
         length = None
         if name_f and self.indexed:
-            if bare is fuzzy and not (";" in name_f or "(" in name_f):
-                # nothing was cut from the name but punctuation at its ends: the same words
-                parts = [bare_terms] if bare_terms else []
-            else:  # as _split_phrases
+            if ";" not in name_f:  # one phrase (as _split_phrases: word pairs never span a ';')
+                parts = [name_terms] if name_terms else []
+            else:
                 parts = [self._tokens(part) for part in name_f.split(";") if part.strip()]
             terms: list[str] = []
             length = 0
