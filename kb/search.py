@@ -189,6 +189,7 @@ class SearchResult:
         return self.hits[0] if self.hits else None
 
 
+_NAN_ARRAY = array("f", [math.nan])  # repeated: a dense posting array's "absent"
 _PAIR_FIELDS = frozenset({"name", "keywords", "field"})  # fields indexed with word pairs too
 _UWORD = re.compile(r"[^\W\d_]+")
 _CITIZEN = "cong dan"  # subject "Công dân Việt Nam"
@@ -820,9 +821,15 @@ class SearchIndex:
         # cannot reach the k-th best full score is skipped
         cheap = []
         matched_in: dict[int, set[str]] = {d: set() for d in top}  # the query words each candidate has
+        common = len(self.docs) / 16
         for t, ids in uterms:
-            for d, _ in _present(ids, top, matched_in):
-                matched_in[d].add(t)
+            if len(ids) >= common:  # NaN where absent (see _dense_vals)
+                for d, v in zip(top, map(self._dense_vals(t).__getitem__, top)):
+                    if v == v:
+                        matched_in[d].add(t)
+            else:
+                for d, _ in _present(ids, top, matched_in):
+                    matched_in[d].add(t)
         for d in top:
             matched = matched_in[d]
             extra = (details[d] & uset) - matched if details else None  # words only its details have
@@ -1049,10 +1056,8 @@ class SearchIndex:
                 ids, vals = self.postings[t]
                 w = weights[t]
                 if len(ids) * 16 >= n:  # a common word: its contribution to each doc read at once
-                    dense = self._dense_vals(t)
-                    for d in keep:
-                        v = dense[d]
-                        if v:  # absent: 0.0 (adding w * 0.0 would leave the score as it is)
+                    for d, v in zip(keep, map(self._dense_vals(t).__getitem__, keep)):
+                        if v == v:  # not NaN: the doc has the word
                             scores[d] += w * v
                 else:
                     for d, i in _present(ids, keep, scores):
@@ -1060,12 +1065,12 @@ class SearchIndex:
         return scores
 
     def _dense_vals(self, term: str) -> array:
-        """The term's postings as one float32 per doc (0.0 where absent), for words in a 16th of
+        """The term's postings as one float32 per doc, NaN where absent, for words in a 16th of
         the docs or more (4 bytes a doc: at most 8 times the size of the word's postings)."""
         got = self._dense.get(term)
         if got is None:
             ids, vals = self.postings[term]
-            got = self._dense[term] = array("f", bytes(4 * len(self.docs)))
+            got = self._dense[term] = _NAN_ARRAY * len(self.docs)
             deque(map(got.__setitem__, ids, vals), 0)
         return got
 
