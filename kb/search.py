@@ -514,11 +514,11 @@ class SearchIndex:
             dfreq = len(sd) + (len(nd) if nd is not None else 0) - both.get(t, 0)
             idf = math.log(1.0 + (n - dfreq + 0.5) / (dfreq + 0.5))
             self.idf[t] = idf
-            if nd is not None:
-                lens = list(map(get_len, nd))
-                by_len = {L: idf * wn_by_len[L] / (k1 + wn_by_len[L]) for L in set(lens)}
+            if nd is not None:  # saturated per name length: the lengths it has, or all if it has many
+                lengths = wn_by_len if len(nd) > 8 * len(wn_by_len) else set(map(get_len, nd))
+                by_len = {L: idf * wn_by_len[L] / (k1 + wn_by_len[L]) for L in lengths}
             if sv is None:  # only in names: the docs are in doc order already
-                vals = array("f", map(by_len.__getitem__, lens))
+                vals = array("f", map(by_len.__getitem__, map(get_len, nd)))
                 if fix is not None:  # tf > 1: vals[position of d in nd] = saturated x, in order
                     fix_docs, xs = zip(*fix)
                     by_x = {x: idf * x / (k1 + x) for x in set(xs)}
@@ -532,7 +532,7 @@ class SearchIndex:
                 continue
             sat = dict(zip(sd, map(by_sig.__getitem__, map(get_sig, sd))))
             if nd is not None:
-                sat.update(zip(nd, map(by_len.__getitem__, lens)))
+                sat.update(zip(nd, map(by_len.__getitem__, map(get_len, nd))))
             if fix is not None:  # a later entry wins; many docs share a value
                 fix_docs, xs = zip(*fix)
                 by_x = {x: idf * x / (k1 + x) for x in set(xs)}
