@@ -9,8 +9,9 @@ benchmark scripts and queries, so both dumps come from the same queries.
 
 Builds the index on the real records (as benchmarks/search_quality.py does) and on scaled sets
 (as benchmarks/search_speed.py does, default 3k and 10k procedures) and writes one JSON line per
-(index, query, filter): the top 10 (code, score and coverage to 9 digits), ``confident``, the
-margin, the name coverage, the searched terms and the suggestions. Queries: every question of
+(index, query, filter): the top 10 (code, score and coverage to 9 digits), the searched terms,
+the suggestions and every other field of the result (``confident``, the margin, the name
+coverage ...). Queries: every question of
 questions.jsonl, questions_dev_extra.jsonl and questions_fresh.jsonl as written and folded, and
 search_speed.py's 2,000 benchmark queries; 200 of them also with a level and a field filter.
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import dataclasses
 import hashlib
 import json
 import sys
@@ -91,9 +93,10 @@ def row(index, label: str, q: str, **filters) -> dict:
     return {
         "index": label, "q": q, "filters": filters,
         "hits": [[h.code, f"{h.score:.9f}", f"{h.coverage:.9f}"] for h in r.hits],
-        "confident": r.confident, "margin": f"{r.margin:.9f}", "name_coverage": f"{r.name_coverage:.9f}",
-        "by_code": r.by_code, "terms": list(r.terms),
-        "suggestions": [[s.kind, s.value, s.count] for s in r.suggestions],
+        "terms": list(r.terms), "suggestions": [[s.kind, s.value, s.count] for s in r.suggestions],
+        # every other field of SearchResult (confident, by_code, margin, name_coverage ...)
+        **{f.name: (f"{v:.9f}" if isinstance(v := getattr(r, f.name), float) else v)
+           for f in dataclasses.fields(r) if f.name not in ("query", "hits", "terms", "suggestions")},
     }
 
 
