@@ -807,6 +807,10 @@ class SearchIndex:
         qstr = " ".join(dict.fromkeys(seq)) if seq else " ".join(t for t, _ in uni)
         if not cfg.accent_cover:
             q_acc = {}
+        # for the name cover: query words that count however a name spells them, and the
+        # spellings that count for the others (a name word's folded form is fold() of its spelling)
+        free = qterms.difference(q_acc)
+        spelt = {a for f, spellings in q_acc.items() if f in qterms for a in spellings}
         w_bm25, w_cov, w_name = cfg.w_bm25, cfg.w_coverage, cfg.w_name
         level_bonus = 0.0 if level_mentioned else cfg.level_bonus
         citizen_bonus = cfg.citizen_bonus
@@ -839,7 +843,7 @@ class SearchIndex:
             if w_cover or full_bonus:
                 if q_acc:  # a name word folded like a typed word but spelt otherwise is not covered
                     twa, tot = self._name_weights_acc(d, power)
-                    nc = sum(w for a, f, w in twa if f in qterms and (f not in q_acc or a in q_acc[f]))
+                    nc = sum(w for a, f, w in twa if f in free or a in spelt)
                 else:
                     ts, ws, tot = self._name_weights(d, power)
                     nc = sum(compress(ws, map(qterms.__contains__, ts)))
@@ -852,7 +856,8 @@ class SearchIndex:
             sc = scopes.get(d)
             if sc is not None:
                 s += _scope_adjust(sc, qscope, org_adj, foreign_adj, no_permit_adj, cfg)
-            if undo_penalty and any(a in _UNDOING and not self._asked(a, weights) for a in self._actions(d)):
+            if undo_penalty and not _UNDOING.isdisjoint(acts := self._actions(d)) and any(
+                    a in _UNDOING and not self._asked(a, weights) for a in acts):
                 s -= undo_penalty  # asked about a paper, not about revoking or deleting it
             cheap.append((s, cov, d))
         cheap.sort(key=lambda x: -x[0])
