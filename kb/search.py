@@ -505,10 +505,16 @@ class SearchIndex:
         # idf * v / (k1 + v) once per name length (a tf-1 name word: 0.0 + wn), per signature
         # and per exact value, not once per posting.
         get_sig, get_len = doc_sigs.__getitem__, doc_len.__getitem__
+        get_wn = wn_by_len.__getitem__
         for t in order:
             nd = name_docs.get(t)
             sv = term_sigs.get(t)
             fix = exact.get(t)
+            if sv is None and fix is None and len(nd) <= 8:  # a rare name word (most terms): directly
+                idf = math.log(1.0 + (n - len(nd) + 0.5) / (len(nd) + 0.5))
+                self.idf[t] = idf
+                self.postings[t] = (array("i", nd), array("f", [idf * v / (k1 + v) for v in map(get_wn, map(get_len, nd))]))
+                continue
             # the docs of these signatures (each sig's docs are its own)
             sd = list(chain.from_iterable(map(sig_docs.__getitem__, sv))) if sv is not None else ()
             dfreq = len(sd) + (len(nd) if nd is not None else 0) - both.get(t, 0)
