@@ -266,7 +266,7 @@ class SearchIndex:
         self._ideal_sat = 0.0
         self._correct_cache: dict[str, list[tuple[str, float]]] = {}
         self._filter_cache: dict[tuple[str, str, str], frozenset[int]] = {}
-        # common words' contributions by doc id (0.0 where absent), built when first needed
+        # common words' contributions by doc id (NaN where absent), built when first needed (_dense_vals)
         self._dense: dict[str, array] = {}
 
     # -- build ----------------------------------------------------------------------------
