@@ -100,6 +100,9 @@ class ChatRateLimiter(AIORateLimiter):
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 class AiohttpRequest(BaseRequest):
     """PTB's networking backend for the Bot API calls (sendMessage, answerCallbackQuery,
     getFile, ...) on aiohttp, which the service already runs on, instead of httpx: the
@@ -145,6 +148,7 @@ class AiohttpRequest(BaseRequest):
             total=None, connect=None if connect is None or pool is None else connect + pool,
             sock_read=max(x for x in (read, write) if x is not None) if (read or write) else None)
         data: Any = None
+        headers: dict[str, str] | None = None
         if request_data is not None:
             files = request_data.multipart_data
             fields = request_data.json_parameters
@@ -155,9 +159,15 @@ class AiohttpRequest(BaseRequest):
                 for name, (filename, content, mime) in files.items():
                     data.add_field(name, content, filename=filename, content_type=mime)
             elif fields:
-                data = fields  # form-encoded, as PTB's own backend sends them
+                # JSON, which the Bot API takes for every method without a file: one C-level
+                # encode instead of percent-encoding each character of the (Vietnamese) text
+                # and of the JSON-encoded keyboard, which was the largest part of a send's CPU
+                data = json.dumps(request_data.parameters, ensure_ascii=False,
+                                  separators=(",", ":")).encode()
+                headers = _JSON_HEADERS
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as resp:
+            async with self._session.request(method, url, data=data, headers=headers,
+                                             timeout=timeout) as resp:
                 return resp.status, await resp.read()
         except asyncio.TimeoutError as err:
             raise TimedOut from err
@@ -352,7 +362,25 @@ def render(reply: Reply) -> tuple[str, InlineKeyboardMarkup | None]:
         else:
             text_links.append(f"{link.label}: {link.url}")
     text = "\n\n".join(p for p in (reply.text, "\n".join(text_links)) if p)
-    return text, InlineKeyboardMarkup(rows) if rows else None
+    return text, Keyboard(rows) if rows else None
+
+
+class Keyboard(InlineKeyboardMarkup):
+    """An inline keyboard of :func:`render`'s buttons (text with callback data or a URL), whose
+    ``to_dict`` builds the Bot API's JSON directly: PTB's generic one walks every slot of
+    every button and was a quarter of a send's CPU. The same dict PTB gives for such
+    buttons (their set fields only)."""
+
+    __slots__ = ()
+
+    def to_dict(self, recursive: bool = True) -> dict[str, Any]:
+        return {"inline_keyboard": [[_button_dict(b) for b in row] for row in self.inline_keyboard]}
+
+
+def _button_dict(button: InlineKeyboardButton) -> dict[str, Any]:
+    if button.callback_data is not None:
+        return {"text": button.text, "callback_data": button.callback_data}
+    return {"text": button.text, "url": button.url}
 
 
 def _send_error(exc: TelegramError) -> SendError:
