@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import JSON, Boolean, Integer, String, bindparam, delete, insert, select, text, update
+from sqlalchemy import JSON, Boolean, Integer, String, bindparam, column, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.messages import ConversationKey
@@ -218,15 +218,23 @@ _CLAIM_SQL = ("INSERT INTO processed_updates (channel, update_id, processed_at) 
               "VALUES (:channel, :update_id, :now) ON CONFLICT DO NOTHING RETURNING 1")
 
 
+def _cols(**types: Any) -> list:
+    """A textual statement's result columns, positionally, in the order of its SELECT list:
+    SQLAlchemy then caches the result's metadata with the statement (matched by name, with
+    keyword types, it built it again for every execution: a tenth of the message path's
+    SQLAlchemy work)."""
+    return [column(name, type_) for name, type_ in types.items()]
+
+
 def _open_statement(claim: str):
     from storage.models.base import UTCDateTime
 
     return (text(_OPEN_SQL.format(claim=claim))
             .bindparams(bindparam("now", type_=UTCDateTime()))
-            .columns(claimed=Integer, i_id=Integer, i_citizen_id=Integer, i_channel=String,
-                     i_user_id=String, i_chat_id=String, i_reachable=Boolean,
-                     i_last_inbound_at=UTCDateTime(), s_state=String, s_data=JSON,
-                     s_updated_at=UTCDateTime()))
+            .columns(*_cols(claimed=Integer, i_id=Integer, i_citizen_id=Integer, i_channel=String,
+                            i_user_id=String, i_chat_id=String, i_reachable=Boolean,
+                            i_last_inbound_at=UTCDateTime(), s_state=String, s_data=JSON,
+                            s_updated_at=UTCDateTime())))
 
 
 _OPEN_CLAIMED = _open_statement(_CLAIM_SQL)
@@ -277,7 +285,8 @@ def _close_statement(rows: int, page: bool = False, inbox: bool = False):
            "ORDER BY id LIMIT :b_limit")
     binds.append(bindparam("b_limit", type_=Integer()))
     return (text(sql).bindparams(*binds)
-            .columns(id=Integer, at=UTCDateTime(), direction=String, kind=String, text=String, payload=JSON))
+            .columns(*_cols(id=Integer, at=UTCDateTime(), direction=String, kind=String, text=String,
+                            payload=JSON)))
 
 
 @dataclass
