@@ -57,6 +57,15 @@ async def run(url: str, citizens: int, messages: int, warmup: int, count: bool =
                 if done >= warmup:
                     trips[_what] += 1
             event.listen(engine, name, bump)
+        import storage.driver as driver  # the open and close statements run on the driver
+
+        fetch = driver.fetch
+
+        async def counted(*args, **kw):
+            if done >= warmup:
+                trips["statements"] += 1
+            return await fetch(*args, **kw)
+        driver.fetch = counted
     web = app.web_channel
     done = 0
     marks: dict[str, float] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from sqlalchemy import JSON, Boolean, Integer, String, bindparam, column, delete, insert, select, text, update
@@ -19,6 +19,7 @@ from storage.models import (
     MessageLog,
     ProcessedUpdate,
 )
+from storage import driver
 from storage.repos.base import Repository
 
 
@@ -239,6 +240,9 @@ def _open_statement(claim: str):
 
 _OPEN_CLAIMED = _open_statement(_CLAIM_SQL)
 _OPEN_UNCLAIMED = _open_statement("SELECT 1")  # a message without an update id
+# The same, run on the driver's connection (storage.driver): about 0.1 ms of CPU less each
+_OPEN_CLAIMED_DRIVER = driver.Compiled(_OPEN_CLAIMED)
+_OPEN_UNCLAIMED_DRIVER = driver.Compiled(_OPEN_UNCLAIMED)
 
 
 # PostgreSQL: what a message writes last (the conversation state, upserted, and the message
@@ -289,6 +293,11 @@ def _close_statement(rows: int, page: bool = False, inbox: bool = False):
                             payload=JSON)))
 
 
+@functools.lru_cache(maxsize=_CLOSE_MAX_ROWS * 4)
+def _close_driver(rows: int, page: bool = False, inbox: bool = False) -> driver.Compiled:
+    return driver.Compiled(_close_statement(rows, page, inbox))
+
+
 @dataclass
 class CloseWith:
     """A channel's bookkeeping that :meth:`Conversations.close` may fold into the message's
@@ -319,6 +328,13 @@ class Opened:
     state: StoredState | None = None
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """As UTCDateTime reads a timestamp (the driver's rows come without its processing)."""
+    if value is None or value.tzinfo is timezone.utc:
+        return value
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 class Conversations(Repository):
     async def open(self, key: ConversationKey, update_id: str, now: datetime, display_name: str = "") -> Opened:
         """Claim the update id (when there is one), then the citizen's identity (created on
@@ -332,15 +348,18 @@ class Conversations(Repository):
         params = {"channel": key.channel, "chat_id": key.chat_id, "user_id": key.user_id, "now": now}
         if update_id:
             params["update_id"] = update_id
-        row = (await self.session.execute(_OPEN_CLAIMED if update_id else _OPEN_UNCLAIMED, params)).one()
-        if not row.claimed:
+        if driver.usable(self.session):
+            # columns by position: claimed, the identity's 7, the state's 3 (see _OPEN_SQL)
+            row = (await driver.fetch(self.session, _OPEN_CLAIMED_DRIVER if update_id else _OPEN_UNCLAIMED_DRIVER,
+                                      params))[0]
+        else:
+            row = (await self.session.execute(_OPEN_CLAIMED if update_id else _OPEN_UNCLAIMED, params)).one()
+        if not row[0]:
             return Opened(False)
-        stored = (StoredState(row.s_state, dict(row.s_data or {}), row.s_updated_at)
-                  if row.s_state is not None else None)
-        if row.i_id is None:  # first contact
+        stored = StoredState(row[8], dict(row[9] or {}), _utc(row[10])) if row[8] is not None else None
+        if row[1] is None:  # first contact
             return Opened(True, await Citizens(self.session).create(key, now, display_name), stored)
-        identity = Identity(row.i_id, row.i_citizen_id, row.i_channel, row.i_user_id, row.i_chat_id,
-                            row.i_reachable, row.i_last_inbound_at)
+        identity = Identity(row[1], row[2], row[3], row[4], row[5], row[6], _utc(row[7]))
         return Opened(True, identity, stored)
 
     async def close(self, key: ConversationKey, state: str, data: dict[str, Any],
@@ -366,9 +385,12 @@ class Conversations(Repository):
             if page:
                 params["b_after"] = with_.page_after
                 params["b_limit"] = with_.page_limit
-            result = await self.session.execute(_close_statement(len(messages), page, inbox), params)
+            if driver.usable(self.session):
+                result = await driver.fetch(self.session, _close_driver(len(messages), page, inbox), params)
+            else:
+                result = await self.session.execute(_close_statement(len(messages), page, inbox), params)
             if page:
-                with_.page = [LoggedMessage(r[0], r[1], r[2], r[3], r[4], dict(r[5] or {})) for r in result]
+                with_.page = [LoggedMessage(r[0], _utc(r[1]), r[2], r[3], r[4], dict(r[5] or {})) for r in result]
             if inbox:
                 with_.inbox_done = True
             return
