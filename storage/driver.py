@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 class Compiled:
@@ -47,14 +47,16 @@ class Compiled:
         return found
 
 
-def usable(session: AsyncSession) -> bool:
-    dialect = session.bind.dialect
+def usable(session: "AsyncSession | AsyncConnection") -> bool:
+    dialect = getattr(session, "bind", session).dialect
     return dialect.name == "postgresql" and dialect.driver == "asyncpg"
 
 
-async def fetch(session: AsyncSession, compiled: Compiled, params: dict[str, Any]) -> Sequence[Any]:
-    """Run ``compiled`` with ``params`` in the session's transaction; the driver's records."""
-    conn = await session.connection()
+async def fetch(session: "AsyncSession | AsyncConnection", compiled: Compiled,
+                params: dict[str, Any]) -> Sequence[Any]:
+    """Run ``compiled`` with ``params`` in the session's transaction (or on a connection:
+    in an autocommit one, as its own transaction); the driver's records."""
+    conn = await session.connection() if isinstance(session, AsyncSession) else session
     fairy = await conn.get_raw_connection()
     adapted = fairy.dbapi_connection  # SQLAlchemy's AsyncAdapt_asyncpg_connection
     sql, names, procs = compiled.for_dialect(conn.dialect)

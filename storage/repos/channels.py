@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from storage import driver
 from storage.models.channels import InboxUpdate, ZaloOAToken
 from storage.repos.base import Repository
 
@@ -23,6 +24,13 @@ def _accept_statement(dialect: str):
     """The inbox insert, built once per dialect (found at once in the compiled cache)."""
     ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return ins(_INBOX).on_conflict_do_nothing().returning(_INBOX.c.id)
+
+
+_ACCEPT_COLUMNS = ("channel", "update_id", "payload", "received_at", "claimed_until", "attempts")
+# PostgreSQL, on the driver's connection (storage.driver): the same statement, its values bound
+_ACCEPT_DRIVER = driver.Compiled(
+    postgresql.insert(_INBOX).values({c: bindparam(c) for c in _ACCEPT_COLUMNS})
+    .on_conflict_do_nothing().returning(_INBOX.c.id))
 
 
 @dataclass(frozen=True)
@@ -39,9 +47,12 @@ class ChannelInbox(Repository):
                      lease: timedelta) -> int | None:
         """Store an accepted update, leased to this process for ``lease``; None when the
         same update was accepted before (a re-delivery)."""
-        row = (await self.session.execute(_accept_statement(self.dialect), {
-            "channel": channel, "update_id": update_id, "payload": payload, "received_at": now,
-            "claimed_until": now + lease, "attempts": 1})).first()  # one statement: no read back
+        params = {"channel": channel, "update_id": update_id, "payload": payload, "received_at": now,
+                  "claimed_until": now + lease, "attempts": 1}
+        if driver.usable(self.session):
+            rows = await driver.fetch(self.session, _ACCEPT_DRIVER, params)
+            return int(rows[0][0]) if rows else None
+        row = (await self.session.execute(_accept_statement(self.dialect), params)).first()  # one statement: no read back
         return None if row is None else int(row[0])
 
     async def done(self, item_id: int, now: datetime) -> None:
