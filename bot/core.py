@@ -21,6 +21,7 @@ polite message and the error is logged with context, never shown as a traceback.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -304,7 +305,7 @@ def _match_label(typed: str, choices: list[Choice] | tuple[Choice, ...]) -> str:
     typed = _words(typed)
     if not typed:
         return ""
-    labels = [(_words(fold(c.label)), c.payload) for c in choices]
+    labels = [(_label_words(c.label), c.payload) for c in choices]
     exact = [payload for label, payload in labels if label == typed]
     if exact:
         return exact[0]
@@ -326,6 +327,12 @@ def _match_yes_no(typed: str, choices: list[Choice] | tuple[Choice, ...]) -> str
 
 
 _NOT_WORD = re.compile(r"[^\w]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_words(label: str) -> str:
+    """A button label as typed words (the menu's and the offered buttons' labels recur)."""
+    return _words(fold(label))
 
 
 def _words(text: str) -> str:

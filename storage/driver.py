@@ -16,8 +16,11 @@ session's asyncpg connection, inside the session's transaction:
 - the result's rows are the driver's records (by position); JSON columns come decoded by the
   codec SQLAlchemy's adapter set on the connection, timestamps as aware datetimes.
 
-Where the adapter is not the one this relies on (another driver, or a SQLAlchemy whose
-adapter lacks these attributes), :func:`usable` is False and callers take the session.
+Elsewhere (SQLite, or ``database.echo`` on) :func:`usable` is False and callers take the
+session. This relies on attributes of SQLAlchemy's asyncpg adapter (``_execute_mutex``,
+``_transaction``, ``_start_transaction``, ``_connection``, ``_handle_exception``) and of
+the compiled statement (``positiontup``, ``_bind_processors``): SQLAlchemy 2.1; the
+core and fault tests run this path on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -48,8 +51,11 @@ class Compiled:
 
 
 def usable(session: "AsyncSession | AsyncConnection") -> bool:
-    dialect = getattr(session, "bind", session).dialect
-    return dialect.name == "postgresql" and dialect.driver == "asyncpg"
+    """PostgreSQL through asyncpg, and SQL not echoed (``database.echo`` shows every
+    statement, which only SQLAlchemy's own execution does)."""
+    bind = getattr(session, "bind", session)
+    dialect = bind.dialect
+    return dialect.name == "postgresql" and dialect.driver == "asyncpg" and not bind.sync_engine.echo
 
 
 async def fetch(session: "AsyncSession | AsyncConnection", compiled: Compiled,
