@@ -17,10 +17,18 @@ from storage.models.dossiers import (
 from storage.repos.base import Repository
 
 
+# Statements of a citizen's lookup, built once (found at once in the compiled cache instead of
+# being built and given a cache key on every lookup: about 0.1 ms of CPU each)
+_RECORD_GET = select(DossierRecord.record).where(DossierRecord.code == bindparam("b_code"))
+_SUBSCRIPTION_GET = (select(DossierSubscription)
+                     .where(DossierSubscription.citizen_id == bindparam("b_citizen_id"),
+                            DossierSubscription.dossier_code == bindparam("b_code"))
+                     .execution_options(populate_existing=True))
+
+
 class DossierRecords(Repository):
     async def get(self, code: str) -> dict[str, Any] | None:
-        row = (await self.session.execute(
-            select(DossierRecord.record).where(DossierRecord.code == code))).scalar_one_or_none()
+        row = (await self.session.execute(_RECORD_GET, {"b_code": code})).scalar_one_or_none()
         return dict(row) if row is not None else None
 
     async def upsert(self, *, code: str, status: int, record: dict[str, Any], fingerprint: str,
@@ -61,10 +69,8 @@ def _sub(r: DossierSubscription) -> Subscription:
 
 class DossierSubscriptions(Repository):
     async def get(self, citizen_id: int, code: str) -> Subscription | None:
-        row = (await self.session.execute(
-            select(DossierSubscription).where(DossierSubscription.citizen_id == citizen_id,
-                                              DossierSubscription.dossier_code == code)
-            .execution_options(populate_existing=True))).scalar_one_or_none()
+        row = (await self.session.execute(_SUBSCRIPTION_GET, {"b_citizen_id": citizen_id, "b_code": code})
+               ).scalar_one_or_none()
         return _sub(row) if row else None
 
     async def subscribe(self, *, citizen_id: int, code: str, status: int, status_key: str,

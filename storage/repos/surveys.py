@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from storage.models import OutboxMessage, Survey, SurveyAnswer, SurveyOptOut, SurveyQuestionnaire
 from storage.repos.base import Repository
+
+# Built once: an answer reads its survey first (found at once in the compiled cache)
+_SURVEY_GET = select(Survey).where(Survey.id == bindparam("b_id")).execution_options(populate_existing=True)
+_SURVEY_GET_LOCKED = _SURVEY_GET.with_for_update()
 
 OPEN = ("scheduled", "sent", "answering")
 
@@ -95,10 +99,8 @@ class SurveyRepo(Repository):
         return (await self.session.execute(stmt.returning(Survey.id))).scalar_one_or_none()
 
     async def get(self, survey_id: int, *, lock: bool = False) -> Survey | None:
-        stmt = select(Survey).where(Survey.id == survey_id).execution_options(populate_existing=True)
-        if lock and self.supports_row_locks:
-            stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        stmt = _SURVEY_GET_LOCKED if lock and self.supports_row_locks else _SURVEY_GET
+        return (await self.session.execute(stmt, {"b_id": survey_id})).scalar_one_or_none()
 
     async def by_case(self, case_type: str, case_id: str) -> Survey | None:
         return (await self.session.execute(
