@@ -72,18 +72,18 @@ async def fetch(session: "AsyncSession | AsyncConnection", compiled: Compiled,
             if adapted._transaction is None:
                 await adapted._start_transaction()  # raises the adapter's translated error
             return await adapted._connection.fetch(sql, *args)
-    except Exception as exc:
+    except BaseException as exc:  # as SQLAlchemy: a cancelled statement invalidates the connection too
         await _raise_as_sqlalchemy(conn, adapted, exc, sql, args)
         raise  # not reached
 
 
-async def _raise_as_sqlalchemy(conn: Any, adapted: Any, exc: Exception, sql: str, args: list) -> None:
+async def _raise_as_sqlalchemy(conn: Any, adapted: Any, exc: BaseException, sql: str, args: list) -> None:
     def handle(sync_conn: Any) -> None:
         try:
-            if _is_adapted(adapted, exc):
+            if _is_adapted(adapted, exc) or not isinstance(exc, Exception):
                 raise exc
             adapted._handle_exception(exc)  # the driver's error as the adapter's DBAPI error
-        except Exception as translated:
+        except BaseException as translated:
             sync_conn._handle_dbapi_exception(translated, sql, tuple(args), None, None)
 
     await conn.run_sync(handle)
