@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import sqlalchemy
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
@@ -50,12 +51,18 @@ class Compiled:
         return found
 
 
+# The adapter internals above are those of SQLAlchemy 2.1 (pyproject allows no other minor
+# release); with another one every statement takes SQLAlchemy's own path, never a guess.
+_KNOWN_ADAPTER = sqlalchemy.__version__.startswith("2.1.")
+
+
 def usable(session: "AsyncSession | AsyncConnection") -> bool:
     """PostgreSQL through asyncpg, and SQL not echoed (``database.echo`` shows every
-    statement, which only SQLAlchemy's own execution does)."""
+    statement, which only SQLAlchemy's own execution does), on SQLAlchemy 2.1."""
     bind = getattr(session, "bind", session)
     dialect = bind.dialect
-    return dialect.name == "postgresql" and dialect.driver == "asyncpg" and not bind.sync_engine.echo
+    return (_KNOWN_ADAPTER and dialect.name == "postgresql" and dialect.driver == "asyncpg"
+            and not bind.sync_engine.echo)
 
 
 async def fetch(session: "AsyncSession | AsyncConnection", compiled: Compiled,

@@ -139,3 +139,14 @@ async def test_datetimes_come_back_timezone_aware_utc(db):
 
 async def test_ping(db):
     await db.ping()
+
+
+async def test_the_driver_path_is_taken_on_postgresql_only(db, db_url):
+    """storage/driver.py runs the per-message statements on asyncpg directly; if a
+    SQLAlchemy upgrade switched it off (its version guard), this says so."""
+    from storage import driver
+
+    async with db.unit_of_work() as uow:
+        assert driver.usable(uow.session) is db_url.startswith("postgresql")
+        opened = await uow.conversations.open(KEY, "u-drv-1", NOW, "")
+        assert opened.claimed
