@@ -321,7 +321,7 @@ def _match_yes_no(typed: str, choices: list[Choice] | tuple[Choice, ...]) -> str
     typed = _words(typed)
     for words, labels in ((YES_WORDS, YES_LABELS), (NO_WORDS, NO_LABELS)):
         if typed in words:
-            fits = [c.payload for c in choices if _words(fold(c.label)) in labels]
+            fits = [c.payload for c in choices if _label_words(c.label) in labels]
             return fits[0] if len(fits) == 1 else ""
     return ""
 

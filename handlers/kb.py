@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot import texts
 import dataclasses
+from collections.abc import Sequence
 import re
 
 from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
@@ -15,7 +16,7 @@ from bot.errors import UserFacingError
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router, typed_number
 from kb.model import ONLINE_LABELS, Procedure, base_code, web_address
 from kb.normalize import content_tokens, filler_mask, fold, is_stop, tokens, word_pairs
-from kb.search import SearchResult, find_codes
+from kb.search import SearchResult
 
 router = Router("kb")
 
@@ -114,7 +115,7 @@ async def small_talk(ctx: Context, msg: Incoming) -> bool:
     if said in SMALL_TALK_THANKS or (short and said.startswith("cam on")):
         ctx.reply("Rất vui được hỗ trợ bạn. Chúc bạn một ngày tốt lành!", [MENU_CHOICE])
         return True
-    words = " ".join(said.replace(",", " ").split())
+    words = " ".join(tokens(said))
     if words in SMALL_TALK_DONE:
         ctx.reply("Vâng ạ. Khi cần hỗ trợ, bạn cứ nhắn cho tôi.", [MENU_CHOICE])
         return True
@@ -268,7 +269,7 @@ async def _present(ctx: Context, query: str, result: SearchResult) -> None:
     if result.confident:
         top = hits[0].procedure
         ctx.end()
-        if result.by_code and (aspect := _aspect_besides_the_code(query, top)):
+        if result.by_code and (aspect := _aspect_besides_the_code(query, result.terms, top)):
             # "2.000815 cần gì": the documents, not the card to press "Hồ sơ cần chuẩn bị" on
             await _answer_aspect(ctx, top, aspect)
             return
@@ -561,10 +562,11 @@ _ASPECT_NAMES = {"terms": "thời hạn và lệ phí", "online": "cách nộp t
                  "law": "căn cứ pháp lý"}
 
 
-def _aspect_besides_the_code(query: str, p: Procedure) -> str:
-    """The aspect asked with a procedure's code ("1.001193 lệ phí bao nhiêu"), or ""."""
+def _aspect_besides_the_code(query: str, codes: Sequence[str], p: Procedure) -> str:
+    """The aspect asked with a procedure's code ("1.001193 lệ phí bao nhiêu"), or "";
+    ``codes``: the codes as written, which the search found (SearchResult.terms)."""
     rest = query
-    for _base, written in find_codes(query):
+    for written in codes:
         rest = rest.replace(written, " ")
     aspect, other = _follow_up(rest, p)
     return aspect if not other else ""
