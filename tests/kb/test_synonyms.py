@@ -83,6 +83,20 @@ def test_short_words_that_fold_like_common_words_do_not_expand():
     assert "dong vat tren can" in _phrases("kiểm dịch gà vận chuyển")
 
 
+def test_a_bare_paper_word_followed_by_another_paper_is_not_the_land_certificate():
+    lost_land = "cap lai giay chung nhan do bi mat"
+    assert lost_land in _phrases("mất sổ rồi làm sao")
+    assert lost_land in _phrases("mat so roi lam sao")  # a filler after it does not count
+    assert lost_land in _phrases("mất sổ ở đâu làm lại")
+    assert lost_land in _phrases("mất sổ nhà")  # listed as its own phrase
+    assert lost_land not in _phrases("mất sổ bhxh xin cấp lại")
+    assert lost_land not in _phrases("mat so bao hiem xa hoi")
+    assert "dang ky dat dai" not in _phrases("cấp sổ thuyền viên")
+    assert "dang ky dat dai" in _phrases("làm sổ lần đầu")  # a word of its own expansion
+    # "biển số", "cá thể" end in words that fold like "sổ" / "thẻ": not papers
+    assert "ho kinh doanh" in _phrases("hộ cá thể bán tạp hóa")
+
+
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
