@@ -209,7 +209,7 @@ _ASKED_ACTION_FOLDED = re.compile(r"(?<!\w)(cap lai|cap doi|gia han|thu hoi|dieu
                                   r"giai the|dinh chinh)(?!\w)")
 # folded words that say what is done, where, when or what went wrong, not to what: a question
 # made of these alone ("nộp ở xã", "làm giấy ở đâu", "mất", "hết hạn", "lệ phí") names no procedure
-_GENERIC_WORDS = frozenset("nop lam xin cap lai dang ky de nghi thuc hien giai quyet ho so giay to "
+_GENERIC_WORDS = frozenset("nop lam xin cap lai doi dang ky de nghi thuc hien giai quyet ho so giay to "
                            "tien xa phuong tinh huyen thi tran o dau can gi nao "
                            "mat het han sai hong rach le phi mien dia chi ngay thoi gian "
                            "mau don bieu khai chu ket qua".split())
