@@ -2,7 +2,7 @@
 
 Usage (from the project root):
 
-    .venv/bin/python benchmarks/data/check_questions.py [--data-dir ../shared/data]
+    .venv/bin/python benchmarks/data/check_questions.py [--data-dir ../shared/data] [--questions PATH] [-v]
 
 Verifies that every labelled code exists in the national-portal file
 (``tthc-national-portal-2026.jsonl.gz``, field ``ma_thu_tuc``) or the Defence file
