@@ -642,7 +642,7 @@ class SearchIndex:
         in some procedure name ("lái" -> {"lái"}): only such words can tell apart names that folding
         merges ("lái"/"lại"); a misspelt accent ("giây") is no signal."""
         cfg = self.config
-        pairs = word_pairs(query)
+        pairs = self.synonyms.respell(word_pairs(query))
         toks = [f for _, f in pairs]
         mask = filler_mask(toks)
         expansions = self.synonyms.find(pairs, mask)

@@ -40,6 +40,7 @@ class SynonymEntry:
     expand: tuple[tuple[str, ...], ...]  # folded token sequences
     weight: float = DEFAULT_WEIGHT
     note: str = ""
+    respell: Phrase = ()  # a misspelling: the matched words are replaced by these, before other entries
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,13 @@ class Synonyms:
         self.entries = tuple(entries)
         # first folded token -> [(phrase, entry)], longest phrases first
         self._by_first: dict[str, list[tuple[Phrase, SynonymEntry]]] = {}
+        self._respell_first: dict[str, list[tuple[Phrase, SynonymEntry]]] = {}
         for e in self.entries:
+            index = self._respell_first if e.respell else self._by_first
             for ph in e.match:
                 if ph:
-                    self._by_first.setdefault(ph[0][1], []).append((ph, e))
-        for lst in self._by_first.values():
+                    index.setdefault(ph[0][1], []).append((ph, e))
+        for lst in (*self._by_first.values(), *self._respell_first.values()):
             lst.sort(key=lambda pe: -len(pe[0]))
 
     def __len__(self) -> int:
@@ -80,7 +83,7 @@ class Synonyms:
             where = f"{source}: entry {i}"
             if not isinstance(raw, dict):
                 raise SynonymError(f"{where}: must be a mapping")
-            unknown = set(raw) - {"match", "expand", "weight", "note"}
+            unknown = set(raw) - {"match", "expand", "weight", "note", "respell"}
             if unknown:
                 raise SynonymError(f"{where}: unknown key {sorted(unknown)[0]!r}")
             match, expand = raw.get("match"), raw.get("expand")
@@ -93,13 +96,37 @@ class Synonyms:
             x = tuple(tuple(f for _, f in _phrase(str(y))) for y in expand)
             if not m or not all(x):
                 raise SynonymError(f"{where}: a phrase has no words")
-            entries.append(SynonymEntry(m, x, float(weight), str(raw.get("note", ""))))
+            respell = raw.get("respell", False)
+            if not isinstance(respell, bool) or (respell and len(expand) != 1):
+                raise SynonymError(f"{where}: respell must be true or false, with one 'expand' phrase")
+            entries.append(SynonymEntry(m, x, float(weight), str(raw.get("note", "")),
+                                        _phrase(str(expand[0])) if respell else ()))
         return cls(entries)
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_PATH) -> "Synonyms":
         with open(path, encoding="utf-8") as fh:
             return cls.from_data(yaml.safe_load(fh), str(path))
+
+    def respell(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``pairs`` with the misspellings of the ``respell`` entries written right ("tạm chú" ->
+        "tạm trú", "hộ chiu" -> "hộ chiếu"), so that the other entries and the index see the words
+        the citizen meant."""
+        if not self._respell_first:
+            return pairs
+        out: list[tuple[str, str]] = []
+        i, n = 0, len(pairs)
+        while i < n:
+            for ph, entry in self._respell_first.get(pairs[i][1], ()):
+                k = len(ph)
+                if i + k <= n and _phrase_matches(pairs[i : i + k], ph):
+                    out.extend(entry.respell)
+                    i += k
+                    break
+            else:
+                out.append(pairs[i])
+                i += 1
+        return out
 
     def find(self, pairs: list[tuple[str, str]], skip: list[bool] | None = None) -> list[Expansion]:
         """Non-overlapping matches in ``pairs`` (from :func:`kb.normalize.word_pairs`),

@@ -492,6 +492,18 @@ def test_a_question_of_generic_words_only_is_not_answered_confidently():
         assert idx.search(q).confident, q
 
 
+def test_misspellings_that_are_words_find_what_was_meant():
+    """"tạm chú" (northern "ch" for "tr") and "hộ chiu" are correct words, so the typo corrector
+    leaves them; the synonym file respells them (kb/data/synonyms.yaml, respell)."""
+    from kb.canonical import load_bundled
+
+    idx = SearchIndex.build(list(load_bundled()))
+    assert idx.search("đăng ký tạm chú").hits[0].name == "Đăng ký tạm trú"
+    assert idx.search("thuong chu cho con").hits[0].name == "Đăng ký thường trú"
+    lost = idx.search("ho chiu bi mat")
+    assert lost.hits[0].name.startswith("Trình báo mất hộ chiếu")
+
+
 def test_choices_far_behind_the_best_are_not_offered():
     """'đăng ký nghĩa vụ quân sự' (bundled KB: no such procedure) offers the one plausible
     hit, not strangers at under half its score."""

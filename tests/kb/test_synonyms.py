@@ -97,6 +97,21 @@ def test_a_bare_paper_word_followed_by_another_paper_is_not_the_land_certificate
     assert "ho kinh doanh" in _phrases("hộ cá thể bán tạp hóa")
 
 
+def test_a_misspelling_that_is_a_word_is_respelt_before_other_entries():
+    s = load_synonyms()
+    assert s.respell(word_pairs("tạm chú")) == word_pairs("tạm trú")
+    assert s.respell(word_pairs("tam chu sinh vien")) == word_pairs("tạm trú sinh vien")
+    assert s.respell(word_pairs("thường chú")) == word_pairs("thường trú")
+    # the respelt words take part in the other entries: "hộ chiu bị mất" is a lost passport
+    pairs = s.respell(word_pairs("ho chiu bi mat"))
+    assert "trinh bao mat ho chieu" in {" ".join(p) for e in s.find(pairs) for p in e.phrases}
+    # other words, and the same words in another order, are untouched
+    assert s.respell(word_pairs("tạm dừng kinh doanh")) == word_pairs("tạm dừng kinh doanh")
+    assert s.respell(word_pairs("chú tạm")) == word_pairs("chú tạm")
+    with pytest.raises(SynonymError, match="respell"):
+        Synonyms.from_data({"entries": [{"match": ["x"], "expand": ["y", "z"], "respell": True}]})
+
+
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
@@ -108,4 +123,7 @@ def test_property_every_match_phrase_expands_as_typed_and_folded(entry):
     for ph in entry.match:
         text = " ".join(a for a, _ in ph)
         for q in (text, fold(text)):
-            assert expand(q), q
+            if entry.respell:  # a misspelling is written right, not expanded
+                assert load_synonyms().respell(word_pairs(q)) == list(entry.respell), q
+            else:
+                assert expand(q), q
