@@ -22,6 +22,7 @@ router = Router("surveys")
 COMMENT_STATE = "survey.comment"
 OPT_OUT_WORDS = {"khong nhan khao sat", "dung khao sat", "khong khao sat", "huy khao sat",
                  "tu choi khao sat"}
+NOT_THIS_QUESTION = "Câu trả lời chưa khớp với câu hỏi khảo sát. Vui lòng chọn một trong các câu trả lời dưới đây."
 _ANSWER = re.compile(rf"^{re.escape(PREFIX)}(\d{{1,12}}):(\d{{1,3}}):(-?\d{{1,2}}|{SKIP})$")
 _STOP = re.compile(rf"^{re.escape(PREFIX)}(\d{{1,12}}):{STOP}$")
 
@@ -116,13 +117,19 @@ async def typed_answer(ctx: Context, msg: Incoming) -> bool:
     if question is None or question.kind == "comment":
         return False
     q = await service.questionnaire_of(ctx.uow, survey)
-    choices = service.ask(survey.id, survey.case_type, survey.next_question, q).choices
+    asked = service.ask(survey.id, survey.case_type, survey.next_question, q)
+    choices = asked.choices
     if typed.isdigit() and 1 <= int(typed) <= len(choices):
         payload = choices[int(typed) - 1].payload
     else:
         payload = next((c.payload for c in choices if fold(c.label) == typed), "")
     if not payload:
-        return False
+        # a number beyond this question's answers, or the answer of another question
+        # ("hài lòng" where the question counts contacts): this question again, not a
+        # procedure search for "hài lòng"
+        ctx.reply(NOT_THIS_QUESTION)
+        ctx.reply(asked.text, asked.choices)
+        return True
     await on_button(ctx, Incoming(key=msg.key, kind=Kind.CHOICE, text=msg.text, choice=payload,
                                   update_id=msg.update_id))
     return True

@@ -77,6 +77,19 @@ async def test_typed_number_answers_the_question_the_outbox_sent(env):
     assert await _answers(env, s.id) == [(1, "tt01_time", 1, None), (2, "tt01_contacts", 0, None)]
 
 
+async def test_typed_answer_of_another_question_asks_this_one_again(env):
+    s = await _sent(env, "D-1")
+    await env.ch.say("1")
+    await env.ch.say("2")  # question 3 now: how many agencies
+    for typed in ("hài lòng", "9"):  # a label of question 5, a number beyond the list
+        replies = await env.ch.say(typed)
+        text = texts_of(replies)
+        assert "chưa khớp" in text and "Câu 3/10" in text and "thủ tục" not in text
+        assert f"sv:{s.id}:3:2" in payloads_of(replies)
+    assert "Câu 4/10" in texts_of(await env.ch.say("1"))  # the list shown again: "1" answers it
+    assert [a[0] for a in await _answers(env, s.id)] == [1, 2, 3]
+
+
 async def test_typed_number_without_an_open_survey_is_not_an_answer(env):
     await env.resolve("D-1")  # scheduled, not sent yet
     replies = await env.ch.say("2")
