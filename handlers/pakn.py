@@ -30,7 +30,8 @@ from bot.pakn.rules import (
 )
 from bot.pakn.service import KIND_LABELS, STATE_LABELS, SUBJECT_LABELS, PaknService
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
-from handlers.kb import lookup
+from handlers.kb import lookup, small_talk_kind
+from handlers.menu import menu_intent, staff_question_in
 from kb.normalize import fold
 from storage.repos.pakn import PaknRepo
 
@@ -851,6 +852,14 @@ async def start_ask(ctx: Context, procedure_code: str = "") -> None:
 @router.state("pakn.ask")
 async def on_ask(ctx: Context, msg: Incoming) -> None:
     text = ctx.data.get("q", "") if msg.choice == "pf:ask:prev" else (msg.text.strip() if msg.kind is Kind.TEXT else "")
+    if msg.choice != "pf:ask:prev" and small_talk_kind(text) in ("done", "thanks"):
+        ctx.end()  # "thôi", "bỏ qua", "cảm ơn": nothing to ask, and nothing filed for staff
+        ctx.show_menu("Vâng ạ, câu hỏi chưa được gửi. " + texts.MENU_PROMPT)
+        return
+    if msg.choice != "pf:ask:prev" and menu_intent(text) == "ask_staff" and not staff_question_in(text):
+        # "gặp nhân viên", "có ai không" typed again: the question itself is still to come
+        ctx.reply("Vâng, cán bộ sẽ trả lời bạn tại đây. Bạn vui lòng nhập nội dung cần hỏi.", [CANCEL_CHOICE])
+        return
     if len(text) < 5:
         ctx.reply("Vui lòng nhập câu hỏi (ít nhất 5 ký tự).", [CANCEL_CHOICE])
         return

@@ -553,6 +553,23 @@ async def test_a_long_account_typed_before_the_form_is_offered_whole(papp, pchat
     assert "Nội dung quá" not in texts_of(location) and "pf:skip" in payloads_of(location)
 
 
+async def test_asking_for_staff_again_or_never_mind_files_no_question(papp, pchat):
+    """At the question prompt "gặp nhân viên" and "bỏ qua" were filed as questions for staff."""
+    await pchat.press("m:ask_staff")
+    for typed in ("gặp nhân viên", "có ai không"):
+        again = texts_of(await pchat.say(typed))
+        assert "nhập nội dung cần hỏi" in again and "Đã chuyển" not in again
+    dropped = await pchat.say("bỏ qua")
+    assert "chưa được gửi" in texts_of(dropped) and "m:ask_staff" in payloads_of(dropped)
+    await pchat.press("m:ask_staff")
+    assert "chưa được gửi" in texts_of(await pchat.say("cảm ơn"))
+    assert await _items(papp) == []
+    await pchat.press("m:ask_staff")  # a real question still goes, however it starts
+    assert "Đã chuyển câu hỏi" in texts_of(await pchat.say("Cho gặp cán bộ hỏi về tách thửa đất nông nghiệp"))
+    [item] = await _items(papp)
+    assert item.kind == "question" and "tách thửa" in item.content
+
+
 async def test_a_long_question_the_search_could_not_answer_reaches_staff_whole(papp, pchat):
     question = ("Xin hỏi cán bộ: " + "gia đình tôi có ao làng nuôi cá rồng và cá koi, " * 12).strip()
     assert 300 < len(question) <= papp.config.pakn.content_max_chars
