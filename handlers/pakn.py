@@ -471,8 +471,16 @@ async def on_location(ctx: Context, msg: Incoming) -> None:
 
 # -- name, phone, address, e-mail ------------------------------------------------------------
 
+# "tôi không muốn cho tên", "xin giấu tên": a refusal, which would pass for a name of five words
+_REFUSAL = re.compile(r"\b(khong muon|khong the|khong cung cap|khong cho|khong de lai|khong khai|"
+                      r"an danh|giau ten|giu bi mat|xin phep khong)\b")
+
+
 def _is_anonymous_wish(msg: Incoming) -> bool:
-    return msg.kind is Kind.TEXT and (fold(msg.text) in ANON_WORDS | SKIP_WORDS)
+    if msg.kind is not Kind.TEXT:
+        return False
+    folded = fold(msg.text)
+    return folded in ANON_WORDS | SKIP_WORDS or (len(folded.split()) <= 12 and bool(_REFUSAL.search(folded)))
 
 
 def _no_anonymous(ctx: Context) -> None:

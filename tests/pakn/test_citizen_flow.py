@@ -553,6 +553,16 @@ async def test_a_long_account_typed_before_the_form_is_offered_whole(papp, pchat
     assert "Nội dung quá" not in texts_of(location) and "pf:skip" in payloads_of(location)
 
 
+@pytest.mark.parametrize("refusal", ["tôi không muốn cho tên", "xin giấu tên ạ", "Không muốn cung cấp"])
+async def test_a_refusal_is_not_taken_as_the_name_or_the_phone(papp, pchat, refusal):
+    """"tôi không muốn cho tên" was accepted as the full name "Tôi Không Muốn Cho Tên"."""
+    await pakn_up_to_the_name(pchat.say, pchat.press)
+    answer = texts_of(await pchat.say(refusal))
+    assert "ẩn danh không được tiếp nhận" in answer and "số điện thoại liên hệ" not in answer
+    assert "số điện thoại liên hệ" in texts_of(await pchat.say("Nguyễn Văn An"))  # still at the name
+    assert "ẩn danh không được tiếp nhận" in texts_of(await pchat.say("tôi không muốn cho số điện thoại"))
+
+
 async def test_asking_for_staff_again_or_never_mind_files_no_question(papp, pchat):
     """At the question prompt "gặp nhân viên" and "bỏ qua" were filed as questions for staff."""
     await pchat.press("m:ask_staff")
