@@ -136,12 +136,23 @@ NUMBER_WITHOUT_LIST = ("Vui lòng chọn lại một mục trong danh sách dư�
                        "(bấm nút hoặc gõ số thứ tự), hoặc nhập câu hỏi của bạn.")
 
 
+DIGITS_ALONE = ("Tôi chưa rõ dãy số bạn gửi dùng để làm gì. Để tra cứu hồ sơ, vui lòng nhập đủ mã hồ sơ "
+                "như trên giấy hẹn (ví dụ: {example}); để tìm thủ tục, vui lòng gõ tên thủ tục. "
+                "Hoặc chọn một mục dưới đây.")
+_DIGITS = re.compile(r"^\+?\d[\d\s\-]{2,}$")  # "123456", "0912 345 678", "001088012345"; not "1.001193"
+
+
 @router.fallback(order=9)
 async def number_without_a_list(ctx: Context, msg: Incoming) -> bool:
     """A bare "2" that matched no button on offer (a first message, a list from before the
     idle timeout, a number beyond the list) shows the menu rather than searching procedures
-    for "2". After the surveys' fallback, which reads typed answers."""
-    if typed_number(msg) is None:
-        return False
-    ctx.show_menu(texts.MENU_PROMPT if ctx.replies else NUMBER_WITHOUT_LIST)  # after "phiên đã kết thúc"
-    return True
+    for "2". After the surveys' fallback, which reads typed answers. Longer digits alone
+    (a phone or ID number, part of a code) are not searched either: the citizen is told
+    what the bot can look up, without the number said back."""
+    if typed_number(msg) is not None:
+        ctx.show_menu(texts.MENU_PROMPT if ctx.replies else NUMBER_WITHOUT_LIST)  # after "phiên đã kết thúc"
+        return True
+    if msg.kind is Kind.TEXT and _DIGITS.match(msg.text.strip()):
+        ctx.show_menu(DIGITS_ALONE.format(example=ctx.config.dossiers.code_example))
+        return True
+    return False

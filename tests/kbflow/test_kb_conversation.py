@@ -100,6 +100,19 @@ async def test_thanks_as_citizens_type_it_is_not_searched(chat, typed):
     assert texts_of(await chat.say(typed)).startswith("Rất vui"), typed
 
 
+@pytest.mark.parametrize("typed", ["123456", "0912 345 678", "001088012345"])
+async def test_digits_alone_are_not_searched_nor_said_back(chat, app, typed):
+    """A phone or ID number typed alone got "chưa tìm thấy thủ tục" and ten fields to browse."""
+    for _ in range(2):  # outside a flow, and again under that answer
+        replies = await chat.say(typed)
+        text = texts_of(replies)
+        assert "dãy số" in text and app.config.dossiers.code_example in text and "m:kb" in payloads_of(replies)
+        assert typed not in text and "kb:fld:" not in " ".join(payloads_of(replies))
+    await chat.press("m:kb")  # at the lookup's prompt too
+    assert "dãy số" in texts_of(await chat.say(typed))
+    assert "Mã thủ tục: 1.001193" in texts_of(await chat.say("1.001193"))  # a procedure's code still opens it
+
+
 async def test_a_repeated_greeting_is_a_greeting(chat, app):
     assert app.config.province.name in texts_of(await chat.say("alo alo"))  # was "chưa hiểu yêu cầu"
 
