@@ -56,6 +56,7 @@ async def test_pakn_asks_only_its_questions(env):
     s = await _sent(env, "PAKN-1", case_type="pakn")
     first = env.pushed_texts()[0]
     assert "phản ánh, kiến nghị PAKN-1" in first and "Câu 1/4" in first
+    assert "Quý ông/bà" not in first and "của bạn đã được trả lời" in first  # one form of address
     assert "công chức" in first
     r = await env.ch.press(f"sv:{s.id}:1:4")
     assert "Câu 2/4" in texts_of(r) and "xử lý phản ánh" in texts_of(r)
