@@ -201,8 +201,11 @@ async def on_kind(ctx: Context, msg: Incoming) -> None:
 def _choose_first(ctx: Context, msg: Incoming) -> None:
     """Text typed where a choice is asked (the kind, the subject): a description of what
     happened is kept, offered back at the content step, and the choice asked again."""
+    kept = str(ctx.data.get("content_offer") or "")
     if (msg.kind is Kind.TEXT and len(msg.text.strip()) >= ctx.config.pakn.content_min_chars
-            and not ctx.data.get("content")):
+            and not ctx.data.get("content") and len(msg.text.strip()) > len(kept)):
+        # a description already kept is not replaced by a shorter line typed after it (a name
+        # and phone number typed too early once took the place of the whole account)
         ctx.data["content_offer"] = msg.text.strip()
         ctx.reply("Tôi đã ghi lại nội dung bạn vừa nhập. Trước hết, vui lòng chọn một mục trong danh sách.")
     else:

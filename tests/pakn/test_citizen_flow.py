@@ -563,6 +563,18 @@ async def test_a_refusal_is_not_taken_as_the_name_or_the_phone(papp, pchat, refu
     assert "ẩn danh không được tiếp nhận" in texts_of(await pchat.say("tôi không muốn cho số điện thoại"))
 
 
+async def test_a_description_kept_before_the_choice_is_not_replaced_by_a_shorter_line(papp, pchat):
+    await pchat.press("m:pakn")
+    kept = await pchat.say(CONTENT)  # typed where the kind is asked: kept for the content step
+    assert "đã ghi lại" in texts_of(kept)
+    later = await pchat.say("Nguyen Van An 0912345678")  # typed too early: not the account
+    assert "đã ghi lại" not in texts_of(later)
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:official")
+    prompt = await pchat.press("pf:a:STP")
+    assert CONTENT in texts_of(prompt) and "0912345678" not in texts_of(prompt)
+
+
 async def test_asking_for_staff_again_or_never_mind_files_no_question(papp, pchat):
     """At the question prompt "gặp nhân viên" and "bỏ qua" were filed as questions for staff."""
     await pchat.press("m:ask_staff")
