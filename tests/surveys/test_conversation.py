@@ -91,6 +91,18 @@ async def test_typed_answer_of_another_question_asks_this_one_again(env):
     assert [a[0] for a in await _answers(env, s.id)] == [1, 2, 3]
 
 
+async def test_a_typed_number_does_not_opt_out(env):
+    """"4" typed under three answers pressed the fourth button, "Không nhận khảo sát": one
+    mistyped score ended every future survey."""
+    s = await _sent(env, "D-1")
+    replies = await env.ch.say("4")
+    text = texts_of(replies)
+    assert "Không nhận khảo sát" in text and "Câu 1/10" in text and "không nhận tin nhắn khảo sát" not in text
+    assert (await env.survey("D-1")).status == "sent"
+    assert "Câu 2/10" in texts_of(await env.ch.say("1"))  # still answering
+    assert "không nhận tin nhắn khảo sát" in texts_of(await env.ch.press(f"sv:{s.id}:stop"))  # the button does
+
+
 async def test_typed_number_without_an_open_survey_is_not_an_answer(env):
     await env.resolve("D-1")  # scheduled, not sent yet
     replies = await env.ch.say("2")
