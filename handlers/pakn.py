@@ -645,9 +645,37 @@ async def on_confirm(ctx: Context, msg: Incoming) -> None:
     if msg.choice == "pf:send":
         await _send(ctx)
         return
+    if msg.kind is Kind.TEXT and (field := _field_to_edit(msg.text)):
+        # "sửa số điện thoại", "đổi địa chỉ": that field's question at once
+        ctx.data["editing"] = True
+        if field == "attachments":
+            ctx.data["attachments"] = []
+        await PROMPTS[field](ctx)
+        return
     if msg.kind is Kind.TEXT:  # not a word the buttons understand: say what they do
-        ctx.reply("Phản ánh chưa được gửi. Bấm “Gửi” để gửi, “Sửa” để sửa một mục, hoặc “Hủy” để bỏ.")
+        ctx.reply(f"{KIND_LABELS[ctx.data['kind']]} chưa được gửi. Bấm “Gửi” để gửi, “Sửa” để sửa một mục, "
+                  "hoặc “Hủy” để bỏ.")
     await _confirm_prompt(ctx)
+
+
+_EDIT_VERB = re.compile(r"^(?:(?:cho )?(?:toi|minh|em) )?(?:muon |can |xin )?(?:sua|doi|thay doi|thay|chinh sua|"
+                        r"sua lai|nhap lai|ghi lai) (?:lai )?(?:cho )?(?:phan |muc )?(?P<what>.+)$")
+_FIELD_WORDS = {"kind": ("loai",), "subject": ("noi dung lien quan", "lien quan"),
+                "agency": ("co quan", "don vi"), "content": ("noi dung",),
+                "attachments": ("anh", "tep", "anh tep", "file", "hinh anh"),
+                "location": ("dia diem", "vi tri", "noi xay ra"), "name": ("ho ten", "ten", "ho va ten"),
+                "phone": ("dien thoai", "so dien thoai", "sdt", "so dt", "so"),
+                "address": ("dia chi",), "email": ("thu dien tu", "email", "mail", "e mail")}
+
+
+def _field_to_edit(text: str) -> str:
+    """The summary's field that "sửa số điện thoại", "cho tôi đổi địa chỉ" names, or ""."""
+    m = _EDIT_VERB.match(" ".join(fold(text).replace("-", " ").split()).strip(" .!?"))
+    if m is None:
+        return ""
+    what = re.sub(r"\b(cua toi|cua minh|giup toi|giup|di|nhe|a|voi)\b", " ", m.group("what"))
+    what = " ".join(what.split())
+    return next((field for field, words in _FIELD_WORDS.items() if what in words), "")
 
 
 async def _send(ctx: Context) -> None:

@@ -575,6 +575,23 @@ async def test_a_description_kept_before_the_choice_is_not_replaced_by_a_shorter
     assert CONTENT in texts_of(prompt) and "0912345678" not in texts_of(prompt)
 
 
+async def test_a_field_named_at_the_summary_is_asked_at_once(papp, pchat):
+    """"cho tôi sửa số điện thoại" at the summary only got "Phản ánh chưa được gửi" (for a kiến nghị too)."""
+    await pakn_up_to_the_name(pchat.say, pchat.press, kind="kien_nghi")
+    await pchat.say("Nguyễn Văn An")
+    await pchat.say("0912 345 678")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:y")
+    unclear = texts_of(await pchat.say("không biết nữa"))
+    assert unclear.startswith("Kiến nghị chưa được gửi")
+    asked = texts_of(await pchat.say("cho tôi sửa số điện thoại"))
+    assert "Vui lòng nhập số điện thoại" in asked
+    summary = texts_of(await pchat.say("0987 654 321"))
+    assert "kiểm tra lại" in summary and "Điện thoại: 0987654321" in summary
+    assert "Vui lòng nhập địa chỉ" not in summary
+
+
 async def test_asking_for_staff_again_or_never_mind_files_no_question(papp, pchat):
     """At the question prompt "gặp nhân viên" and "bỏ qua" were filed as questions for staff."""
     await pchat.press("m:ask_staff")
