@@ -40,7 +40,10 @@ CONTEXT_SHARE = 0.8  # an unsure answer under a card: procedures of its field th
 LOOKUP_ORDER = 50  # free text is read as a procedure question after every other fallback
 
 SMALL_TALK_GREETING = {"xin chao", "chao", "chao ban", "hello", "hi", "alo", "chao bot"}
-SMALL_TALK_THANKS = {"cam on", "cam on ban", "thanks", "thank you", "ok cam on", "cam on nhieu"}
+SMALL_TALK_THANKS = {"cam on", "cam on ban", "thanks", "thank you", "ok cam on", "cam on nhieu", "thank",
+                     "camon", "cmon", "tks", "thks", "thanks ban", "ok thanks", "ok tks", "thank u"}
+_GREETING_WORDS = frozenset({"alo", "hello", "hi", "chao", "helo", "hey"})
+_THANKS_EMOJI = ("👍", "🙏", "👌", "❤", "🥰", "😊", "🤝")
 # "never mind", "ok", "yes" typed alone: nothing to look up ("thôi" is not *thời hạn*)
 SMALL_TALK_DONE = {"thoi", "thoi khong can", "thoi khong can nua", "khong can", "khong can nua", "bo qua",
                    "ok", "oke", "okay", "vang", "da", "u", "uh", "um", "duoc roi", "biet roi", "toi biet roi",
@@ -104,26 +107,40 @@ async def _asks_for_something_else(ctx: Context, msg: Incoming) -> bool:
     return False
 
 
-@router.fallback(order=10)
-async def small_talk(ctx: Context, msg: Incoming) -> bool:
-    said = fold(msg.text).strip(" !.?")
+def small_talk_kind(text: str) -> str:
+    """What a short social message is: "greeting", "thanks", "done" (never mind, ok),
+    "intro" (the citizen says their name), or "" for anything else."""
+    said = fold(text).strip(" !.?")
     short = len(said.split()) <= 4
-    if said in SMALL_TALK_GREETING or (short and said.startswith(("xin chao", "chao "))):
-        ctx.show_menu(texts.GREETING.format(bot_name=ctx.config.province.bot_name,
-                                            province=ctx.config.province.name) + " " + texts.MENU_PROMPT)
-        return True
-    if said in SMALL_TALK_THANKS or (short and said.startswith("cam on")):
-        ctx.reply("Rất vui được hỗ trợ bạn. Chúc bạn một ngày tốt lành!", [MENU_CHOICE])
-        return True
+    if said in SMALL_TALK_GREETING or (short and said.startswith(("xin chao", "chao "))) \
+            or (said and set(said.split()) <= _GREETING_WORDS):  # "alo alo", "hi hi"
+        return "greeting"
+    if said in SMALL_TALK_THANKS or (short and said.startswith(("cam on", "thank"))):
+        return "thanks"
+    if said and not any(c.isalnum() for c in said) and any(e in said for e in _THANKS_EMOJI):
+        return "thanks"  # "👍", "🙏🙏": a thumbs-up is an answer, not a question to search
     words = " ".join(tokens(said))
     if words in SMALL_TALK_DONE:
-        ctx.reply("Vâng ạ. Khi cần hỗ trợ, bạn cứ nhắn cho tôi.", [MENU_CHOICE])
-        return True
+        return "done"
     intro = _INTRODUCTION.match(words)
     if intro and not _NOT_IN_A_NAME.intersection((intro.group("a") or intro.group("b")).split()):
+        return "intro"
+    return ""
+
+
+@router.fallback(order=10)
+async def small_talk(ctx: Context, msg: Incoming) -> bool:
+    kind = small_talk_kind(msg.text)
+    if kind == "greeting":
+        ctx.show_menu(texts.GREETING.format(bot_name=ctx.config.province.bot_name,
+                                            province=ctx.config.province.name) + " " + texts.MENU_PROMPT)
+    elif kind == "thanks":
+        ctx.reply("Rất vui được hỗ trợ bạn. Chúc bạn một ngày tốt lành!", [MENU_CHOICE])
+    elif kind == "done":
+        ctx.reply("Vâng ạ. Khi cần hỗ trợ, bạn cứ nhắn cho tôi.", [MENU_CHOICE])
+    elif kind == "intro":
         ctx.show_menu("Rất vui được làm quen với bạn! " + texts.MENU_PROMPT)
-        return True
-    return False
+    return bool(kind)
 
 
 @router.fallback(order=LOOKUP_ORDER)

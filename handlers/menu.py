@@ -8,7 +8,7 @@ from bot import texts
 from bot.messages import Incoming, Kind, Link
 from bot.pakn.rules import wants_to_report
 from bot.router import MENU_CHOICE, MENU_PREFIX, Context, Router, typed_number
-from kb.normalize import tokens
+from kb.normalize import content_tokens, tokens
 
 router = Router("menu")
 
@@ -55,9 +55,12 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"|\b(tinh trang|tien do) (giai quyet )?(cua )?ho so\b"
                            r"|\bho so cua toi\b")),
     ("ask_staff", re.compile(r"\b(hoi|gap|noi chuyen voi|lien he voi|ket noi voi|chuyen cho|chuyen sang|"
-                             r"can) (mot |voi )?(can bo|nguoi that|nhan vien|tong dai vien|nguoi ho tro)\b")),
+                             r"can) (mot |voi )?(can bo|nguoi that|nhan vien|tong dai vien|nguoi ho tro|"
+                             r"tu van vien|nguoi tu van)\b"
+                             r"|^(tu van vien|nguoi that|nhan vien ho tro|co ai (o day |o do |truc )?khong)$")),
     ("contact", re.compile(r"\b(duong day nong|hotline|so tong dai|so dien thoai (lien he|ho tro|tong dai)|"
-                           r"dia chi lien he|thong tin lien he)\b|^(lien he|tong dai)$")),
+                           r"dia chi lien he|thong tin lien he|gio lam viec|lam viec (may gio|gio nao)|"
+                           r"may gio (mo cua|lam viec))\b|^(lien he|tong dai)$")),
     ("help", re.compile(r"\b(huong dan su dung|cach su dung|cach dung)( (bot|tro ly|chatbot|dich vu nay))?$"
                         r"|\b(ban lam duoc gi|ban giup duoc gi)\b"
                         r"|^(huong dan|tro giup|help|giup toi voi|giup toi)$")),
@@ -89,6 +92,21 @@ def menu_intent(text: str) -> str | None:
     return None
 
 
+def staff_question_in(text: str) -> bool:
+    """Whether text that asks for staff also says what about: "cho tôi gặp cán bộ, tôi cần hỏi
+    về việc tách thửa" does (it can be sent as the question), "cho em xin gặp người hỗ trợ ạ"
+    does not (sending it would give staff nothing to answer)."""
+    folded = " ".join(tokens(text))
+    m = dict(_INTENTS)["ask_staff"].search(folded)
+    if m is None:
+        return bool(content_tokens(text))
+    rest = folded[:m.start()] + " " + folded[m.end():]
+    return len([w for w in content_tokens(rest) if w not in _NOT_A_SUBJECT]) >= 2
+
+
+_NOT_A_SUBJECT = frozenset("em anh chi chau con minh toi viec gap ho tro giup chut lat".split())
+
+
 @router.fallback(order=8)
 async def asked_menu_entry(ctx: Context, msg: Incoming) -> bool:
     if msg.kind is not Kind.TEXT:
@@ -102,7 +120,7 @@ async def asked_menu_entry(ctx: Context, msg: Incoming) -> bool:
     if handler is None:
         return False  # no such entry in this deployment
     # a switched-off feature's entry (hidden from the menu) still answers that it is off
-    if key == "ask_staff" and len(msg.text.split()) > 5:
+    if key == "ask_staff" and staff_question_in(msg.text):
         ctx.data = {"q": msg.text.strip()}  # offered as "Gửi câu hỏi vừa nhập"
     await handler(ctx, msg)
     return True
@@ -118,12 +136,23 @@ NUMBER_WITHOUT_LIST = ("Vui lòng chọn lại một mục trong danh sách dư�
                        "(bấm nút hoặc gõ số thứ tự), hoặc nhập câu hỏi của bạn.")
 
 
+DIGITS_ALONE = ("Tôi chưa rõ dãy số bạn gửi dùng để làm gì. Để tra cứu hồ sơ, vui lòng nhập đủ mã hồ sơ "
+                "như trên giấy hẹn (ví dụ: {example}); để tìm thủ tục, vui lòng gõ tên thủ tục. "
+                "Hoặc chọn một mục dưới đây.")
+_DIGITS = re.compile(r"^\+?\d[\d\s\-]{2,}$")  # "123456", "0912 345 678", "001088012345"; not "1.001193"
+
+
 @router.fallback(order=9)
 async def number_without_a_list(ctx: Context, msg: Incoming) -> bool:
     """A bare "2" that matched no button on offer (a first message, a list from before the
     idle timeout, a number beyond the list) shows the menu rather than searching procedures
-    for "2". After the surveys' fallback, which reads typed answers."""
-    if typed_number(msg) is None:
-        return False
-    ctx.show_menu(texts.MENU_PROMPT if ctx.replies else NUMBER_WITHOUT_LIST)  # after "phiên đã kết thúc"
-    return True
+    for "2". After the surveys' fallback, which reads typed answers. Longer digits alone
+    (a phone or ID number, part of a code) are not searched either: the citizen is told
+    what the bot can look up, without the number said back."""
+    if typed_number(msg) is not None:
+        ctx.show_menu(texts.MENU_PROMPT if ctx.replies else NUMBER_WITHOUT_LIST)  # after "phiên đã kết thúc"
+        return True
+    if msg.kind is Kind.TEXT and _DIGITS.match(msg.text.strip()):
+        ctx.show_menu(DIGITS_ALONE.format(example=ctx.config.dossiers.code_example))
+        return True
+    return False

@@ -30,7 +30,8 @@ from bot.pakn.rules import (
 )
 from bot.pakn.service import KIND_LABELS, STATE_LABELS, SUBJECT_LABELS, PaknService
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
-from handlers.kb import lookup
+from handlers.kb import lookup, small_talk_kind
+from handlers.menu import menu_intent, staff_question_in
 from kb.normalize import fold
 from storage.repos.pakn import PaknRepo
 
@@ -200,8 +201,11 @@ async def on_kind(ctx: Context, msg: Incoming) -> None:
 def _choose_first(ctx: Context, msg: Incoming) -> None:
     """Text typed where a choice is asked (the kind, the subject): a description of what
     happened is kept, offered back at the content step, and the choice asked again."""
+    kept = str(ctx.data.get("content_offer") or "")
     if (msg.kind is Kind.TEXT and len(msg.text.strip()) >= ctx.config.pakn.content_min_chars
-            and not ctx.data.get("content")):
+            and not ctx.data.get("content") and len(msg.text.strip()) > len(kept)):
+        # a description already kept is not replaced by a shorter line typed after it (a name
+        # and phone number typed too early once took the place of the whole account)
         ctx.data["content_offer"] = msg.text.strip()
         ctx.reply("Tôi đã ghi lại nội dung bạn vừa nhập. Trước hết, vui lòng chọn một mục trong danh sách.")
     else:
@@ -470,8 +474,16 @@ async def on_location(ctx: Context, msg: Incoming) -> None:
 
 # -- name, phone, address, e-mail ------------------------------------------------------------
 
+# "tôi không muốn cho tên", "xin giấu tên": a refusal, which would pass for a name of five words
+_REFUSAL = re.compile(r"\b(khong muon|khong the|khong cung cap|khong cho|khong de lai|khong khai|"
+                      r"an danh|giau ten|giu bi mat|xin phep khong)\b")
+
+
 def _is_anonymous_wish(msg: Incoming) -> bool:
-    return msg.kind is Kind.TEXT and (fold(msg.text) in ANON_WORDS | SKIP_WORDS)
+    if msg.kind is not Kind.TEXT:
+        return False
+    folded = fold(msg.text)
+    return folded in ANON_WORDS | SKIP_WORDS or (len(folded.split()) <= 12 and bool(_REFUSAL.search(folded)))
 
 
 def _no_anonymous(ctx: Context) -> None:
@@ -633,9 +645,37 @@ async def on_confirm(ctx: Context, msg: Incoming) -> None:
     if msg.choice == "pf:send":
         await _send(ctx)
         return
+    if msg.kind is Kind.TEXT and (field := _field_to_edit(msg.text)):
+        # "sửa số điện thoại", "đổi địa chỉ": that field's question at once
+        ctx.data["editing"] = True
+        if field == "attachments":
+            ctx.data["attachments"] = []
+        await PROMPTS[field](ctx)
+        return
     if msg.kind is Kind.TEXT:  # not a word the buttons understand: say what they do
-        ctx.reply("Phản ánh chưa được gửi. Bấm “Gửi” để gửi, “Sửa” để sửa một mục, hoặc “Hủy” để bỏ.")
+        ctx.reply(f"{KIND_LABELS[ctx.data['kind']]} chưa được gửi. Bấm “Gửi” để gửi, “Sửa” để sửa một mục, "
+                  "hoặc “Hủy” để bỏ.")
     await _confirm_prompt(ctx)
+
+
+_EDIT_VERB = re.compile(r"^(?:(?:cho )?(?:toi|minh|em) )?(?:muon |can |xin )?(?:sua|doi|thay doi|thay|chinh sua|"
+                        r"sua lai|nhap lai|ghi lai) (?:lai )?(?:cho )?(?:phan |muc )?(?P<what>.+)$")
+_FIELD_WORDS = {"kind": ("loai",), "subject": ("noi dung lien quan", "lien quan"),
+                "agency": ("co quan", "don vi"), "content": ("noi dung",),
+                "attachments": ("anh", "tep", "anh tep", "file", "hinh anh"),
+                "location": ("dia diem", "vi tri", "noi xay ra"), "name": ("ho ten", "ten", "ho va ten"),
+                "phone": ("dien thoai", "so dien thoai", "sdt", "so dt", "so"),
+                "address": ("dia chi",), "email": ("thu dien tu", "email", "mail", "e mail")}
+
+
+def _field_to_edit(text: str) -> str:
+    """The summary's field that "sửa số điện thoại", "cho tôi đổi địa chỉ" names, or ""."""
+    m = _EDIT_VERB.match(" ".join(fold(text).replace("-", " ").split()).strip(" .!?"))
+    if m is None:
+        return ""
+    what = re.sub(r"\b(cua toi|cua minh|giup toi|giup|di|nhe|a|voi)\b", " ", m.group("what"))
+    what = " ".join(what.split())
+    return next((field for field, words in _FIELD_WORDS.items() if what in words), "")
 
 
 async def _send(ctx: Context) -> None:
@@ -851,6 +891,14 @@ async def start_ask(ctx: Context, procedure_code: str = "") -> None:
 @router.state("pakn.ask")
 async def on_ask(ctx: Context, msg: Incoming) -> None:
     text = ctx.data.get("q", "") if msg.choice == "pf:ask:prev" else (msg.text.strip() if msg.kind is Kind.TEXT else "")
+    if msg.choice != "pf:ask:prev" and small_talk_kind(text) in ("done", "thanks"):
+        ctx.end()  # "thôi", "bỏ qua", "cảm ơn": nothing to ask, and nothing filed for staff
+        ctx.show_menu("Vâng ạ, câu hỏi chưa được gửi. " + texts.MENU_PROMPT)
+        return
+    if msg.choice != "pf:ask:prev" and menu_intent(text) == "ask_staff" and not staff_question_in(text):
+        # "gặp nhân viên", "có ai không" typed again: the question itself is still to come
+        ctx.reply("Vâng, cán bộ sẽ trả lời bạn tại đây. Bạn vui lòng nhập nội dung cần hỏi.", [CANCEL_CHOICE])
+        return
     if len(text) < 5:
         ctx.reply("Vui lòng nhập câu hỏi (ít nhất 5 ký tự).", [CANCEL_CHOICE])
         return

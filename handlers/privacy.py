@@ -6,11 +6,12 @@ The help text mentions the phrase."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from bot.messages import Choice, Incoming, Kind
 from bot.retention import erase_citizen
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
-from kb.normalize import fold
+from kb.normalize import fold, tokens
 
 router = Router("privacy")
 
@@ -31,8 +32,17 @@ KEPT = "Dữ liệu của bạn được giữ nguyên."
 OFF = "Chức năng xóa dữ liệu trên kênh này chưa được bật. Vui lòng liên hệ {hotline} để được hỗ trợ."
 
 
+# ... and as citizens put it: "tôi muốn xóa dữ liệu", "hãy xóa hết dữ liệu của tôi đi", "xin xoá
+# dữ liệu cá nhân" (folded words). Only the citizen's own data: "xóa đăng ký thường trú" is a procedure.
+_REQUEST = re.compile(
+    r"^(?:(?:toi|minh|em|chau|xin|hay|cho toi|vui long|lam on|muon|can|yeu cau|de nghi|ban)\s+)*"
+    r"(?:xoa|xoa bo|huy)\s+(?:het\s+|toan bo\s+|tat ca\s+)?"
+    r"(?:du lieu|thong tin ca nhan|thong tin cua (?:toi|minh|em)|lich su tro chuyen|lich su chat)"
+    r"(?:\s+ca nhan)?(?:\s+cua\s+(?:toi|minh|em))?(?:\s+(?:di|giup|toi|voi|nhe|a|duoc khong))*$")
+
+
 def is_request(text: str) -> bool:
-    return fold(text).strip(" .!?") in PHRASES
+    return fold(text).strip(" .!?") in PHRASES or bool(_REQUEST.match(" ".join(tokens(text))))
 
 
 @router.fallback(order=1)

@@ -15,13 +15,16 @@ from bot.messages import Incoming, Kind
 from bot.router import IDLE, Context, Router
 from bot.surveys.service import PREFIX, SKIP, STOP, Answered, SurveyService
 from kb.normalize import fold
-from storage.repos.surveys import SurveyRepo
+from storage.repos.surveys import OPEN, SurveyRepo
 
 router = Router("surveys")
 
 COMMENT_STATE = "survey.comment"
 OPT_OUT_WORDS = {"khong nhan khao sat", "dung khao sat", "khong khao sat", "huy khao sat",
                  "tu choi khao sat"}
+STOP_BY_NUMBER = ("Nếu bạn muốn ngừng nhận khảo sát, vui lòng bấm nút “Không nhận khảo sát” hoặc gõ "
+                  "“không nhận khảo sát”. Nếu không, mời bạn chọn câu trả lời dưới đây.")
+NOT_THIS_QUESTION = "Câu trả lời chưa khớp với câu hỏi khảo sát. Vui lòng chọn một trong các câu trả lời dưới đây."
 _ANSWER = re.compile(rf"^{re.escape(PREFIX)}(\d{{1,12}}):(\d{{1,3}}):(-?\d{{1,2}}|{SKIP})$")
 _STOP = re.compile(rf"^{re.escape(PREFIX)}(\d{{1,12}}):{STOP}$")
 
@@ -76,9 +79,28 @@ async def on_button(ctx: Context, msg: Incoming) -> None:
         return
     m = _STOP.match(msg.choice)
     if m:
+        if msg.text.strip().rstrip(".)").isdigit():
+            # "4" typed under three answers picks the opt-out listed after them: a mistyped
+            # score must not end every future survey; the words or the button still do
+            await _ask_again(ctx, int(m.group(1)), STOP_BY_NUMBER)
+            return
         await _opt_out(ctx)
         return
     raise UserFacingError("Lựa chọn không hợp lệ, mời bạn chọn một nút trong danh sách.")
+
+
+async def _ask_again(ctx: Context, survey_id: int, why: str) -> None:
+    """The question this citizen's survey waits on, again, after ``why``."""
+    service = _service(ctx)
+    survey = await ctx.uow.repo(SurveyRepo).get(survey_id)
+    question = await service.expected_question(ctx.uow, survey) if survey is not None \
+        and survey.citizen_id == ctx.citizen_id and survey.status in OPEN else None
+    if question is None:
+        ctx.show_menu()
+        return
+    asked = service.ask(survey.id, survey.case_type, survey.next_question, await service.questionnaire_of(ctx.uow, survey))
+    ctx.reply(why)
+    ctx.reply(asked.text, asked.choices)
 
 
 @router.state(COMMENT_STATE)
@@ -116,13 +138,19 @@ async def typed_answer(ctx: Context, msg: Incoming) -> bool:
     if question is None or question.kind == "comment":
         return False
     q = await service.questionnaire_of(ctx.uow, survey)
-    choices = service.ask(survey.id, survey.case_type, survey.next_question, q).choices
+    asked = service.ask(survey.id, survey.case_type, survey.next_question, q)
+    choices = asked.choices
     if typed.isdigit() and 1 <= int(typed) <= len(choices):
         payload = choices[int(typed) - 1].payload
     else:
         payload = next((c.payload for c in choices if fold(c.label) == typed), "")
     if not payload:
-        return False
+        # a number beyond this question's answers, or the answer of another question
+        # ("hài lòng" where the question counts contacts): this question again, not a
+        # procedure search for "hài lòng"
+        ctx.reply(NOT_THIS_QUESTION)
+        ctx.reply(asked.text, asked.choices)
+        return True
     await on_button(ctx, Incoming(key=msg.key, kind=Kind.CHOICE, text=msg.text, choice=payload,
                                   update_id=msg.update_id))
     return True

@@ -67,14 +67,22 @@ def _match(s: str) -> re.Match[str] | None:
     return _SEPARATED.match(s) or _COMPACT.match(s.replace(".", "").replace("-", ""))
 
 
+def _end_of_code(s: str) -> str:
+    """``s`` cut where the code typed at its start ends: at the first letter after the
+    sequence's digits ("…0001DENDAUROI" → "…0001"), so that words after a code do not
+    hide it (more digits are kept: "…-0001 5678" is no code)."""
+    m = re.match(r"^[\d.\-]+[A-Z]\d{2}[\d.\-]*", s)
+    return m.group(0).rstrip(".-") if m else s
+
+
 def _find(s: str) -> re.Match[str] | None:
-    """The code in ``s``, allowing words before it ("Mã hồ sơ: 000...") and the letter O
-    typed for a zero ("H5O", "OOO.OO")."""
+    """The code in ``s``, allowing words before and after it ("Mã hồ sơ: 000... đến đâu
+    rồi") and the letter O typed for a zero ("H5O", "OOO.OO")."""
     for cand in (s, s.replace("O", "0")) if "O" in s else (s,):
         starts = [0] + [i for i in range(1, len(cand))
                         if cand[i].isdigit() and not cand[i - 1].isdigit() and cand[i - 1] not in ".-"]
         for i in starts:
-            m = _match(cand[i:])
+            m = _match(_end_of_code(cand[i:]))
             if m is not None:
                 return m
     return None
@@ -83,7 +91,7 @@ def _find(s: str) -> re.Match[str] | None:
 def looks_like_code(text: str) -> bool:
     """A cheap test for free text outside the flow: does this look like a dossier code?"""
     s = _tidy(text)
-    return bool(re.search(r"[A-Z]\d{2}-?\d{6}-?\d{1,4}$", s)) and sum(c.isdigit() for c in s) >= 15
+    return bool(re.search(r"[A-Z]\d{2}-?\d{6}-?\d{1,4}(?![\d.\-])", s)) and sum(c.isdigit() for c in s) >= 15
 
 
 def parse_code(text: str, *, today: date | None = None, example: str = EXAMPLE) -> DossierCode:

@@ -75,8 +75,10 @@ class Answered:
 def first_text(case_type: str, case_id: str, total: int, expire_days: int) -> str:
     label = CASE_LABELS.get(case_type, "hồ sơ")
     done = "đã có kết quả" if case_type == "dossier" else "đã được trả lời"
-    return (f"Kính gửi Quý ông/bà, {label} {case_id} của Quý ông/bà {done}. Để chúng tôi phục vụ "
-            f"tốt hơn, mời Quý ông/bà dành 1–2 phút trả lời {total} câu hỏi ngắn "
+    # "bạn", as every question and every other message of the bot says (the same message once
+    # opened with "Kính gửi Quý ông/bà" and asked on "Bạn hài lòng thế nào …")
+    return (f"Chào bạn, {label} {case_id} của bạn {done}. Để chúng tôi phục vụ "
+            f"tốt hơn, mời bạn dành 1–2 phút trả lời {total} câu hỏi ngắn "
             f"(trả lời trong {expire_days} ngày, bấm nút hoặc gõ số thứ tự).")
 
 
@@ -299,7 +301,7 @@ class SurveyService:
                               now: datetime) -> None:
         q = await self.questionnaire_of(uow, survey)
         label = CASE_LABELS.get(survey.case_type, "hồ sơ")
-        intro = (f"Nhắc lại: chúng tôi rất mong nhận được ý kiến của Quý ông/bà về việc giải quyết "
+        intro = (f"Nhắc lại: chúng tôi rất mong nhận được ý kiến của bạn về việc giải quyết "
                  f"{label} {survey.case_id}. Nếu không muốn nhận khảo sát, xin bấm "
                  f"\"{STOP_LABEL}\".")
         reply = self.ask(survey.id, survey.case_type, 1, q, intro=intro)

@@ -26,6 +26,8 @@ RIGHT = "000.00.01.H50-250101-0001"
     "OOO.OO.O1.H5O-25O1O1-OOO1",  # the letter O for zero
     "Mã hồ sơ: 000.00.01.H50-250101-0001.",  # words and a full stop around it
     "ma ho so 000.00.01.h50-250101-0001",
+    "hồ sơ 000.00.01.H50-250101-0001 đến đâu rồi?",  # words after it too
+    "hs 000 00 01 h50 250101 0001 sao chưa có kết quả 😡",
     "０００.００.０１.Ｈ５０-２５０１０１-０００１",  # full-width digits
 ])
 def test_accepted_as_typed(typed):
@@ -43,6 +45,7 @@ def test_accepted_as_typed(typed):
     ("000.00.01.H50-170101-0001", "không hợp lệ"),  # before the format existed
     ("000.00.01.H50-250101-0000", "0000"),
     ("000.00.01.550-250101-0001", "định dạng"),  # agency without its letter
+    ("000.00.01.H50-250101-0001 5678", "định dạng"),  # more digits after it: no shorter code read
 ])
 def test_impossible_codes_rejected_with_an_example(typed, why):
     with pytest.raises(InvalidCode) as err:
@@ -64,6 +67,7 @@ def test_received_today_is_accepted():
 @pytest.mark.parametrize("text, expected", [
     ("000.00.01.h50 250101 0001", True),
     ("toi muon tra ho so 000.00.01.H50-250101-0001", True),
+    ("ho so 000.00.01.H50-250101-0001 den dau roi", True),
     ("đăng ký khai sinh", False),
     ("1.001193", False),  # a procedure code, not a dossier
     ("0912345678", False),

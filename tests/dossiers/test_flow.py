@@ -36,6 +36,9 @@ async def test_lookup_shows_public_summary_only(dchat):
 
 async def test_code_typed_outside_the_flow_is_looked_up(dchat):
     assert f"Hồ sơ {CODE}" in texts_of(await dchat.say(f"cho tôi hỏi hồ sơ {CODE}"))
+    # words after the code, as citizens ask: the dossier, not a procedure search
+    replies = await dchat.say(f"ho so {CODE.lower()} den dau roi")
+    assert f"Hồ sơ {CODE}" in texts_of(replies) and DETAILS in payloads_of(replies)
 
 
 async def test_bad_code_explained_and_flow_kept(dchat):

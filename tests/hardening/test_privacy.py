@@ -20,7 +20,7 @@ from bot.retention import purge
 from storage.models import AuditEntry, ChannelIdentity, Citizen, ConversationState, MessageLog
 from storage.models.dossiers import DossierOwnership, DossierRateEvent, DossierSubscription
 from storage.models.outbox import OutboxMessage
-from tests.conftest import ROOT, texts_of
+from tests.conftest import ROOT, payloads_of, texts_of
 from tests.dossiers.conftest import CODE, ID_NUMBER, make_record, put
 
 
@@ -114,6 +114,19 @@ async def test_erase_request_declined_keeps_everything(app, chat):
     assert "Đã hủy" in texts_of(replies) or "giữ nguyên" in texts_of(replies)
     assert len(await _rows(app, MessageLog)) == before + 4
     assert await _rows(app, DossierSubscription)
+
+
+@pytest.mark.parametrize("typed", ["tôi muốn xóa dữ liệu", "hãy xóa hết dữ liệu của tôi đi",
+                                   "xin xoá dữ liệu cá nhân", "xóa thông tin cá nhân của tôi"])
+async def test_erase_request_as_citizens_word_it(chat, typed):
+    """These listed procedures (*Xóa đăng ký thường trú* …) instead of the erasure."""
+    replies = await chat.say(typed)
+    assert "prv:erase" in payloads_of(replies) and "kb:open:" not in " ".join(payloads_of(replies))
+
+
+@pytest.mark.parametrize("typed", ["xóa đăng ký thường trú", "xóa dữ liệu dân cư của con tôi"])
+async def test_procedures_about_erasing_are_still_searched(chat, typed):
+    assert "prv:erase" not in payloads_of(await chat.say(typed))
 
 
 async def test_purge_applies_the_retention_periods(app, chat, clock):

@@ -91,6 +91,32 @@ async def test_greeting_and_thanks(chat, app):
     assert "Rất vui" in texts_of(await chat.say("cảm ơn"))
 
 
+@pytest.mark.parametrize("typed", ["thank", "camon", "tks", "Thanks bạn", "👍", "🙏🙏"])
+async def test_thanks_as_citizens_type_it_is_not_searched(chat, typed):
+    """"thank" listed five unrelated procedures; "camon", "tks", "👍" said no procedure matched."""
+    answer = texts_of(await chat.say(typed))
+    assert answer.startswith("Rất vui") and "thủ tục" not in answer, typed
+    await chat.say("sổ đỏ")  # under a choice list too
+    assert texts_of(await chat.say(typed)).startswith("Rất vui"), typed
+
+
+@pytest.mark.parametrize("typed", ["123456", "0912 345 678", "001088012345"])
+async def test_digits_alone_are_not_searched_nor_said_back(chat, app, typed):
+    """A phone or ID number typed alone got "chưa tìm thấy thủ tục" and ten fields to browse."""
+    for _ in range(2):  # outside a flow, and again under that answer
+        replies = await chat.say(typed)
+        text = texts_of(replies)
+        assert "dãy số" in text and app.config.dossiers.code_example in text and "m:kb" in payloads_of(replies)
+        assert typed not in text and "kb:fld:" not in " ".join(payloads_of(replies))
+    await chat.press("m:kb")  # at the lookup's prompt too
+    assert "dãy số" in texts_of(await chat.say(typed))
+    assert "Mã thủ tục: 1.001193" in texts_of(await chat.say("1.001193"))  # a procedure's code still opens it
+
+
+async def test_a_repeated_greeting_is_a_greeting(chat, app):
+    assert app.config.province.name in texts_of(await chat.say("alo alo"))  # was "chưa hiểu yêu cầu"
+
+
 @pytest.mark.parametrize("typed", ["thôi", "bỏ qua", "không cần nữa", "ok", "vâng", "Dạ"])
 async def test_never_mind_and_ok_typed_alone_are_not_searched(chat, typed):
     """'thôi' alone once opened *Tạm ngừng kinh doanh …* with confidence (folded it is 'thời')."""
@@ -189,6 +215,10 @@ def test_choices_that_would_read_the_same_say_their_level_or_code():
 
 @pytest.mark.parametrize("typed, expect", [
     ("tôi muốn hỏi cán bộ", "Vui lòng nhập câu hỏi của bạn"),
+    ("tư vấn viên", "Vui lòng nhập câu hỏi của bạn"),  # was a list of procedures
+    ("có ai không", "Vui lòng nhập câu hỏi của bạn"),
+    ("giờ làm việc", "Giờ làm việc:"),  # was a list of procedures
+    ("mấy giờ mở cửa", "Giờ làm việc:"),
     ("cho xin số đường dây nóng", "1022"),
     ("1022", "Tổng đài dịch vụ công"),  # the hotline's number typed alone
     ("10 22", "Tổng đài dịch vụ công"),
@@ -205,6 +235,12 @@ async def test_a_menu_entry_asked_for_in_words_opens_it(chat, typed, expect):
 async def test_a_question_for_staff_is_kept_to_send_as_typed(chat):
     replies = await chat.say("cho tôi hỏi cán bộ về lệ phí đăng ký khai sinh cho con")
     assert "pf:ask:prev" in payloads_of(replies) and "lệ phí đăng ký khai sinh" in texts_of(replies)
+
+
+async def test_asking_for_staff_in_many_words_is_not_offered_as_the_question(chat):
+    """"cho em xin gặp người hỗ trợ ạ" was offered to staff as the question to answer."""
+    replies = await chat.say("cho em xin gặp người hỗ trợ ạ")
+    assert "Vui lòng nhập câu hỏi" in texts_of(replies) and "pf:ask:prev" not in payloads_of(replies)
 
 
 @pytest.mark.parametrize("typed", ["hướng dẫn làm sổ đỏ", "yêu cầu trợ giúp pháp lý miễn phí",

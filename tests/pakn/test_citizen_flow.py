@@ -553,6 +553,62 @@ async def test_a_long_account_typed_before_the_form_is_offered_whole(papp, pchat
     assert "Nội dung quá" not in texts_of(location) and "pf:skip" in payloads_of(location)
 
 
+@pytest.mark.parametrize("refusal", ["tôi không muốn cho tên", "xin giấu tên ạ", "Không muốn cung cấp"])
+async def test_a_refusal_is_not_taken_as_the_name_or_the_phone(papp, pchat, refusal):
+    """"tôi không muốn cho tên" was accepted as the full name "Tôi Không Muốn Cho Tên"."""
+    await pakn_up_to_the_name(pchat.say, pchat.press)
+    answer = texts_of(await pchat.say(refusal))
+    assert "ẩn danh không được tiếp nhận" in answer and "số điện thoại liên hệ" not in answer
+    assert "số điện thoại liên hệ" in texts_of(await pchat.say("Nguyễn Văn An"))  # still at the name
+    assert "ẩn danh không được tiếp nhận" in texts_of(await pchat.say("tôi không muốn cho số điện thoại"))
+
+
+async def test_a_description_kept_before_the_choice_is_not_replaced_by_a_shorter_line(papp, pchat):
+    await pchat.press("m:pakn")
+    kept = await pchat.say(CONTENT)  # typed where the kind is asked: kept for the content step
+    assert "đã ghi lại" in texts_of(kept)
+    later = await pchat.say("Nguyen Van An 0912345678")  # typed too early: not the account
+    assert "đã ghi lại" not in texts_of(later)
+    await pchat.press("pf:k:phan_anh")
+    await pchat.press("pf:s:official")
+    prompt = await pchat.press("pf:a:STP")
+    assert CONTENT in texts_of(prompt) and "0912345678" not in texts_of(prompt)
+
+
+async def test_a_field_named_at_the_summary_is_asked_at_once(papp, pchat):
+    """"cho tôi sửa số điện thoại" at the summary only got "Phản ánh chưa được gửi" (for a kiến nghị too)."""
+    await pakn_up_to_the_name(pchat.say, pchat.press, kind="kien_nghi")
+    await pchat.say("Nguyễn Văn An")
+    await pchat.say("0912 345 678")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:skip")
+    await pchat.press("pf:y")
+    unclear = texts_of(await pchat.say("không biết nữa"))
+    assert unclear.startswith("Kiến nghị chưa được gửi")
+    asked = texts_of(await pchat.say("cho tôi sửa số điện thoại"))
+    assert "Vui lòng nhập số điện thoại" in asked
+    summary = texts_of(await pchat.say("0987 654 321"))
+    assert "kiểm tra lại" in summary and "Điện thoại: 0987654321" in summary
+    assert "Vui lòng nhập địa chỉ" not in summary
+
+
+async def test_asking_for_staff_again_or_never_mind_files_no_question(papp, pchat):
+    """At the question prompt "gặp nhân viên" and "bỏ qua" were filed as questions for staff."""
+    await pchat.press("m:ask_staff")
+    for typed in ("gặp nhân viên", "có ai không"):
+        again = texts_of(await pchat.say(typed))
+        assert "nhập nội dung cần hỏi" in again and "Đã chuyển" not in again
+    dropped = await pchat.say("bỏ qua")
+    assert "chưa được gửi" in texts_of(dropped) and "m:ask_staff" in payloads_of(dropped)
+    await pchat.press("m:ask_staff")
+    assert "chưa được gửi" in texts_of(await pchat.say("cảm ơn"))
+    assert await _items(papp) == []
+    await pchat.press("m:ask_staff")  # a real question still goes, however it starts
+    assert "Đã chuyển câu hỏi" in texts_of(await pchat.say("Cho gặp cán bộ hỏi về tách thửa đất nông nghiệp"))
+    [item] = await _items(papp)
+    assert item.kind == "question" and "tách thửa" in item.content
+
+
 async def test_a_long_question_the_search_could_not_answer_reaches_staff_whole(papp, pchat):
     question = ("Xin hỏi cán bộ: " + "gia đình tôi có ao làng nuôi cá rồng và cá koi, " * 12).strip()
     assert 300 < len(question) <= papp.config.pakn.content_max_chars

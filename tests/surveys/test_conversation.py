@@ -56,6 +56,7 @@ async def test_pakn_asks_only_its_questions(env):
     s = await _sent(env, "PAKN-1", case_type="pakn")
     first = env.pushed_texts()[0]
     assert "phản ánh, kiến nghị PAKN-1" in first and "Câu 1/4" in first
+    assert "Quý ông/bà" not in first and "của bạn đã được trả lời" in first  # one form of address
     assert "công chức" in first
     r = await env.ch.press(f"sv:{s.id}:1:4")
     assert "Câu 2/4" in texts_of(r) and "xử lý phản ánh" in texts_of(r)
@@ -75,6 +76,31 @@ async def test_typed_number_answers_the_question_the_outbox_sent(env):
     replies = await env.ch.say("Từ 2 lần trở lên")  # a label, typed
     assert "Câu 3/10" in texts_of(replies)
     assert await _answers(env, s.id) == [(1, "tt01_time", 1, None), (2, "tt01_contacts", 0, None)]
+
+
+async def test_typed_answer_of_another_question_asks_this_one_again(env):
+    s = await _sent(env, "D-1")
+    await env.ch.say("1")
+    await env.ch.say("2")  # question 3 now: how many agencies
+    for typed in ("hài lòng", "9"):  # a label of question 5, a number beyond the list
+        replies = await env.ch.say(typed)
+        text = texts_of(replies)
+        assert "chưa khớp" in text and "Câu 3/10" in text and "thủ tục" not in text
+        assert f"sv:{s.id}:3:2" in payloads_of(replies)
+    assert "Câu 4/10" in texts_of(await env.ch.say("1"))  # the list shown again: "1" answers it
+    assert [a[0] for a in await _answers(env, s.id)] == [1, 2, 3]
+
+
+async def test_a_typed_number_does_not_opt_out(env):
+    """"4" typed under three answers pressed the fourth button, "Không nhận khảo sát": one
+    mistyped score ended every future survey."""
+    s = await _sent(env, "D-1")
+    replies = await env.ch.say("4")
+    text = texts_of(replies)
+    assert "Không nhận khảo sát" in text and "Câu 1/10" in text and "không nhận tin nhắn khảo sát" not in text
+    assert (await env.survey("D-1")).status == "sent"
+    assert "Câu 2/10" in texts_of(await env.ch.say("1"))  # still answering
+    assert "không nhận tin nhắn khảo sát" in texts_of(await env.ch.press(f"sv:{s.id}:stop"))  # the button does
 
 
 async def test_typed_number_without_an_open_survey_is_not_an_answer(env):
