@@ -34,6 +34,12 @@ def test_bundled_file_is_large_and_valid():
         ("giấy đăng ký kết hôn", "dang ky ket hon"),
         ("hộ khẩu", "cu tru"),
         ("làm căn cước", "cap the can cuoc"),
+        ("mở tiệm tạp hóa", "dang ky thanh lap ho kinh doanh"),
+        ("công ty tnhh 2 tv", "hai thanh vien tro len"),
+        ("xác nhận sơ yếu lý lịch", "chung thuc chu ky"),
+        ("bằng lái bị trừ hết điểm", "kiem tra kien thuc phap luat ve trat tu"),
+        ("nhờ người nhận thay lương hưu", "uy quyen linh thay"),
+        ("visa sắp hết hạn", "gia han tam tru"),
     ],
 )
 def test_abbreviations_map_to_official_terms(query, official):
@@ -81,6 +87,13 @@ def test_short_words_that_fold_like_common_words_do_not_expand():
     assert "dong vat tren can" not in _phrases("giấy khai sinh cho con")
     assert "dong vat tren can" not in _phrases("làm giấy chứng tử cho bố")
     assert "dong vat tren can" in _phrases("kiểm dịch gà vận chuyển")
+
+
+def test_everyday_phrases_do_not_fire_inside_other_words():
+    # "công nhận hộ nghèo" holds "nhận hộ" (to collect for someone): not a proxy for a pension
+    assert "uy quyen linh thay" not in _phrases("công nhận hộ nghèo")
+    # a deceased pensioner's unpaid months are *truy lĩnh*, not a proxy
+    assert "uy quyen linh thay" not in _phrases("bố mất, gia đình lĩnh thay tháng lương chưa nhận")
 
 
 def test_a_bare_paper_word_followed_by_another_paper_is_not_the_land_certificate():
