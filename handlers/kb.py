@@ -41,7 +41,11 @@ LOOKUP_ORDER = 50  # free text is read as a procedure question after every other
 
 SMALL_TALK_GREETING = {"xin chao", "chao", "chao ban", "hello", "hi", "alo", "chao bot"}
 SMALL_TALK_THANKS = {"cam on", "cam on ban", "thanks", "thank you", "ok cam on", "cam on nhieu", "thank",
-                     "camon", "cmon", "tks", "thks", "thanks ban", "ok thanks", "ok tks", "thank u"}
+                     "camon", "cmon", "tks", "thks", "thanks ban", "ok thanks", "ok tks", "thank u",
+                     # praise typed outside a survey is a thank-you too, not a question
+                     "hai long", "rat hai long", "tot lam", "tot qua", "rat tot", "tuyet voi", "hay qua"}
+# a confirmation typed when nothing waits for one ("Đồng ý xóa" after the erasure was done)
+SMALL_TALK_CONFIRM = {"dong y", "toi dong y", "dong y xoa", "dong y gui", "xac nhan", "xac nhan xoa", "gui di"}
 _GREETING_WORDS = frozenset({"alo", "hello", "hi", "chao", "helo", "hey"})
 _THANKS_EMOJI = ("👍", "🙏", "👌", "❤", "🥰", "😊", "🤝")
 # "never mind", "ok", "yes" typed alone: nothing to look up ("thôi" is not *thời hạn*)
@@ -109,7 +113,7 @@ async def _asks_for_something_else(ctx: Context, msg: Incoming) -> bool:
 
 def small_talk_kind(text: str) -> str:
     """What a short social message is: "greeting", "thanks", "done" (never mind, ok),
-    "intro" (the citizen says their name), or "" for anything else."""
+    "confirm" (a yes with nothing to confirm), "intro" (the citizen says their name), or ""."""
     said = fold(text).strip(" !.?")
     short = len(said.split()) <= 4
     if said in SMALL_TALK_GREETING or (short and said.startswith(("xin chao", "chao "))) \
@@ -122,6 +126,8 @@ def small_talk_kind(text: str) -> str:
     words = " ".join(tokens(said))
     if words in SMALL_TALK_DONE:
         return "done"
+    if words in SMALL_TALK_CONFIRM:
+        return "confirm"
     intro = _INTRODUCTION.match(words)
     if intro and not _NOT_IN_A_NAME.intersection((intro.group("a") or intro.group("b")).split()):
         return "intro"
@@ -138,6 +144,8 @@ async def small_talk(ctx: Context, msg: Incoming) -> bool:
         ctx.reply("Rất vui được hỗ trợ bạn. Chúc bạn một ngày tốt lành!", [MENU_CHOICE])
     elif kind == "done":
         ctx.reply("Vâng ạ. Khi cần hỗ trợ, bạn cứ nhắn cho tôi.", [MENU_CHOICE])
+    elif kind == "confirm":
+        ctx.show_menu("Hiện không có việc nào đang chờ bạn xác nhận. " + texts.MENU_PROMPT)
     elif kind == "intro":
         ctx.show_menu("Rất vui được làm quen với bạn! " + texts.MENU_PROMPT)
     return bool(kind)

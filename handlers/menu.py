@@ -63,7 +63,9 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"may gio (mo cua|lam viec))\b|^(lien he|tong dai)$")),
     ("help", re.compile(r"\b(huong dan su dung|cach su dung|cach dung)( (bot|tro ly|chatbot|dich vu nay))?$"
                         r"|\b(ban lam duoc gi|ban giup duoc gi)\b"
-                        r"|^(huong dan|tro giup|help|giup toi voi|giup toi)$")),
+                        r"|^(huong dan|tro giup|help|giup toi voi|giup toi)$"
+                        r"|^((toi|minh|em|chau) )?(khong hieu|chua hieu|kho hieu|khong biet dung|"
+                        r"khong biet lam sao|khong biet hoi gi)( gi| lam| a| ban oi)?$")),
 )
 _PROCEDURE_QUESTION = re.compile(r"\b(can chuan bi|gom nhung|giay to gi|can nhung|nhung giay|can gi|"
                                  r"bao gom|thu tuc)\b")

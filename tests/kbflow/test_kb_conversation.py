@@ -113,6 +113,26 @@ async def test_digits_alone_are_not_searched_nor_said_back(chat, app, typed):
     assert "Mã thủ tục: 1.001193" in texts_of(await chat.say("1.001193"))  # a procedure's code still opens it
 
 
+@pytest.mark.parametrize("typed", ["hài lòng", "Rất hài lòng!", "tuyệt vời"])
+async def test_praise_outside_a_survey_is_thanked_not_searched(chat, typed):
+    assert texts_of(await chat.say(typed)).startswith("Rất vui"), typed
+
+
+@pytest.mark.parametrize("typed", ["tôi không hiểu", "không hiểu", "em chưa hiểu ạ"])
+async def test_not_understanding_gets_the_help_text(chat, typed):
+    from handlers.menu import HELP
+
+    assert HELP in texts_of(await chat.say(typed)), typed
+
+
+@pytest.mark.parametrize("typed", ["Đồng ý xóa", "đồng ý", "xác nhận"])
+async def test_a_confirmation_with_nothing_to_confirm_is_not_searched(chat, typed):
+    """"Đồng ý xóa" typed after the erasure was done listed *Xóa đăng ký tạm trú* and others."""
+    answer = await chat.say(typed)
+    assert "không có việc nào đang chờ bạn xác nhận" in texts_of(answer) and "m:kb" in payloads_of(answer)
+    assert "Xóa đăng ký" not in texts_of(answer), typed
+
+
 async def test_a_repeated_greeting_is_a_greeting(chat, app):
     assert app.config.province.name in texts_of(await chat.say("alo alo"))  # was "chưa hiểu yêu cầu"
 
