@@ -65,6 +65,9 @@ YES_LABELS = {"dong y", "gui", "co", "xac nhan", "tiep tuc", "tiep tuc soan"}
 NO_LABELS = {"khong", "khong dong y"}
 START_EVENTS = {"start", "follow"}
 OFFERED_KEY = "_offered"
+# the buttons of a message the outbox sent while a long form waited to be offered back (a survey
+# question): what the citizen sees last, so a typed "1" answers it instead of being swallowed
+SENT_OFFERED_KEY = "_sent_offered"
 # A long form found expired (Router.resumable_form) waits in this state, its draft kept in the
 # data, for the citizen to press "Tiếp tục soạn"; anything else drops it and is handled as usual.
 RESUME_STATE = "core.resume"
@@ -141,7 +144,10 @@ class BotCore:
                         # a long form: offered back instead of lost (see _dispatch)
                         state, expired = RESUME_STATE, False
                         data = {"state": stored.state, "since": stored.updated_at.isoformat(), "new": True,
-                                "data": {k: v for k, v in stored.data.items() if k != OFFERED_KEY}}
+                                "data": {k: v for k, v in stored.data.items()
+                                         if k not in (OFFERED_KEY, SENT_OFFERED_KEY)}}
+                        if stored.data.get(SENT_OFFERED_KEY):
+                            data[OFFERED_KEY] = stored.data[SENT_OFFERED_KEY]
                 else:
                     state, data = stored.state, dict(stored.data)
             offered = [Choice(label, payload) for label, payload in data.pop(OFFERED_KEY, [])]
@@ -264,10 +270,13 @@ class BotCore:
             ctx.end()
             ctx.show_menu(texts.CANCELLED + " " + texts.MENU_PROMPT if was_busy else texts.MENU_PROMPT)
             return
-        if ctx.state == RESUME_STATE and ctx.data.pop("new", False) and (
+        if ctx.state == RESUME_STATE and ctx.data.get("new") and (
                 msg.kind is not Kind.CHOICE or router.find_action(msg.choice) is None):
+            del ctx.data["new"]
             self._offer_resume(ctx)  # the first message after the timeout: go on with the form?
             return
+        # (a button with its own action, e.g. a survey's answer, is handled and the offer still
+        # waits for the first other message)
         if msg.kind is Kind.CHOICE:
             action = router.find_action(msg.choice)
             if action is not None:

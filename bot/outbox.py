@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 from bot.clock import Clock
 from bot.config import Config, parse_hhmm
-from bot.core import OFFERED_KEY, reply_from_payload, reply_payload
+from bot.core import OFFERED_KEY, SENT_OFFERED_KEY, reply_from_payload, reply_payload
 from bot.messages import ConversationKey, Reply
 from bot.notify import Delivery, Notifier
 from bot.router import IDLE
@@ -72,7 +72,7 @@ class Outbox:
         self.clock = clock
         self.cfg = config.outbox
         self.tz = config.tz
-        idle_timeout = timedelta(minutes=config.conversation.idle_timeout_minutes)
+        idle_timeout = self.idle_timeout = timedelta(minutes=config.conversation.idle_timeout_minutes)
         # whether a stored flow state is still in use: build_app gives BotCore.state_is_live
         # (which also keeps a long form the citizen will be offered back); alone, the timeout
         self.state_is_live = state_is_live or (lambda _state, updated_at, now: now - updated_at <= idle_timeout)
@@ -176,12 +176,18 @@ class Outbox:
                              now: datetime) -> None:
         """A sent message's choices become the ones on offer, as a reply's are, unless the
         citizen is in a flow (its own list stays): on Zalo they are a numbered list, and a
-        typed "1" must mean "Bổ sung thông tin", not be searched as a procedure."""
+        typed "1" must mean "Bổ sung thông tin", not be searched as a procedure. A long form
+        left past the idle timeout, kept to be offered back, keeps its state and its time; the
+        sent choices are stored beside it (a typed "1" then answers the survey question, and
+        the form is still offered back afterwards)."""
         offered = [[c.label, c.payload] for reply in replies for c in reply.choices]
         if not offered:
             return
         stored = await uow.states.load(key)
         if stored is not None and stored.state != IDLE and self.state_is_live(stored.state, stored.updated_at, now):
+            if now - stored.updated_at > self.idle_timeout:  # only kept to be offered back
+                await uow.states.save(key, stored.state, {**stored.data, SENT_OFFERED_KEY: offered},
+                                      stored.updated_at)
             return
         await uow.states.save(key, IDLE, {OFFERED_KEY: offered}, now)
 

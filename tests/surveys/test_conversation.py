@@ -195,3 +195,30 @@ async def test_closed_survey(env):
     env.clock.advance(days=8)
     await env.tick()
     assert texts_of(await env.ch.press(f"sv:{s.id}:1:2")) == CLOSED
+
+
+async def test_a_survey_sent_while_a_form_waits_is_answered_by_typed_numbers_and_the_form_is_kept(env):
+    """A PAKN form left half done; two hours later a survey question arrives. The typed "1" was
+    swallowed by the form's resume offer and the next "2" pressed "Bỏ bản nháp" (found by QA)."""
+    from tests.pakn.conftest import CONTENT, pakn_from_the_name, pakn_up_to_the_name, seed_agencies
+
+    await seed_agencies(env.app)
+    ch = env.ch
+    assert "họ và tên" in texts_of(await pakn_up_to_the_name(ch.say, ch.press)).lower()
+    s = await _sent(env, "D-1")  # the resolution, two hours, the outbox: question 1 is pushed
+    assert "Câu 1/10" in env.pushed_texts()[-1]
+    assert "Câu 2/10" in texts_of(await ch.say("1"))  # typed: the survey's first answer
+    assert "Câu 3/10" in texts_of(await ch.say("2"))
+    assert [a[:2] for a in await _answers(env, s.id)] == [(1, "tt01_time"), (2, "tt01_contacts")]
+    # the form is still there: offered back at the first other message, and filed in the end
+    offer = await ch.say("xin chào")
+    assert "Bạn đang soạn dở phản ánh, kiến nghị" in texts_of(offer)
+    assert "họ và tên" in texts_of(await ch.press("g:resume")).lower()
+    await pakn_from_the_name(ch.say, ch.press)
+    from sqlalchemy import select
+
+    from storage.models import PaknItem
+
+    async with env.app.db.unit_of_work() as uow:
+        [item] = (await uow.session.execute(select(PaknItem))).scalars().all()
+    assert item.content == CONTENT and item.full_name == "Nguyễn Văn An"
