@@ -33,7 +33,7 @@ from bot import texts
 from bot.errors import UserFacingError
 from bot.messages import Choice, Incoming, Kind, Reply
 from bot.ops import metrics
-from bot.router import CANCEL_PAYLOAD, IDLE, MENU_PAYLOAD, MENU_PREFIX, Context, Router, typed_number
+from bot.router import CANCEL_PAYLOAD, IDLE, MENU_CHOICE, MENU_PAYLOAD, MENU_PREFIX, Context, Router, typed_number
 from bot.services import Services
 from kb.normalize import fold
 
@@ -163,7 +163,7 @@ class BotCore:
                     await self._dispatch(ctx, msg, offered)
             except UserFacingError as exc:
                 ctx = self._restart_ctx(ctx, state, data)
-                ctx.reply(exc.message, offered)
+                ctx.reply(exc.message, offered or [MENU_CHOICE])  # never a dead end
             except Exception:
                 metrics.HANDLER_ERRORS.labels(msg.channel, "handler").inc()
                 log.exception("handler failed", extra={

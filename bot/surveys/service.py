@@ -60,8 +60,8 @@ THANKS = ("Cảm ơn bạn đã dành thời gian trả lời khảo sát! Ý ki
 OPTED_OUT = ("Chúng tôi đã ghi nhận: từ nay bạn sẽ không nhận tin nhắn khảo sát nữa. "
              "Những câu bạn đã trả lời vẫn được giữ lại. Xin cảm ơn bạn.")
 ALREADY_OPTED_OUT = "Bạn đã chọn không nhận khảo sát trước đây; chúng tôi sẽ không gửi khảo sát nữa."
-CLOSED = "Khảo sát này đã kết thúc, cảm ơn bạn. Bạn cần hỗ trợ gì thêm, xin gõ \"Menu\"."
-NOT_YOURS = "Không tìm thấy khảo sát này. Bạn cần hỗ trợ gì thêm, xin gõ \"Menu\"."
+CLOSED = "Khảo sát này đã kết thúc, cảm ơn bạn. Bạn cần hỗ trợ gì thêm, xin chọn \"Menu\"."
+NOT_YOURS = "Không tìm thấy khảo sát này. Bạn cần hỗ trợ gì thêm, xin chọn \"Menu\"."
 
 
 @dataclass(frozen=True)

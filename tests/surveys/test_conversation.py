@@ -168,7 +168,7 @@ async def test_someone_elses_survey_is_refused(env):
     s = await _sent(env, "D-1")
     other = env.ch.as_user("u2")
     replies = await other.press(f"sv:{s.id}:1:2")
-    assert texts_of(replies) == NOT_YOURS
+    assert texts_of(replies) == NOT_YOURS and "g:menu" in payloads_of(replies)  # "chọn Menu": it is there
     assert await _answers(env, s.id) == []
 
 
@@ -194,7 +194,8 @@ async def test_closed_survey(env):
     s = await _sent(env, "D-1")
     env.clock.advance(days=8)
     await env.tick()
-    assert texts_of(await env.ch.press(f"sv:{s.id}:1:2")) == CLOSED
+    closed = await env.ch.press(f"sv:{s.id}:1:2")
+    assert texts_of(closed) == CLOSED and payloads_of(closed)  # a way on: the buttons on offer, or Menu
 
 
 async def test_a_survey_sent_while_a_form_waits_is_answered_by_typed_numbers_and_the_form_is_kept(env):
