@@ -10,6 +10,7 @@ from bot import texts
 import dataclasses
 from collections.abc import Sequence
 import re
+import unicodedata
 
 from bot.messages import Choice, Incoming, Kind, Link, choice_label, clip
 from bot.errors import UserFacingError
@@ -44,6 +45,17 @@ SMALL_TALK_THANKS = {"cam on", "cam on ban", "thanks", "thank you", "ok cam on",
                      "camon", "cmon", "tks", "thks", "thanks ban", "ok thanks", "ok tks", "thank u",
                      # praise typed outside a survey is a thank-you too, not a question
                      "hai long", "rat hai long", "tot lam", "tot qua", "rat tot", "tuyet voi", "hay qua"}
+_THANKS_ENDINGS = ("cam on", "cam on a", "cam on nhieu", "cam on ban", "cam on nhieu a", "xin cam on", "thanks")
+# words that make a text ending in thanks a question still ("… lệ phí bao nhiêu, cảm ơn"): read
+# on the accents where typed ("cán bộ" is not "cần"), folded otherwise
+_QUESTION_CUES = frozenset("gì nào sao bao đâu không chưa mấy hỏi cần muốn giúp làm thế".split())
+_QUESTION_CUES_FOLDED = frozenset("gi nao sao bao dau khong chua may hoi muon giup lam the".split())
+
+
+def _asks_something(text: str) -> bool:
+    low = unicodedata.normalize("NFC", text).lower()
+    words = set(re.findall(r"\w+", low))
+    return bool((_QUESTION_CUES_FOLDED if low.isascii() else _QUESTION_CUES) & words)
 # a confirmation typed when nothing waits for one ("Đồng ý xóa" after the erasure was done)
 SMALL_TALK_CONFIRM = {"dong y", "toi dong y", "dong y xoa", "dong y gui", "xac nhan", "xac nhan xoa", "gui di"}
 _GREETING_WORDS = frozenset({"alo", "hello", "hi", "chao", "helo", "hey"})
@@ -121,6 +133,8 @@ def small_talk_kind(text: str) -> str:
         return "greeting"
     if said in SMALL_TALK_THANKS or (short and said.startswith(("cam on", "thank"))):
         return "thanks"
+    if said.endswith(_THANKS_ENDINGS) and "?" not in text and not _asks_something(text):
+        return "thanks"  # "Cán bộ rất nhiệt tình, cảm ơn!" (not "lệ phí bao nhiêu, cảm ơn")
     if said and not any(c.isalnum() for c in said) and any(e in said for e in _THANKS_EMOJI):
         return "thanks"  # "👍", "🙏🙏": a thumbs-up is an answer, not a question to search
     words = " ".join(tokens(said))

@@ -118,6 +118,17 @@ async def test_praise_outside_a_survey_is_thanked_not_searched(chat, typed):
     assert texts_of(await chat.say(typed)).startswith("Rất vui"), typed
 
 
+@pytest.mark.parametrize("typed", ["Cán bộ rất nhiệt tình, cảm ơn!", "đã nhận được kết quả rồi, xin cảm ơn"])
+async def test_a_remark_ending_in_thanks_is_thanked(chat, typed):
+    assert texts_of(await chat.say(typed)).startswith("Rất vui"), typed
+
+
+@pytest.mark.parametrize("typed", ["đăng ký khai sinh lệ phí bao nhiêu, cảm ơn", "làm hộ chiếu ở đâu cảm ơn",
+                                   "cho hỏi thủ tục tách thửa, cảm ơn"])
+async def test_a_question_ending_in_thanks_is_still_searched(chat, typed):
+    assert not texts_of(await chat.say(typed)).startswith("Rất vui"), typed
+
+
 @pytest.mark.parametrize("typed", ["tôi không hiểu", "không hiểu", "em chưa hiểu ạ"])
 async def test_not_understanding_gets_the_help_text(chat, typed):
     from handlers.menu import HELP
