@@ -57,7 +57,9 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ask_staff", re.compile(r"\b(hoi|gap|noi chuyen voi|lien he voi|ket noi voi|chuyen cho|chuyen sang|"
                              r"can) (mot |voi )?(can bo|nguoi that|nhan vien|tong dai vien|nguoi ho tro|"
                              r"tu van vien|nguoi tu van)\b"
-                             r"|^(tu van vien|nguoi that|nhan vien ho tro|co ai (o day |o do |truc )?khong)$")),
+                             r"|^(tu van vien|nguoi that|nhan vien ho tro|co ai (o day |o do |truc )?khong)$"
+                             # "gọi lại cho tôi", "liên hệ lại với em": only a person can
+                             r"|\b(goi|goi dien|lien he|lien lac) lai (cho |voi )?(toi|minh|em|chau)\b")),
     ("contact", re.compile(r"\b(duong day nong|hotline|so tong dai|so dien thoai (lien he|ho tro|tong dai)|"
                            r"dia chi lien he|thong tin lien he|gio lam viec|lam viec (may gio|gio nao)|"
                            r"may gio (mo cua|lam viec))\b|^(lien he|tong dai)$")),

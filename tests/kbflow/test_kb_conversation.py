@@ -248,6 +248,8 @@ def test_choices_that_would_read_the_same_say_their_level_or_code():
     ("tôi muốn hỏi cán bộ", "Vui lòng nhập câu hỏi của bạn"),
     ("tư vấn viên", "Vui lòng nhập câu hỏi của bạn"),  # was a list of procedures
     ("có ai không", "Vui lòng nhập câu hỏi của bạn"),
+    ("gọi lại cho tôi", "Vui lòng nhập câu hỏi của bạn"),  # was a list of procedures
+    ("nhờ cán bộ liên hệ lại với em", "Vui lòng nhập câu hỏi của bạn"),
     ("giờ làm việc", "Giờ làm việc:"),  # was a list of procedures
     ("mấy giờ mở cửa", "Giờ làm việc:"),
     ("cho xin số đường dây nóng", "1022"),
