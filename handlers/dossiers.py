@@ -8,6 +8,8 @@ Buttons (valid on older messages too; the code in the payload is re-validated):
 
 from __future__ import annotations
 
+import re
+
 from bot.dossiers import texts as T
 from bot.dossiers.code import InvalidCode, looks_like_code, parse_code
 from bot.dossiers.model import Dossier
@@ -16,6 +18,7 @@ from bot.errors import UserFacingError
 from bot.messages import Choice, Incoming, Kind
 from bot.router import CANCEL_CHOICE, MENU_CHOICE, Context, Router
 from bot.texts import STALE_CHOICE
+from kb.normalize import fold
 from storage.repos.dossiers import DossierSubscriptions
 
 router = Router("dossiers")
@@ -81,9 +84,14 @@ async def typed_code(ctx: Context, msg: Incoming) -> bool:
     if ctx.services.dossiers is None or not looks_like_code(msg.text):
         return False
     code = _parse(ctx, msg.text)
-    if code is not None:
-        await _show(ctx, code, LOOKUP)
+    if code is not None:  # "theo dõi hồ sơ …" follows it at once ("bỏ / hủy theo dõi" does not)
+        follow = _FOLLOW_WORDS.search(fold(msg.text)) and not _UNFOLLOW_WORDS.search(fold(msg.text))
+        await _show(ctx, code, FOLLOW if follow else LOOKUP)
     return True
+
+
+_FOLLOW_WORDS = re.compile(r"\b(theo doi|dang ky theo doi|bao cho toi khi|nhan thong bao)\b")
+_UNFOLLOW_WORDS = re.compile(r"\b(bo|huy|ngung|thoi|dung) (dang ky )?theo doi\b")
 
 
 def _parse(ctx: Context, text: str) -> str | None:

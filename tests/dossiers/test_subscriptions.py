@@ -153,6 +153,17 @@ async def test_apology_letter_notified(fapp, clock):
     assert len(sent) == 1 and "hẹn lại ngày trả kết quả là 06/11/2026" in texts_of(sent[0])
 
 
+async def test_follow_typed_with_the_code_asks_the_proof_at_once(fapp):
+    """"theo dõi hồ sơ <mã>" showed the summary with a "Theo dõi" button: one more step."""
+    ch = MemoryChannel(fapp.core.handle)
+    fapp.add_channel(ch)
+    replies = await ch.say(f"theo dõi hồ sơ {CODE}")
+    assert f"Hồ sơ {CODE}" in texts_of(replies) and "4 số cuối" in texts_of(replies)
+    assert "Đã đăng ký theo dõi" in texts_of(await ch.say("5678"))
+    looked = await ch.as_user("u2").say(f"hủy theo dõi hồ sơ {CODE}")  # not a follow
+    assert "4 số cuối" not in texts_of(looked) and f"Hồ sơ {CODE}" in texts_of(looked)
+
+
 async def test_unsubscribe_any_time(fapp, clock):
     ch = await follow(fapp)
     listing = await ch.press("m:dossier_follow")
