@@ -91,7 +91,11 @@ _GRIEVANCE = re.compile(
     r"|\b(khong (chiu )?(tiep nhan|nhan|giai quyet|tra loi|huong dan)|tu choi (tiep nhan|nhan|giai quyet)) "
     r"(ho so|don|yeu cau)\b"
     r"|\bqua han( \d+ (ngay|tuan|thang|nam)| lau| nhieu ngay)?( ma| nhung)?( van)? chua "
-    r"(tra|giai quyet|co ket qua|nhan duoc)\b")
+    r"(tra|giai quyet|co ket qua|nhan duoc)\b"
+    # "nộp từ tháng 3, rất lâu rồi mà không ai giải quyết", "chờ mãi không ai trả lời"
+    r"|\bkhong (ai|co ai|thay ai) (giai quyet|tra loi|xu ly|quan tam|huong dan|nghe may)\b"
+    r"|\b(lau|thang|tuan|nam|ngay) (roi |nay )?ma (van )?(chua|khong) (duoc |thay |ai )?"
+    r"(giai quyet|tra loi|xu ly|co ket qua|tra ket qua)\b")
 
 # ... unless it asks how to do it: "thủ tục khiếu nại", "mẫu đơn kiến nghị", "… như thế nào".
 _ASKS_PROCEDURE = re.compile(r"\b(thu tuc|mau don|bieu mau|giai quyet khieu nai|giai quyet to cao|"

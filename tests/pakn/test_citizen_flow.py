@@ -459,6 +459,8 @@ async def test_complaints_are_told_where_they_go_and_may_still_search(papp, pcha
     "xã không tiếp nhận hồ sơ của tôi vì bảo thiếu giấy xác nhận",
     "phường đòi giấy tờ ngoài quy định",
     "cán bộ hẹn đi hẹn lại mãi không xong",
+    "tôi nộp hồ sơ bảo hiểm xã hội từ tháng 3, rất lâu rồi mà không ai giải quyết, gọi điện không ai nghe máy",
+    "chờ 2 tháng nay mà vẫn chưa được trả lời",
 ])
 async def test_reporting_intents(papp, pchat, text):
     assert "Có vẻ bạn muốn phản ánh, kiến nghị" in texts_of(await pchat.say(text))
@@ -473,6 +475,7 @@ async def test_reporting_intents(papp, pchat, text):
     "trả kết quả trễ hẹn có được bồi thường không?",
     "đăng ký khai sinh quá hạn",
     "doi tien rach o ngan hang nha nuoc",  # đổi tiền (exchange), not đòi tiền (extortion)
+    "nộp hồ sơ bảo hiểm xã hội bao lâu thì được giải quyết",
 ])
 async def test_questions_about_procedures_are_not_mistaken_for_reports(papp, pchat, text):
     assert "Có vẻ bạn muốn phản ánh" not in texts_of(await pchat.say(text))
