@@ -63,6 +63,30 @@ def _id_hash_key() -> None:
     use_id_hash_key(TEST_ID_HASH_KEY.encode())
 
 
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Any:
+    """Every test: the root logger as it was before. ``bot.cli.main`` run in-process calls
+    ``setup_logging``, which adds a handler on the ``sys.stderr`` of that moment (pytest's
+    capture of that test) and sets the level. Left behind, every later log line tried
+    that closed stream and printed a "--- Logging error ---" traceback: CPU that the
+    deadline tests then lacked, and a level that could hide lines from tests/logscan.py."""
+    import logging
+
+    from bot.logs import NOISY
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    noisy = {name: logging.getLogger(name).level for name in NOISY}
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+            h.close()
+    root.setLevel(level)
+    for name, lvl in noisy.items():
+        logging.getLogger(name).setLevel(lvl)
+
+
 # -- no real network --------------------------------------------------------------------------
 
 

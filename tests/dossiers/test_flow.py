@@ -176,10 +176,17 @@ async def test_slow_one_stop_system_gives_busy_within_three_seconds(make_app, sq
     app.add_channel(ch)
     started = time.perf_counter()
     replies = await ch.say(CODE)
-    assert time.perf_counter() - started < 3.2
+    waited = time.perf_counter() - started
     assert "Hệ thống đang bận, vui lòng thử lại sau" in texts_of(replies)
     del onestop.delay[CODE]
+    started = time.perf_counter()
     assert "Đăng ký khai sinh" in texts_of(await ch.say(CODE))  # the same code, typed again
+    answered = time.perf_counter() - started
+    # Within the configured deadline, plus what handling this message costs right now (the
+    # same message answered at once; milliseconds on a quiet machine, more on a busy one),
+    # and well before the slow system's 8 s.
+    deadline = app.config.dossiers.lookup_deadline_seconds
+    assert waited < deadline + answered, (waited, answered)
     await app.stop()
 
 
@@ -201,9 +208,19 @@ async def test_the_three_seconds_count_from_the_message_not_from_the_call(make_a
         return time.perf_counter() - started, replies
 
     answers = await asyncio.gather(*(citizen(i) for i in range(3)))
-    for waited, replies in answers:
+    for _waited, replies in answers:
         assert "Hệ thống đang bận, vui lòng thử lại sau" in texts_of(replies)
-        assert waited < 3.3, [w for w, _r in answers]  # one call after another: 3 × 3 s
+    # What handling the three messages costs right now without any wait: the same three
+    # citizens, answered at once (milliseconds on a quiet machine, more on a busy one).
+    del onestop.delay[CODE]
+    fast = await asyncio.gather(*(citizen(i) for i in range(3)))
+    assert all("Đăng ký khai sinh" in texts_of(r) for _w, r in fast)
+    handling = max(w for w, _r in fast)
+    deadline = app.config.dossiers.lookup_deadline_seconds
+    for waited, _replies in answers:
+        # each within the deadline of their own message; one call after another would
+        # make the last wait 3 × 2.6 s
+        assert waited < deadline + handling, ([w for w, _r in answers], handling)
     await app.stop()
 
 

@@ -39,6 +39,7 @@ class FakeZaloOA(FakeServer):
         self.expires_in = expires_in
         self.refresh_delay = refresh_delay  # widens the race window in concurrency tests
         self.send_delay = 0.0  # a slow API (the webhook must not wait for it)
+        self.send_gate: asyncio.Event | None = None  # when set: sends wait for it (a send that never ends)
         self.user_errors: dict[str, int] = {}  # user id -> error code for every send to them
         self._next_errors: list[int] = []
         self._serial = itertools.count(1)
@@ -72,6 +73,8 @@ class FakeZaloOA(FakeServer):
         params = await read_params(request)
         if self.send_delay:
             await asyncio.sleep(self.send_delay)
+        if self.send_gate is not None:
+            await self.send_gate.wait()
         call = Call("message/cs", params, dict(request.headers))
         self.calls.append(call)
         return self._answer(call, request, lambda: {"message_id": f"mid{next(self._serial)}",

@@ -188,6 +188,12 @@ async def test_worker_killed_mid_load_loses_nothing_and_resends_only_its_in_flig
                 break
             await asyncio.sleep(0.2)
         assert victim not in svc.worker_pids() and len(svc.worker_pids()) == 2
+        if importlib.util.find_spec("uvloop") is not None:
+            # the replacement is forked at once but logs its start only once it has loaded
+            # (seconds on a busy machine): wait for it before counting its event loop below
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and svc.log().count('event_loop="uvloop"') < 3:
+                await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)
         stop.set()
         await load
@@ -299,18 +305,23 @@ async def test_slow_one_stop_system_answers_everyone_within_3s_and_stops_calling
         started = time.monotonic()
         replies = await asyncio.gather(*(c.say(CODE) for c in citizens))
         elapsed = time.monotonic() - started
-        assert elapsed < 3.5, elapsed
         assert all("Hệ thống đang bận" in texts_of(r) for r in replies)
         calls = len(fake.calls)
         assert calls <= 20 * app.config.dossiers.max_attempts
         # the breaker is open now: further citizens get the answer at once, no new calls
         started = time.monotonic()
         more = await asyncio.gather(*(base.as_user(f"v{i}").say(CODE) for i in range(20)))
-        # well within the 3 s the citizens are promised (no call is waited for; a loaded CI
-        # machine needs more than the ~0.2 s this takes on a quiet one)
-        assert time.monotonic() - started < 2.0
+        refused = time.monotonic() - started
         assert all("Hệ thống đang bận" in texts_of(r) for r in more)
         assert len(fake.calls) == calls
+        # Every citizen had the answer within the configured deadline (the slow system would
+        # answer after 30 s), plus what answering 20 citizens costs right now without any
+        # wait: the same answer given by the open breaker (~0.2 s on a quiet machine, several
+        # times that on a loaded one; a fixed "3.5 s" failed there at 3.6 s).
+        deadline = app.config.dossiers.lookup_deadline_seconds
+        assert elapsed < deadline + refused, (elapsed, refused)
+        # and the open breaker's answers waited for no call: a fraction of the first wait
+        assert refused < elapsed / 2, (refused, elapsed)
     finally:
         await fake.server.close()
 
