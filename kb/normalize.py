@@ -35,8 +35,7 @@ __all__ = [
     "teencode_variants",
 ]
 
-# "mức độ 01" is "mức 1": a two-digit number's leading zero is dropped ("010719" stays)
-_WORD_RE = re.compile(r"(?:0(?=[1-9](?![a-z0-9])))?([a-z0-9]+)")
+_WORD_RE = re.compile(r"[a-z0-9]+")
 _SPACE_RE = re.compile(r"\s+")
 
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from .normalize import is_stop, word_pairs
+from .normalize import word_pairs
 
 __all__ = ["SynonymEntry", "Synonyms", "SynonymError", "Expansion", "DEFAULT_PATH", "load_synonyms"]
 
@@ -143,7 +143,7 @@ class Synonyms:
                 k = len(ph)
                 if i + k > n or (skip and any(skip[i : i + k])):
                     continue
-                if _phrase_matches(pairs[i : i + k], ph) and not _names_another(pairs, i + k, ph, entry, skip):
+                if _phrase_matches(pairs[i : i + k], ph) and not _names_another(self, pairs, i + k, entry, ph):
                     hit = Expansion(i, i + k, entry.expand, entry.weight)
                     break
             if hit:
@@ -157,15 +157,18 @@ class Synonyms:
 _BARE_HEADS = frozenset({"sổ", "giấy", "thẻ"})  # accented: "biển số", "cá thể" are not papers
 
 
-def _names_another(pairs: list[tuple[str, str]], end: int, phrase: Phrase, entry: SynonymEntry,
-                   skip: list[bool] | None) -> bool:
-    """Whether a phrase ending in a bare "sổ" / "giấy" / "thẻ" ("mất sổ", "làm sổ") is followed by
-    a content word its entry does not add ("mất sổ bhxh", "cấp sổ thuyền viên"): that word names
-    another paper, so the entry (written for the land certificate) does not apply."""
-    if phrase[-1][0] not in _BARE_HEADS or end >= len(pairs) or (skip and skip[end]) or is_stop(pairs, end):
+def _names_another(synonyms: "Synonyms", pairs: list[tuple[str, str]], end: int, entry: SynonymEntry,
+                   phrase: Phrase) -> bool:
+    """Whether a phrase ending in a bare "sổ" / "giấy" / "thẻ" ("mất sổ", "làm sổ") is followed
+    by another entry's phrase ("mất sổ bhxh", "cấp sổ bảo hiểm xã hội"): that phrase names
+    another paper, so this entry (written for the land certificate) does not apply. Any other
+    word after it ("mất sổ rồi", "chưa có sổ, cháu muốn …", "tách sổ đỏ") leaves it alone."""
+    if phrase[-1][0] not in _BARE_HEADS or end >= len(pairs):
         return False
-    nxt = pairs[end][1]
-    return not any(nxt in words for words in entry.expand)
+    for ph, other in synonyms._by_first.get(pairs[end][1], ()):
+        if other is not entry and end + len(ph) <= len(pairs) and _phrase_matches(pairs[end : end + len(ph)], ph):
+            return True
+    return False
 
 
 def _word_matches(query: tuple[str, str], phrase: tuple[str, str]) -> bool:

@@ -23,14 +23,6 @@ def test_tokens_split_punctuation():
     assert bigrams(["can", "cuoc", "moi"]) == ["can_cuoc", "cuoc_moi"]
 
 
-def test_a_short_numbers_leading_zero_is_not_part_of_it():
-    # names write "mức độ 01", "nhóm 02"; citizens type "mức 1"
-    assert tokens("mức độ 01") == tokens("mức độ 1") == ["muc", "do", "1"]
-    assert tokens("Mẫu 02/ĐK") == ["mau", "2", "dk"]
-    # longer numbers, zero itself, and letters joined to digits are kept as written
-    assert tokens("010719 000 0 a01 01b 2025") == ["010719", "000", "0", "a01", "01b", "2025"]
-
-
 def test_fillers_dropped_but_content_kept():
     assert content_tokens("Thủ tục cấp thẻ căn cước cần những giấy tờ gì?") == ["cap", "the", "can", "cuoc"]
     assert content_tokens("làm lại căn cước mất bao lâu") == ["lai", "can", "cuoc"]
