@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Sequence
@@ -28,13 +30,36 @@ class ItemFilter:
     agency_codes: tuple[str, ...] | None = None  # restrict to these (an officer's scope)
     subject: str | None = None
     kind: str | None = None
-    query: str = ""  # code, content, name or phone contains
+    query: str = ""  # code, content, name, phone or procedure contains (see search_terms)
     due_before: date | None = None  # the stage's due date on or before (overdue / due soon)
     due_from: date | None = None  # ... and on or after (due soon, not yet overdue)
 
 
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_terms(query: str) -> tuple[list[str], str, str]:
+    """What a staff search is matched with: (spellings of the query for the stored text, the
+    folded query for ``content_key``, the digits of a phone number or "").
+
+    Staff type the citizen's words as they remember them: in capitals or without
+    diacritics ("DEN DUONG" for "đèn đường"), a phone number with spaces ("0912 345 678"),
+    the name in lower case. SQLite's ILIKE folds only ASCII letters, so the lower-case and
+    the capitalised spellings are tried too (names are stored capitalised); the content is
+    also matched folded, on the key kept for duplicates."""
+    from bot.pakn.rules import content_key
+
+    raw = " ".join(unicodedata.normalize("NFC", query).split())
+    if not raw:
+        return [], "", ""
+    lower = raw.lower()
+    spellings = list(dict.fromkeys([raw, lower, " ".join(w[:1].upper() + w[1:] for w in lower.split())]))
+    folded = content_key(raw)  # as the content's key is made
+    digits = re.sub(r"\D", "", raw) if re.fullmatch(r"[+\d\s.\-()]+", raw) else ""
+    if digits.startswith("84") and len(digits) >= 11:
+        digits = "0" + digits[2:]
+    return spellings, folded, digits if len(digits) >= 4 else ""
 
 
 # The due date that counts in each open state (see bot/pakn/service.py).
@@ -113,13 +138,16 @@ class PaknRepo(Repository):
             stmt = stmt.where(PaknItem.subject == f.subject)
         if f.kind:
             stmt = stmt.where(PaknItem.kind == f.kind)
-        if f.query:
-            pattern = _like(f.query.strip())
-            stmt = stmt.where(or_(PaknItem.code.ilike(pattern, escape="\\"),
-                                  PaknItem.content.ilike(pattern, escape="\\"),
-                                  PaknItem.full_name.ilike(pattern, escape="\\"),
-                                  PaknItem.phone.ilike(pattern, escape="\\"),
-                                  PaknItem.procedure_name.ilike(pattern, escape="\\")))
+        spellings, folded, digits = search_terms(f.query)
+        if spellings:
+            conds = [column.ilike(_like(text), escape="\\") for text in spellings
+                     for column in (PaknItem.code, PaknItem.content, PaknItem.full_name, PaknItem.phone,
+                                    PaknItem.procedure_name)]
+            if folded:
+                conds.append(PaknItem.content_key.like(_like(folded), escape="\\"))
+            if digits:
+                conds.append(PaknItem.phone.like(_like(digits), escape="\\"))
+            stmt = stmt.where(or_(*conds))
         if f.due_before is not None:
             stmt = stmt.where(current_due_column() <= f.due_before)
         if f.due_from is not None:

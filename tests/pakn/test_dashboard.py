@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -869,3 +870,29 @@ async def test_information_supplied_at_once_is_announced_as_supplied_not_new(mak
         await chat.press(f"pakn:i:{code}")
         assert "Đã gửi thông tin bổ sung" in texts_of(await chat.say("Số biên nhận 000.00.12.H36-261030-0042"))
         assert len(calls) == 2 and calls[0].startswith("Mới:") and calls[1].startswith("Đã bổ sung thông tin:")
+
+
+# -- found in exploratory QA of the dashboard ---------------------------------------------
+
+
+async def test_the_queue_search_finds_the_citizens_words_however_typed(staff_app, pchat, server):
+    """Capitals and missing diacritics (SQLite's ILIKE folds ASCII only), a phone number with
+    spaces or +84, a name in lower case."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    other = CODE.search(texts_of(await file_pakn(pchat.as_user("u8").say, pchat.as_user("u8").press,
+                                                 content="Đèn đường thôn Đông hỏng hai tháng chưa được sửa.",
+                                                 name="Đỗ Thị Hoa", phone="0987 654 321"))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        for query, found in [("HỒ SƠ ĐĂNG KÝ KHAI SINH", code), ("ho so dang ky khai sinh", code),
+                             ("QUA HEN 5 NGAY", code), ("0912 345 678", code), ("+84 912 345 678", code),
+                             ("nguyễn văn an", code), ("ĐÈN ĐƯỜNG", other), ("den duong thon dong", other),
+                             ("đỗ thị hoa", other), ("0987.654.321", other), (other.lower(), other)]:
+            _s, page = await officer.get("/staff?q=" + quote(query))
+            missed = code if found == other else other
+            assert f"/staff/items/{found}" in page and f"/staff/items/{missed}" not in page, query
+        _s, page = await officer.get("/staff?q=" + quote("không có ở đâu cả"))
+        assert "Không có mục nào." in page
+    finally:
+        await officer.client.close()
