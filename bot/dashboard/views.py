@@ -348,8 +348,8 @@ class Dashboard:
         try:
             async with self.db.unit_of_work() as uow:
                 item = await self._visible_item(uow, staff, code, lock=True)
-                await self.pakn.act(uow, item, action, staff=staff.user, now=now, text=form.get("text", ""),
-                                    agency_code=form.get("agency") or None)
+                item = await self.pakn.act(uow, item, action, staff=staff.user, now=now,
+                                           text=form.get("text", ""), agency_code=form.get("agency") or None)
         except TransitionError as exc:
             ctx = await self._item_context(staff, code)
             return self._render("item.html", 409, staff=staff, error=exc.message, form=form, **ctx)
@@ -358,6 +358,9 @@ class Dashboard:
         notifier = self.services.extras.get("pakn_staff_notifier")
         if notifier is not None and action == "assign":
             await notifier.item_event(code, "assigned")
+        if not self.pakn.can_see(staff.user, item):
+            # the item now belongs to another agency: its page would answer 404 to this officer
+            raise web.HTTPSeeOther("/staff?ok=assign")
         raise web.HTTPSeeOther(f"/staff/items/{code}?ok={action}")
 
     async def file(self, request: web.Request) -> web.StreamResponse:

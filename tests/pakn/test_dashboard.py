@@ -896,3 +896,33 @@ async def test_the_queue_search_finds_the_citizens_words_however_typed(staff_app
         assert "Không có mục nào." in page
     finally:
         await officer.client.close()
+
+
+# -- found in exploratory QA of the dashboard ---------------------------------------------
+
+
+async def test_an_officer_who_assigns_elsewhere_lands_on_the_queue_not_a_404(staff_app, pchat, server):
+    """The item leaves the officer's agency: its page would answer "Không tìm thấy phản ánh"."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # agency STP
+    officer, admin = await browser(server), await browser(server)
+    try:
+        await officer.login("stp")
+        await admin.login("admin")
+        token = await officer.csrf()
+        resp = await officer.client.post(f"/staff/items/{code}", allow_redirects=False,
+                                         data={"csrf": token, "action": "assign", "agency": "SXD"})
+        assert resp.status == 303 and resp.headers["Location"] == "/staff?ok=assign"
+        resp = await officer.client.post(f"/staff/items/{code}", allow_redirects=False, data={
+            "csrf": await officer.csrf(), "action": "assign", "agency": "STP"})
+        assert resp.status == 404  # it is no longer theirs
+        async with officer.client.get("/staff?ok=assign") as page:
+            assert page.status == 200 and "Đã giao cho cơ quan khác." in await page.text()
+        assert (await _item(staff_app, code)).agency_code == "SXD"
+        # the administrator still sees it, so lands on the item itself
+        token = await admin.csrf()
+        resp = await admin.client.post(f"/staff/items/{code}", allow_redirects=False, data={
+            "csrf": token, "action": "assign", "agency": "STP"})
+        assert resp.status == 303 and resp.headers["Location"] == f"/staff/items/{code}?ok=assign"
+    finally:
+        await officer.client.close()
+        await admin.client.close()
