@@ -64,6 +64,13 @@ FLASH = {
     "answer": "Đã lưu câu trả lời và gửi đến người gửi.", "publish": "Đã công khai.", "close": "Đã đóng.",
     "agency": "Đã lưu cơ quan.", "user": "Đã tạo tài khoản.", "disabled": "Đã khóa tài khoản.",
 }
+# What the item's history says for each audit action, in the staff's words.
+HISTORY_ACTIONS = {
+    "pakn.filed": "Người dân gửi", "pakn.info_supplied": "Người dân bổ sung thông tin",
+    "pakn.duplicate": "Người dân gửi lại nội dung trùng",
+    **{f"pakn.{action}": label for action, label in ACTION_LABELS.items()},
+}
+DELIVERY_LABELS = {"queued": "đã xếp gửi cho người gửi", "undeliverable": "không gửi được đến người gửi"}
 
 
 @dataclass(frozen=True)
@@ -328,11 +335,38 @@ class Dashboard:
             agencies = await repo.agencies(active_only=False)
             staff_names = {u.id: u.full_name or u.username for u in await uow.repo(StaffRepo).users()}
             answer_row = await uow.repo(OutboxRepo).by_dedupe_key(f"pakn_answer:{item.code}")
-        return dict(item=item, attachments=attachments, messages=messages, history=history,
-                    agencies={a.code: a for a in agencies}, staff_names=staff_names,
+        agency_map = {a.code: a for a in agencies}
+        return dict(item=item, attachments=attachments, messages=messages,
+                    history=[self._history_row(h, staff_names, agency_map) for h in history],
+                    agencies=agency_map, staff_names=staff_names,
                     answer_delivery=answer_row.status if answer_row else None,
                     sla=self.pakn.sla(item, self.clock.now()), actions=self.pakn.allowed_actions(item),
                     public_draft=self.pakn.public_text(item, item.content), Urgency=Urgency)
+
+    @staticmethod
+    def _history_row(entry, staff_names: dict[int, str], agencies: dict[str, Any]) -> dict[str, Any]:
+        """One audit entry as staff read it: who (a name, not an id), what, and the details."""
+        kind, _, ident = (entry.actor or "").partition(":")
+        if kind == "staff" and ident.isdigit():
+            who = staff_names.get(int(ident), "Cán bộ")
+        elif kind == "citizen":
+            who = "Người gửi"
+        else:
+            who = "Hệ thống"
+        d = entry.details or {}
+        change = ""
+        if d.get("from") and d.get("to") and d["from"] != d["to"]:
+            change = f"{STATE_LABELS.get(d['from'], d['from'])} → {STATE_LABELS.get(d['to'], d['to'])}"
+        notes = [str(d[k]) for k in ("reason", "request", "to_agency", "note") if d.get(k)]
+        if d.get("agency_to"):
+            to = d["agency_to"]
+            notes.insert(0, "Giao cho " + (agencies[to].name if to in agencies else to))
+        if d.get("paused_working_days"):
+            notes.append(f"hạn lùi {d['paused_working_days']} ngày làm việc")
+        if d.get("delivery") in DELIVERY_LABELS:
+            notes.append(DELIVERY_LABELS[d["delivery"]])
+        return {"at": entry.at, "who": who, "what": HISTORY_ACTIONS.get(entry.action, entry.action),
+                "change": change, "notes": notes}
 
     async def item_page(self, request: web.Request) -> web.Response:
         staff = await self._staff(request)

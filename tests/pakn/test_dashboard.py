@@ -926,3 +926,45 @@ async def test_an_officer_who_assigns_elsewhere_lands_on_the_queue_not_a_404(sta
     finally:
         await officer.client.close()
         await admin.client.close()
+
+
+async def test_the_history_names_people_and_actions_in_vietnamese(staff_app, pchat, server, clock):
+    """Not "staff:2 · pakn.accept", "citizen:1 · pakn.filed", "· queued", "· SXD", "qua telegram"."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    svc = staff_app.services.extras["pakn"]
+    async with staff_app.db.unit_of_work() as uow:  # one filed on Telegram, as the channel stores it
+        citizen = (await _item(staff_app, code)).citizen_id
+        tg = await svc.file(uow, citizen_id=citizen, channel="telegram", now=clock.now(), draft={
+            "kind": "kien_nghi", "subject": "other", "agency_code": "STP", "full_name": "Nguyễn Văn An",
+            "phone": "0912345678", "content": "Đề nghị lắp thêm đèn chiếu sáng ở ngõ 5 thôn Đông."})
+    officer, admin = await browser(server), await browser(server)
+    try:
+        await officer.login("stp")
+        await admin.login("admin")
+        await officer.act(code, "accept")
+        await officer.act(code, "request_info", "Xin gửi ảnh giấy hẹn trả kết quả.")
+        clock.advance(days=1)  # the sessions have expired: log in again
+        await officer.login("stp")
+        await admin.login("admin")
+        await pchat.press(f"pakn:i:{code}")
+        await pchat.say("Giấy hẹn ngày 20/10/2026.")
+        await officer.act(code, "answer", "Đã chấn chỉnh bộ phận một cửa.")
+        await officer.act(tg.code, "assign", agency="SXD")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        history = page[page.index("Lịch sử"):]
+        for technical in ("staff:", "citizen:", "pakn.", "queued", "undeliverable"):
+            assert technical not in history
+        assert "Người gửi · Người dân gửi" in history
+        assert "Cán bộ Tư pháp · Tiếp nhận (Mới tiếp nhận → Đã tiếp nhận)" in history
+        assert "Yêu cầu bổ sung (Đã tiếp nhận → Chờ bổ sung thông tin) · Xin gửi ảnh giấy hẹn" in history
+        assert "Người gửi · Người dân bổ sung thông tin (Chờ bổ sung thông tin → Đã tiếp nhận)" in history
+        assert "hạn lùi 1 ngày làm việc" in history
+        assert "Trả lời (Đã tiếp nhận → Đã trả lời) · đã xếp gửi cho người gửi" in history
+        _s, page = await admin.get(f"/staff/items/{tg.code}")
+        assert "qua Telegram" in page and "qua telegram" not in page
+        history = page[page.index("Lịch sử"):]
+        assert "Cán bộ Tư pháp · Giao cơ quan · Giao cho Sở Xây dựng" in history
+        assert "→ Mới tiếp nhận" not in history  # assigning does not change the state
+    finally:
+        await officer.client.close()
+        await admin.client.close()
