@@ -875,32 +875,6 @@ async def test_information_supplied_at_once_is_announced_as_supplied_not_new(mak
 # -- found in exploratory QA of the dashboard ---------------------------------------------
 
 
-async def test_the_queue_search_finds_the_citizens_words_however_typed(staff_app, pchat, server):
-    """Capitals and missing diacritics (SQLite's ILIKE folds ASCII only), a phone number with
-    spaces or +84, a name in lower case."""
-    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
-    other = CODE.search(texts_of(await file_pakn(pchat.as_user("u8").say, pchat.as_user("u8").press,
-                                                 content="Đèn đường thôn Đông hỏng hai tháng chưa được sửa.",
-                                                 name="Đỗ Thị Hoa", phone="0987 654 321"))).group(0)
-    officer = await browser(server)
-    try:
-        await officer.login("stp")
-        for query, found in [("HỒ SƠ ĐĂNG KÝ KHAI SINH", code), ("ho so dang ky khai sinh", code),
-                             ("QUA HEN 5 NGAY", code), ("0912 345 678", code), ("+84 912 345 678", code),
-                             ("nguyễn văn an", code), ("ĐÈN ĐƯỜNG", other), ("den duong thon dong", other),
-                             ("đỗ thị hoa", other), ("0987.654.321", other), (other.lower(), other)]:
-            _s, page = await officer.get("/staff?q=" + quote(query))
-            missed = code if found == other else other
-            assert f"/staff/items/{found}" in page and f"/staff/items/{missed}" not in page, query
-        _s, page = await officer.get("/staff?q=" + quote("không có ở đâu cả"))
-        assert "Không có mục nào." in page
-    finally:
-        await officer.client.close()
-
-
-# -- found in exploratory QA of the dashboard ---------------------------------------------
-
-
 async def test_an_officer_who_assigns_elsewhere_lands_on_the_queue_not_a_404(staff_app, pchat, server):
     """The item leaves the officer's agency: its page would answer "Không tìm thấy phản ánh"."""
     code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # agency STP
@@ -968,3 +942,55 @@ async def test_the_history_names_people_and_actions_in_vietnamese(staff_app, pch
     finally:
         await officer.client.close()
         await admin.client.close()
+
+
+async def test_the_queue_search_finds_the_citizens_words_however_typed(staff_app, pchat, server):
+    """Capitals and missing diacritics (SQLite's ILIKE folds ASCII only), a phone number with
+    spaces or +84, a name in lower case."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    other = CODE.search(texts_of(await file_pakn(pchat.as_user("u8").say, pchat.as_user("u8").press,
+                                                 content="Đèn đường thôn Đông hỏng hai tháng chưa được sửa.",
+                                                 name="Đỗ Thị Hoa", phone="0987 654 321"))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        for query, found in [("HỒ SƠ ĐĂNG KÝ KHAI SINH", code), ("ho so dang ky khai sinh", code),
+                             ("QUA HEN 5 NGAY", code), ("0912 345 678", code), ("+84 912 345 678", code),
+                             ("nguyễn văn an", code), ("ĐÈN ĐƯỜNG", other), ("den duong thon dong", other),
+                             ("đỗ thị hoa", other), ("0987.654.321", other), (other.lower(), other)]:
+            _s, page = await officer.get("/staff?q=" + quote(query))
+            missed = code if found == other else other
+            assert f"/staff/items/{found}" in page and f"/staff/items/{missed}" not in page, query
+        _s, page = await officer.get("/staff?q=" + quote("không có ở đâu cả"))
+        assert "Không có mục nào." in page
+    finally:
+        await officer.client.close()
+
+
+async def test_a_refused_action_keeps_what_the_clerk_typed(staff_app, pchat, server):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        for action in ("reject", "request_info", "forward"):
+            typed = f"Nội dung {action} rất dài " + "x" * 10000
+            status, page = await officer.act(code, action, typed)
+            assert status == 409 and "Nội dung quá dài" in page
+            assert typed in page, action
+        assert (await _item(staff_app, code)).state == "new"
+    finally:
+        await officer.client.close()
+
+
+async def test_overdue_items_say_by_how_many_working_days(staff_app, pchat, server, clock):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon: accept due Wed
+    clock.advance(days=4)  # Friday: Thursday and Friday have passed
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        _s, queue = await officer.get("/staff?due=overdue")
+        assert code in queue and "Quá hạn 2 ngày làm việc" in queue
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "(quá hạn 2 ngày làm việc)" in page
+    finally:
+        await officer.client.close()
