@@ -306,7 +306,8 @@ class Dashboard:
         f = ItemFilter(states=states, agency_codes=self._scope(staff),
                        agency_code=("" if agency == "-" else agency) if agency else None,
                        subject=q.get("subject") or None, kind=q.get("kind") or None,
-                       query=q.get("q", "")[:100], due_before=due_before, due_from=due_from)
+                       query=q.get("q", "")[:100], due_before=due_before, due_from=due_from,
+                       paused_while_waiting=self.config.pakn.pause_while_waiting)
         try:
             page = max(1, int(q.get("page", "1")))
         except ValueError:

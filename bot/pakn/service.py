@@ -96,7 +96,7 @@ class Sla:
     due: date | None
     urgency: str  # ok | due_soon | overdue
     left: int | None  # working days left (negative: overdue)
-    stage: str  # accept | answer | publish | ""
+    stage: str  # accept | answer | publish | paused (waiting for the citizen) | ""
 
 
 class PaknService:
@@ -109,8 +109,13 @@ class PaknService:
 
     # -- deadlines -------------------------------------------------------------------
     def current_due(self, item: PaknItem) -> tuple[date | None, str]:
+        """(the due date that counts now, its stage). While the citizen is asked for
+        information and the wait does not count (``pause_while_waiting``), there is none:
+        stage "paused" (the deadlines move when the information comes)."""
         if item.state == "new":
             return item.accept_due, "accept"
+        if item.state == "needs_info" and self.cfg.pause_while_waiting:
+            return None, "paused"
         if item.state in ("accepted", "in_progress", "needs_info"):
             return item.answer_due, "answer"
         if item.state == "answered":

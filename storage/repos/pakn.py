@@ -33,6 +33,7 @@ class ItemFilter:
     query: str = ""  # code, content, name, phone or procedure contains (see search_terms)
     due_before: date | None = None  # the stage's due date on or before (overdue / due soon)
     due_from: date | None = None  # ... and on or after (due soon, not yet overdue)
+    paused_while_waiting: bool = False  # needs_info has no due date (pakn.pause_while_waiting)
 
 
 def _like(text: str) -> str:
@@ -62,13 +63,15 @@ def search_terms(query: str) -> tuple[list[str], str, str]:
     return spellings, folded, digits if len(digits) >= 4 else ""
 
 
-# The due date that counts in each open state (see bot/pakn/service.py).
-def current_due_column():
+# The due date that counts in each open state (see PaknService.current_due): none while
+# waiting for the citizen's information when that wait does not count.
+def current_due_column(paused_while_waiting: bool = False):
     from sqlalchemy import case
 
+    answer_states = ("accepted", "in_progress") if paused_while_waiting else ("accepted", "in_progress", "needs_info")
     return case(
         (PaknItem.state == "new", PaknItem.accept_due),
-        (PaknItem.state.in_(("accepted", "in_progress", "needs_info")), PaknItem.answer_due),
+        (PaknItem.state.in_(answer_states), PaknItem.answer_due),
         (PaknItem.state == "answered", PaknItem.publish_due),
         else_=None,
     )
@@ -149,16 +152,16 @@ class PaknRepo(Repository):
                 conds.append(PaknItem.phone.like(_like(digits), escape="\\"))
             stmt = stmt.where(or_(*conds))
         if f.due_before is not None:
-            stmt = stmt.where(current_due_column() <= f.due_before)
+            stmt = stmt.where(current_due_column(f.paused_while_waiting) <= f.due_before)
         if f.due_from is not None:
-            stmt = stmt.where(current_due_column() >= f.due_from)
+            stmt = stmt.where(current_due_column(f.paused_while_waiting) >= f.due_from)
         return stmt
 
     async def list_items(self, f: ItemFilter, *, limit: int, offset: int = 0) -> tuple[list[PaknItem], int]:
         total = (await self.session.execute(
             self._filtered(select(func.count(PaknItem.id)), f))).scalar_one()
         stmt = self._filtered(select(PaknItem), f)
-        due = current_due_column()
+        due = current_due_column(f.paused_while_waiting)
         stmt = stmt.order_by(due.is_(None), due, PaknItem.id).limit(limit).offset(offset)
         return list((await self.session.execute(stmt)).scalars()), total
 

@@ -994,3 +994,32 @@ async def test_overdue_items_say_by_how_many_working_days(staff_app, pchat, serv
         assert "(quá hạn 2 ngày làm việc)" in page
     finally:
         await officer.client.close()
+
+
+async def test_waiting_for_the_citizen_is_not_shown_overdue(staff_app, pchat, server, clock):
+    """While the citizen is asked for information the wait does not count
+    (pakn.pause_while_waiting): the item is not red, not in "Quá hạn", and the group gets no
+    due notice; once supplied, the moved deadline counts again."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        await officer.act(code, "accept")
+        await officer.act(code, "request_info", "Xin gửi ảnh giấy hẹn trả kết quả.")
+        clock.advance(days=30)  # well past the answer deadline (23/11)
+        await officer.login("stp")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "Thời hạn tạm dừng chờ người gửi bổ sung" in page and "quá hạn" not in page
+        assert "sla-overdue" not in page
+        _s, overdue = await officer.get("/staff?due=overdue")
+        assert code not in overdue
+        _s, queue = await officer.get("/staff")
+        assert code in queue and "Tạm dừng, chờ bổ sung" in queue and "sla-overdue" not in queue
+        await pchat.press(f"pakn:i:{code}")
+        await pchat.say("Giấy hẹn ngày 20/10/2026.")
+        item = await _item(staff_app, code)
+        assert item.state == "accepted" and item.answer_due > clock.now().date()
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert f"Hạn trả lời: {item.answer_due:%d/%m/%Y}" in page and "Thời hạn tạm dừng" not in page
+    finally:
+        await officer.client.close()
