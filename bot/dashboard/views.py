@@ -199,6 +199,28 @@ class Dashboard:
             web.static("/staff/static", str(HERE / "static")),
         ]
 
+    @web.middleware
+    async def middleware(self, request: web.Request, handler):
+        """A page that does not exist (a mistyped or old link) or a form address opened as a
+        page, under ``/staff`` or ``/cong-khai``: a Vietnamese page, not aiohttp's
+        "404: Not Found" / "405: Method Not Allowed"."""
+        try:
+            return await handler(request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+            path = request.path
+            ours = path in ("/staff", "/cong-khai") or path.startswith(("/staff/", "/cong-khai/"))
+            if not ours or exc.text != f"{exc.status}: {exc.reason}":  # ours already say why
+                raise
+            back = "/cong-khai" if path.startswith("/cong-khai") else "/staff"
+            if exc.status == 404:
+                title, message = "Không tìm thấy trang", "Địa chỉ này không có trong hệ thống."
+            else:
+                title, message = "Không mở được trang", "Địa chỉ này chỉ dùng để gửi biểu mẫu, không mở trực tiếp được."
+            resp = self._render("message.html", exc.status, title=title, message=message, back=back)
+            if exc.status == 405:
+                resp.headers["Allow"] = exc.headers.get("Allow", "")
+            return resp
+
     # -- helpers ---------------------------------------------------------------------
     def _local(self, when: Any, fmt: str = "%d/%m/%Y %H:%M") -> str:
         if when is None:

@@ -1023,3 +1023,21 @@ async def test_waiting_for_the_citizen_is_not_shown_overdue(staff_app, pchat, se
         assert f"Hạn trả lời: {item.answer_due:%d/%m/%Y}" in page and "Thời hạn tạm dừng" not in page
     finally:
         await officer.client.close()
+
+
+async def test_a_wrong_dashboard_address_answers_in_vietnamese(staff_app, server):
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        for path, status, said in [("/staff/hang-doi", 404, "Không tìm thấy trang"),
+                                   ("/staff/logout", 405, "chỉ dùng để gửi biểu mẫu"),
+                                   ("/cong-khai/abc", 404, "Không tìm thấy trang")]:
+            got, page = await officer.get(path)
+            assert got == status and said in page and "Not Found" not in page and "Method Not Allowed" not in page
+        # our own refusals keep their words; other addresses are left alone
+        got, page = await officer.get("/staff/items/PAKN-0000-XXXX")
+        assert got == 404 and page == "Không tìm thấy phản ánh."
+        resp = await officer.client.get("/khong-co")
+        assert resp.status == 404
+    finally:
+        await officer.client.close()
