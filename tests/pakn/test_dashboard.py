@@ -1041,3 +1041,39 @@ async def test_a_wrong_dashboard_address_answers_in_vietnamese(staff_app, server
         assert resp.status == 404
     finally:
         await officer.client.close()
+
+
+async def test_the_public_page_hides_a_house_number_the_citizen_wrote(staff_app, pchat, server):
+    content = ("Nhà tôi ở số 12 ngõ 34 phố Hàng Bạc, phường Hàng Đào; nước thải từ công trình "
+               "bên cạnh tràn vào ngõ đã hai tháng, theo Quyết định số 15 phải có rãnh thoát.")
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press, content=content))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "số 12 ngõ 34 phố Hàng Bạc" in page  # staff see it all
+        await officer.act(code, "accept")
+        await officer.act(code, "answer", "Đoàn kiểm tra đã đến nhà số 12 ngõ 34 và yêu cầu làm rãnh thoát.")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "[đã ẩn] phố Hàng Bạc" in page  # the suggested public summary
+        await officer.act(code, "publish", "")
+        _s, public = await officer.get("/cong-khai")
+        assert code in public and "số 12" not in public and "ngõ 34" not in public
+        assert "[đã ẩn] phố Hàng Bạc, phường Hàng Đào" in public and "Quyết định số 15" in public
+        assert "đến [đã ẩn] và yêu cầu" in public
+    finally:
+        await officer.client.close()
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("ở số nhà 15, tổ 3, thôn Đông", "ở [đã ẩn], tổ 3, thôn Đông"),
+    ("Nhà số 7 ngõ 5 ngách 2 đường Láng bị ngập.", "[đã ẩn] đường Láng bị ngập."),
+    ("Số 5/2 đường Lê Lợi có quán lấn chiếm vỉa hè.", "[đã ẩn] đường Lê Lợi có quán"),
+    ("Quyết định số 12 ngày 3/4 và văn bản số 8, đường dây nóng", "Quyết định số 12 ngày 3/4 và văn bản số 8, đường dây nóng"),
+    ("thôn số 3 xã Tân Hội", "thôn số 3 xã Tân Hội"),
+])
+def test_public_text_removes_house_numbers_only(papp, written, shown):
+    from types import SimpleNamespace
+
+    item = SimpleNamespace(full_name="Nguyễn Văn An", phone="0912345678", email="", address="")
+    assert shown in papp.services.extras["pakn"].public_text(item, written)
