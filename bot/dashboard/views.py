@@ -71,6 +71,10 @@ HISTORY_ACTIONS = {
     **{f"pakn.{action}": label for action, label in ACTION_LABELS.items()},
 }
 DELIVERY_LABELS = {"queued": "đã xếp gửi cho người gửi", "undeliverable": "không gửi được đến người gửi"}
+# The notices the citizen gets besides the answer (outbox kinds, see NOTICE_KINDS), as the
+# item's page names the latest of them.
+NOTICE_LABELS = {"pakn_accepted": "Báo đã tiếp nhận", "pakn_rejected": "Báo không tiếp nhận",
+                 "pakn_info_req": "Yêu cầu bổ sung", "pakn_forwarded": "Báo đã chuyển cơ quan"}
 
 
 @dataclass(frozen=True)
@@ -358,11 +362,14 @@ class Dashboard:
             agencies = await repo.agencies(active_only=False)
             staff_names = {u.id: u.full_name or u.username for u in await uow.repo(StaffRepo).users()}
             answer_row = await uow.repo(OutboxRepo).by_dedupe_key(f"pakn_answer:{item.code}")
+            notice_row = await uow.repo(OutboxRepo).latest_with_key_prefix(
+                [f"{kind}:{item.code}:" for kind in NOTICE_LABELS])
         agency_map = {a.code: a for a in agencies}
         return dict(item=item, attachments=attachments, messages=messages,
                     history=[self._history_row(h, staff_names, agency_map) for h in history],
                     agencies=agency_map, staff_names=staff_names,
                     answer_delivery=answer_row.status if answer_row else None,
+                    notice=(NOTICE_LABELS[notice_row.kind], notice_row.status) if notice_row else None,
                     sla=self.pakn.sla(item, self.clock.now()), actions=self.pakn.allowed_actions(item),
                     public_draft=self.pakn.public_text(item, item.content), Urgency=Urgency)
 

@@ -1077,3 +1077,26 @@ def test_public_text_removes_house_numbers_only(papp, written, shown):
 
     item = SimpleNamespace(full_name="Nguyễn Văn An", phone="0912345678", email="", address="")
     assert shown in papp.services.extras["pakn"].public_text(item, written)
+
+
+async def test_the_item_says_when_a_request_for_information_did_not_reach_the_citizen(staff_app, pchat, server):
+    """The item waits for the citizen (its deadline paused): staff must see that the citizen
+    never got the request, as they see it for the answer."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        await officer.act(code, "accept")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "Báo đã tiếp nhận" in page and "Đang chờ gửi" in page
+        await staff_app.services.outbox.drain()
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "Đã gửi đến người gửi" in page
+        pchat.blocked.add("u1")  # the citizen blocked the bot meanwhile
+        await officer.act(code, "request_info", "Xin gửi ảnh giấy hẹn trả kết quả.")
+        await staff_app.services.outbox.drain()
+        _s, page = await officer.get(f"/staff/items/{code}")
+        notice = page[page.index("<dt>Yêu cầu bổ sung</dt>"):]
+        assert notice.index("Không gửi được đến người gửi") < notice.index("</dd>")
+    finally:
+        await officer.client.close()
