@@ -90,6 +90,22 @@ def mask_phone(phone: str) -> str:
     return "*" * (len(digits) - 3) + digits[-3:]
 
 
+# A house in an address: "số nhà 15", "nhà số 7", or "số 12" followed by the alley or street
+# ("số 12 ngõ 34", "số 5/2 đường Lê Lợi"), with the alleys after it ("ngõ 34 ngách 5").
+# "Quyết định số 12", "thôn số 3" are not addresses and stay.
+_ALLEYS = r"(?:\s*,?\s*(?:ngõ|ngách|hẻm|kiệt)\s*\d+[a-z]?(?:/\d+[a-z]?)*)*"
+_HOUSE = re.compile(
+    r"(?<!\w)(?:(?:số\s+nhà|nhà\s+số)\s*\d+[a-z]?(?:/\d+[a-z]?)*" + _ALLEYS
+    + r"|số\s*\d+[a-z]?(?:/\d+[a-z]?)*(?=\s+(?:ngõ|ngách|hẻm|kiệt|đường|phố)\s+(?!dây))" + _ALLEYS + r")",
+    re.IGNORECASE)
+
+
+def redact_house_numbers(text: str, placeholder: str = "[đã ẩn]") -> str:
+    """Remove house numbers (and the alleys leading to them) from free text: the street, ward
+    and commune stay, which do not point at one household."""
+    return _HOUSE.sub(placeholder, unicodedata.normalize("NFC", text)) if text else text
+
+
 def redact_pii(text: str, placeholder: str = "[đã ẩn]") -> str:
     """Remove phone numbers, ID-like numbers and e-mail addresses entirely (public pages)."""
     if not text:

@@ -64,6 +64,17 @@ FLASH = {
     "answer": "Đã lưu câu trả lời và gửi đến người gửi.", "publish": "Đã công khai.", "close": "Đã đóng.",
     "agency": "Đã lưu cơ quan.", "user": "Đã tạo tài khoản.", "disabled": "Đã khóa tài khoản.",
 }
+# What the item's history says for each audit action, in the staff's words.
+HISTORY_ACTIONS = {
+    "pakn.filed": "Người dân gửi", "pakn.info_supplied": "Người dân bổ sung thông tin",
+    "pakn.duplicate": "Người dân gửi lại nội dung trùng",
+    **{f"pakn.{action}": label for action, label in ACTION_LABELS.items()},
+}
+DELIVERY_LABELS = {"queued": "đã xếp gửi cho người gửi", "undeliverable": "không gửi được đến người gửi"}
+# The notices the citizen gets besides the answer (outbox kinds, see NOTICE_KINDS), as the
+# item's page names the latest of them.
+NOTICE_LABELS = {"pakn_accepted": "Báo đã tiếp nhận", "pakn_rejected": "Báo không tiếp nhận",
+                 "pakn_info_req": "Yêu cầu bổ sung", "pakn_forwarded": "Báo đã chuyển cơ quan"}
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,28 @@ class Dashboard:
             web.static("/staff/static", str(HERE / "static")),
         ]
 
+    @web.middleware
+    async def middleware(self, request: web.Request, handler):
+        """A page that does not exist (a mistyped or old link) or a form address opened as a
+        page, under ``/staff`` or ``/cong-khai``: a Vietnamese page, not aiohttp's
+        "404: Not Found" / "405: Method Not Allowed"."""
+        try:
+            return await handler(request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+            path = request.path
+            ours = path in ("/staff", "/cong-khai") or path.startswith(("/staff/", "/cong-khai/"))
+            if not ours or exc.text != f"{exc.status}: {exc.reason}":  # ours already say why
+                raise
+            back = "/cong-khai" if path.startswith("/cong-khai") else "/staff"
+            if exc.status == 404:
+                title, message = "Không tìm thấy trang", "Địa chỉ này không có trong hệ thống."
+            else:
+                title, message = "Không mở được trang", "Địa chỉ này chỉ dùng để gửi biểu mẫu, không mở trực tiếp được."
+            resp = self._render("message.html", exc.status, title=title, message=message, back=back)
+            if exc.status == 405:
+                resp.headers["Allow"] = exc.headers.get("Allow", "")
+            return resp
+
     # -- helpers ---------------------------------------------------------------------
     def _local(self, when: Any, fmt: str = "%d/%m/%Y %H:%M") -> str:
         if when is None:
@@ -299,7 +332,8 @@ class Dashboard:
         f = ItemFilter(states=states, agency_codes=self._scope(staff),
                        agency_code=("" if agency == "-" else agency) if agency else None,
                        subject=q.get("subject") or None, kind=q.get("kind") or None,
-                       query=q.get("q", "")[:100], due_before=due_before, due_from=due_from)
+                       query=q.get("q", "")[:100], due_before=due_before, due_from=due_from,
+                       paused_while_waiting=self.config.pakn.pause_while_waiting)
         try:
             page = max(1, int(q.get("page", "1")))
         except ValueError:
@@ -328,11 +362,41 @@ class Dashboard:
             agencies = await repo.agencies(active_only=False)
             staff_names = {u.id: u.full_name or u.username for u in await uow.repo(StaffRepo).users()}
             answer_row = await uow.repo(OutboxRepo).by_dedupe_key(f"pakn_answer:{item.code}")
-        return dict(item=item, attachments=attachments, messages=messages, history=history,
-                    agencies={a.code: a for a in agencies}, staff_names=staff_names,
+            notice_row = await uow.repo(OutboxRepo).latest_with_key_prefix(
+                [f"{kind}:{item.code}:" for kind in NOTICE_LABELS])
+        agency_map = {a.code: a for a in agencies}
+        return dict(item=item, attachments=attachments, messages=messages,
+                    history=[self._history_row(h, staff_names, agency_map) for h in history],
+                    agencies=agency_map, staff_names=staff_names,
                     answer_delivery=answer_row.status if answer_row else None,
+                    notice=(NOTICE_LABELS[notice_row.kind], notice_row.status) if notice_row else None,
                     sla=self.pakn.sla(item, self.clock.now()), actions=self.pakn.allowed_actions(item),
                     public_draft=self.pakn.public_text(item, item.content), Urgency=Urgency)
+
+    @staticmethod
+    def _history_row(entry, staff_names: dict[int, str], agencies: dict[str, Any]) -> dict[str, Any]:
+        """One audit entry as staff read it: who (a name, not an id), what, and the details."""
+        kind, _, ident = (entry.actor or "").partition(":")
+        if kind == "staff" and ident.isdigit():
+            who = staff_names.get(int(ident), "Cán bộ")
+        elif kind == "citizen":
+            who = "Người gửi"
+        else:
+            who = "Hệ thống"
+        d = entry.details or {}
+        change = ""
+        if d.get("from") and d.get("to") and d["from"] != d["to"]:
+            change = f"{STATE_LABELS.get(d['from'], d['from'])} → {STATE_LABELS.get(d['to'], d['to'])}"
+        notes = [str(d[k]) for k in ("reason", "request", "to_agency", "note") if d.get(k)]
+        if d.get("agency_to"):
+            to = d["agency_to"]
+            notes.insert(0, "Giao cho " + (agencies[to].name if to in agencies else to))
+        if d.get("paused_working_days"):
+            notes.append(f"hạn lùi {d['paused_working_days']} ngày làm việc")
+        if d.get("delivery") in DELIVERY_LABELS:
+            notes.append(DELIVERY_LABELS[d["delivery"]])
+        return {"at": entry.at, "who": who, "what": HISTORY_ACTIONS.get(entry.action, entry.action),
+                "change": change, "notes": notes}
 
     async def item_page(self, request: web.Request) -> web.Response:
         staff = await self._staff(request)
@@ -348,8 +412,8 @@ class Dashboard:
         try:
             async with self.db.unit_of_work() as uow:
                 item = await self._visible_item(uow, staff, code, lock=True)
-                await self.pakn.act(uow, item, action, staff=staff.user, now=now, text=form.get("text", ""),
-                                    agency_code=form.get("agency") or None)
+                item = await self.pakn.act(uow, item, action, staff=staff.user, now=now,
+                                           text=form.get("text", ""), agency_code=form.get("agency") or None)
         except TransitionError as exc:
             ctx = await self._item_context(staff, code)
             return self._render("item.html", 409, staff=staff, error=exc.message, form=form, **ctx)
@@ -358,6 +422,9 @@ class Dashboard:
         notifier = self.services.extras.get("pakn_staff_notifier")
         if notifier is not None and action == "assign":
             await notifier.item_event(code, "assigned")
+        if not self.pakn.can_see(staff.user, item):
+            # the item now belongs to another agency: its page would answer 404 to this officer
+            raise web.HTTPSeeOther("/staff?ok=assign")
         raise web.HTTPSeeOther(f"/staff/items/{code}?ok={action}")
 
     async def file(self, request: web.Request) -> web.StreamResponse:

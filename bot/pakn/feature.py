@@ -18,7 +18,9 @@ def setup(app) -> None:
     pakn = PaknService(config, services.clock, services.events)
     services.extras["pakn"] = pakn
     services.ask_staff = start_ask  # "Hỏi cán bộ" on procedure cards and unanswered questions
-    app.web.add_routes(Dashboard(app).routes())
+    dashboard = Dashboard(app)
+    app.web.add_routes(dashboard.routes())
+    app.web.middlewares.append(dashboard.middleware)
     app.web.add_routes(WebUpload(app.web_channel, config).routes())
 
     if config.staff.telegram_token and config.staff.telegram_chat_id:

@@ -29,7 +29,7 @@ from bot.events import PaknAnswered
 from bot.messages import Choice, Reply
 from bot.outbox import enqueue
 from bot.pakn.rules import content_key, similarity
-from bot.privacy import mask_name, mask_name_parts, redact_pii
+from bot.privacy import mask_name, mask_name_parts, redact_house_numbers, redact_pii
 from bot.workdays import WorkCalendar, urgency
 from storage.models.pakn import PaknItem, StaffUser
 from storage.repos.pakn import PaknRepo
@@ -96,7 +96,7 @@ class Sla:
     due: date | None
     urgency: str  # ok | due_soon | overdue
     left: int | None  # working days left (negative: overdue)
-    stage: str  # accept | answer | publish | ""
+    stage: str  # accept | answer | publish | paused (waiting for the citizen) | ""
 
 
 class PaknService:
@@ -109,8 +109,13 @@ class PaknService:
 
     # -- deadlines -------------------------------------------------------------------
     def current_due(self, item: PaknItem) -> tuple[date | None, str]:
+        """(the due date that counts now, its stage). While the citizen is asked for
+        information and the wait does not count (``pause_while_waiting``), there is none:
+        stage "paused" (the deadlines move when the information comes)."""
         if item.state == "new":
             return item.accept_due, "accept"
+        if item.state == "needs_info" and self.cfg.pause_while_waiting:
+            return None, "paused"
         if item.state in ("accepted", "in_progress", "needs_info"):
             return item.answer_due, "answer"
         if item.state == "answered":
@@ -372,7 +377,7 @@ class PaknService:
 def public_text(item, text: str) -> str:
     """Text fit for the public page: the sender's name as initials (also when written in
     part, see :func:`bot.privacy.mask_name_parts`), their phone, e-mail and address, and any
-    phone number, ID number or e-mail address removed. ``item`` gives the sender's details
+    phone number, ID number, e-mail address or house number ("số 12 ngõ 34") removed. ``item`` gives the sender's details
     (``full_name``, ``phone``, ``email``, ``address``)."""
     def norm(value: str | None) -> str:
         return " ".join(unicodedata.normalize("NFC", value or "").split())
@@ -386,4 +391,4 @@ def public_text(item, text: str) -> str:
             masked = mask_name(value) if value == name else "[đã ẩn]"
             out = re.sub(pattern, lambda _m: masked, out, flags=re.IGNORECASE)
     out = mask_name_parts(out, name)  # "ông An", "Văn An": the name written in part
-    return redact_pii(out)
+    return redact_pii(redact_house_numbers(out))

@@ -121,6 +121,17 @@ class OutboxRepo(Repository):
         return (await self.session.execute(
             select(OutboxMessage).where(OutboxMessage.dedupe_key == key))).scalar_one_or_none()
 
+    async def latest_with_key_prefix(self, prefixes: Sequence[str]) -> OutboxMessage | None:
+        """The most recent message whose dedupe key starts with one of ``prefixes``."""
+        def pattern(prefix: str) -> str:
+            return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+        if not prefixes:
+            return None
+        cond = or_(*[OutboxMessage.dedupe_key.like(pattern(p), escape="\\") for p in prefixes])
+        return (await self.session.execute(
+            select(OutboxMessage).where(cond).order_by(OutboxMessage.id.desc()).limit(1))).scalar_one_or_none()
+
     async def counts(self) -> dict[str, int]:
         rows = await self.session.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Sequence
@@ -28,22 +30,48 @@ class ItemFilter:
     agency_codes: tuple[str, ...] | None = None  # restrict to these (an officer's scope)
     subject: str | None = None
     kind: str | None = None
-    query: str = ""  # code, content, name or phone contains
+    query: str = ""  # code, content, name, phone or procedure contains (see search_terms)
     due_before: date | None = None  # the stage's due date on or before (overdue / due soon)
     due_from: date | None = None  # ... and on or after (due soon, not yet overdue)
+    paused_while_waiting: bool = False  # needs_info has no due date (pakn.pause_while_waiting)
 
 
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-# The due date that counts in each open state (see bot/pakn/service.py).
-def current_due_column():
+def search_terms(query: str) -> tuple[list[str], str, str]:
+    """What a staff search is matched with: (spellings of the query for the stored text, the
+    folded query for ``content_key``, the digits of a phone number or "").
+
+    Staff type the citizen's words as they remember them: in capitals or without
+    diacritics ("DEN DUONG" for "đèn đường"), a phone number with spaces ("0912 345 678"),
+    the name in lower case. SQLite's ILIKE folds only ASCII letters, so the lower-case and
+    the capitalised spellings are tried too (names are stored capitalised); the content is
+    also matched folded, on the key kept for duplicates."""
+    from bot.pakn.rules import content_key
+
+    raw = " ".join(unicodedata.normalize("NFC", query).split())
+    if not raw:
+        return [], "", ""
+    lower = raw.lower()
+    spellings = list(dict.fromkeys([raw, lower, " ".join(w[:1].upper() + w[1:] for w in lower.split())]))
+    folded = content_key(raw)  # as the content's key is made
+    digits = re.sub(r"\D", "", raw) if re.fullmatch(r"[+\d\s.\-()]+", raw) else ""
+    if digits.startswith("84") and len(digits) >= 11:
+        digits = "0" + digits[2:]
+    return spellings, folded, digits if len(digits) >= 4 else ""
+
+
+# The due date that counts in each open state (see PaknService.current_due): none while
+# waiting for the citizen's information when that wait does not count.
+def current_due_column(paused_while_waiting: bool = False):
     from sqlalchemy import case
 
+    answer_states = ("accepted", "in_progress") if paused_while_waiting else ("accepted", "in_progress", "needs_info")
     return case(
         (PaknItem.state == "new", PaknItem.accept_due),
-        (PaknItem.state.in_(("accepted", "in_progress", "needs_info")), PaknItem.answer_due),
+        (PaknItem.state.in_(answer_states), PaknItem.answer_due),
         (PaknItem.state == "answered", PaknItem.publish_due),
         else_=None,
     )
@@ -113,24 +141,27 @@ class PaknRepo(Repository):
             stmt = stmt.where(PaknItem.subject == f.subject)
         if f.kind:
             stmt = stmt.where(PaknItem.kind == f.kind)
-        if f.query:
-            pattern = _like(f.query.strip())
-            stmt = stmt.where(or_(PaknItem.code.ilike(pattern, escape="\\"),
-                                  PaknItem.content.ilike(pattern, escape="\\"),
-                                  PaknItem.full_name.ilike(pattern, escape="\\"),
-                                  PaknItem.phone.ilike(pattern, escape="\\"),
-                                  PaknItem.procedure_name.ilike(pattern, escape="\\")))
+        spellings, folded, digits = search_terms(f.query)
+        if spellings:
+            conds = [column.ilike(_like(text), escape="\\") for text in spellings
+                     for column in (PaknItem.code, PaknItem.content, PaknItem.full_name, PaknItem.phone,
+                                    PaknItem.procedure_name)]
+            if folded:
+                conds.append(PaknItem.content_key.like(_like(folded), escape="\\"))
+            if digits:
+                conds.append(PaknItem.phone.like(_like(digits), escape="\\"))
+            stmt = stmt.where(or_(*conds))
         if f.due_before is not None:
-            stmt = stmt.where(current_due_column() <= f.due_before)
+            stmt = stmt.where(current_due_column(f.paused_while_waiting) <= f.due_before)
         if f.due_from is not None:
-            stmt = stmt.where(current_due_column() >= f.due_from)
+            stmt = stmt.where(current_due_column(f.paused_while_waiting) >= f.due_from)
         return stmt
 
     async def list_items(self, f: ItemFilter, *, limit: int, offset: int = 0) -> tuple[list[PaknItem], int]:
         total = (await self.session.execute(
             self._filtered(select(func.count(PaknItem.id)), f))).scalar_one()
         stmt = self._filtered(select(PaknItem), f)
-        due = current_due_column()
+        due = current_due_column(f.paused_while_waiting)
         stmt = stmt.order_by(due.is_(None), due, PaknItem.id).limit(limit).offset(offset)
         return list((await self.session.execute(stmt)).scalars()), total
 

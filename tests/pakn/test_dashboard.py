@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -869,3 +870,233 @@ async def test_information_supplied_at_once_is_announced_as_supplied_not_new(mak
         await chat.press(f"pakn:i:{code}")
         assert "Đã gửi thông tin bổ sung" in texts_of(await chat.say("Số biên nhận 000.00.12.H36-261030-0042"))
         assert len(calls) == 2 and calls[0].startswith("Mới:") and calls[1].startswith("Đã bổ sung thông tin:")
+
+
+# -- found in exploratory QA of the dashboard ---------------------------------------------
+
+
+async def test_an_officer_who_assigns_elsewhere_lands_on_the_queue_not_a_404(staff_app, pchat, server):
+    """The item leaves the officer's agency: its page would answer "Không tìm thấy phản ánh"."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # agency STP
+    officer, admin = await browser(server), await browser(server)
+    try:
+        await officer.login("stp")
+        await admin.login("admin")
+        token = await officer.csrf()
+        resp = await officer.client.post(f"/staff/items/{code}", allow_redirects=False,
+                                         data={"csrf": token, "action": "assign", "agency": "SXD"})
+        assert resp.status == 303 and resp.headers["Location"] == "/staff?ok=assign"
+        resp = await officer.client.post(f"/staff/items/{code}", allow_redirects=False, data={
+            "csrf": await officer.csrf(), "action": "assign", "agency": "STP"})
+        assert resp.status == 404  # it is no longer theirs
+        async with officer.client.get("/staff?ok=assign") as page:
+            assert page.status == 200 and "Đã giao cho cơ quan khác." in await page.text()
+        assert (await _item(staff_app, code)).agency_code == "SXD"
+        # the administrator still sees it, so lands on the item itself
+        token = await admin.csrf()
+        resp = await admin.client.post(f"/staff/items/{code}", allow_redirects=False, data={
+            "csrf": token, "action": "assign", "agency": "STP"})
+        assert resp.status == 303 and resp.headers["Location"] == f"/staff/items/{code}?ok=assign"
+    finally:
+        await officer.client.close()
+        await admin.client.close()
+
+
+async def test_the_history_names_people_and_actions_in_vietnamese(staff_app, pchat, server, clock):
+    """Not "staff:2 · pakn.accept", "citizen:1 · pakn.filed", "· queued", "· SXD", "qua telegram"."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    svc = staff_app.services.extras["pakn"]
+    async with staff_app.db.unit_of_work() as uow:  # one filed on Telegram, as the channel stores it
+        citizen = (await _item(staff_app, code)).citizen_id
+        tg = await svc.file(uow, citizen_id=citizen, channel="telegram", now=clock.now(), draft={
+            "kind": "kien_nghi", "subject": "other", "agency_code": "STP", "full_name": "Nguyễn Văn An",
+            "phone": "0912345678", "content": "Đề nghị lắp thêm đèn chiếu sáng ở ngõ 5 thôn Đông."})
+    officer, admin = await browser(server), await browser(server)
+    try:
+        await officer.login("stp")
+        await admin.login("admin")
+        await officer.act(code, "accept")
+        await officer.act(code, "request_info", "Xin gửi ảnh giấy hẹn trả kết quả.")
+        clock.advance(days=1)  # the sessions have expired: log in again
+        await officer.login("stp")
+        await admin.login("admin")
+        await pchat.press(f"pakn:i:{code}")
+        await pchat.say("Giấy hẹn ngày 20/10/2026.")
+        await officer.act(code, "answer", "Đã chấn chỉnh bộ phận một cửa.")
+        await officer.act(tg.code, "assign", agency="SXD")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        history = page[page.index("Lịch sử"):]
+        for technical in ("staff:", "citizen:", "pakn.", "queued", "undeliverable"):
+            assert technical not in history
+        assert "Người gửi · Người dân gửi" in history
+        assert "Cán bộ Tư pháp · Tiếp nhận (Mới tiếp nhận → Đã tiếp nhận)" in history
+        assert "Yêu cầu bổ sung (Đã tiếp nhận → Chờ bổ sung thông tin) · Xin gửi ảnh giấy hẹn" in history
+        assert "Người gửi · Người dân bổ sung thông tin (Chờ bổ sung thông tin → Đã tiếp nhận)" in history
+        assert "hạn lùi 1 ngày làm việc" in history
+        assert "Trả lời (Đã tiếp nhận → Đã trả lời) · đã xếp gửi cho người gửi" in history
+        _s, page = await admin.get(f"/staff/items/{tg.code}")
+        assert "qua Telegram" in page and "qua telegram" not in page
+        history = page[page.index("Lịch sử"):]
+        assert "Cán bộ Tư pháp · Giao cơ quan · Giao cho Sở Xây dựng" in history
+        assert "→ Mới tiếp nhận" not in history  # assigning does not change the state
+    finally:
+        await officer.client.close()
+        await admin.client.close()
+
+
+async def test_the_queue_search_finds_the_citizens_words_however_typed(staff_app, pchat, server):
+    """Capitals and missing diacritics (SQLite's ILIKE folds ASCII only), a phone number with
+    spaces or +84, a name in lower case."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    other = CODE.search(texts_of(await file_pakn(pchat.as_user("u8").say, pchat.as_user("u8").press,
+                                                 content="Đèn đường thôn Đông hỏng hai tháng chưa được sửa.",
+                                                 name="Đỗ Thị Hoa", phone="0987 654 321"))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        for query, found in [("HỒ SƠ ĐĂNG KÝ KHAI SINH", code), ("ho so dang ky khai sinh", code),
+                             ("QUA HEN 5 NGAY", code), ("0912 345 678", code), ("+84 912 345 678", code),
+                             ("nguyễn văn an", code), ("ĐÈN ĐƯỜNG", other), ("den duong thon dong", other),
+                             ("đỗ thị hoa", other), ("0987.654.321", other), (other.lower(), other)]:
+            _s, page = await officer.get("/staff?q=" + quote(query))
+            missed = code if found == other else other
+            assert f"/staff/items/{found}" in page and f"/staff/items/{missed}" not in page, query
+        _s, page = await officer.get("/staff?q=" + quote("không có ở đâu cả"))
+        assert "Không có mục nào." in page
+    finally:
+        await officer.client.close()
+
+
+async def test_a_refused_action_keeps_what_the_clerk_typed(staff_app, pchat, server):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        for action in ("reject", "request_info", "forward"):
+            typed = f"Nội dung {action} rất dài " + "x" * 10000
+            status, page = await officer.act(code, action, typed)
+            assert status == 409 and "Nội dung quá dài" in page
+            assert typed in page, action
+        assert (await _item(staff_app, code)).state == "new"
+    finally:
+        await officer.client.close()
+
+
+async def test_overdue_items_say_by_how_many_working_days(staff_app, pchat, server, clock):
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)  # Mon: accept due Wed
+    clock.advance(days=4)  # Friday: Thursday and Friday have passed
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        _s, queue = await officer.get("/staff?due=overdue")
+        assert code in queue and "Quá hạn 2 ngày làm việc" in queue
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "(quá hạn 2 ngày làm việc)" in page
+    finally:
+        await officer.client.close()
+
+
+async def test_waiting_for_the_citizen_is_not_shown_overdue(staff_app, pchat, server, clock):
+    """While the citizen is asked for information the wait does not count
+    (pakn.pause_while_waiting): the item is not red, not in "Quá hạn", and the group gets no
+    due notice; once supplied, the moved deadline counts again."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        await officer.act(code, "accept")
+        await officer.act(code, "request_info", "Xin gửi ảnh giấy hẹn trả kết quả.")
+        clock.advance(days=30)  # well past the answer deadline (23/11)
+        await officer.login("stp")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "Thời hạn tạm dừng chờ người gửi bổ sung" in page and "quá hạn" not in page
+        assert "sla-overdue" not in page
+        _s, overdue = await officer.get("/staff?due=overdue")
+        assert code not in overdue
+        _s, queue = await officer.get("/staff")
+        assert code in queue and "Tạm dừng, chờ bổ sung" in queue and "sla-overdue" not in queue
+        await pchat.press(f"pakn:i:{code}")
+        await pchat.say("Giấy hẹn ngày 20/10/2026.")
+        item = await _item(staff_app, code)
+        assert item.state == "accepted" and item.answer_due > clock.now().date()
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert f"Hạn trả lời: {item.answer_due:%d/%m/%Y}" in page and "Thời hạn tạm dừng" not in page
+    finally:
+        await officer.client.close()
+
+
+async def test_a_wrong_dashboard_address_answers_in_vietnamese(staff_app, server):
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        for path, status, said in [("/staff/hang-doi", 404, "Không tìm thấy trang"),
+                                   ("/staff/logout", 405, "chỉ dùng để gửi biểu mẫu"),
+                                   ("/cong-khai/abc", 404, "Không tìm thấy trang")]:
+            got, page = await officer.get(path)
+            assert got == status and said in page and "Not Found" not in page and "Method Not Allowed" not in page
+        # our own refusals keep their words; other addresses are left alone
+        got, page = await officer.get("/staff/items/PAKN-0000-XXXX")
+        assert got == 404 and page == "Không tìm thấy phản ánh."
+        resp = await officer.client.get("/khong-co")
+        assert resp.status == 404
+    finally:
+        await officer.client.close()
+
+
+async def test_the_public_page_hides_a_house_number_the_citizen_wrote(staff_app, pchat, server):
+    content = ("Nhà tôi ở số 12 ngõ 34 phố Hàng Bạc, phường Hàng Đào; nước thải từ công trình "
+               "bên cạnh tràn vào ngõ đã hai tháng, theo Quyết định số 15 phải có rãnh thoát.")
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press, content=content))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "số 12 ngõ 34 phố Hàng Bạc" in page  # staff see it all
+        await officer.act(code, "accept")
+        await officer.act(code, "answer", "Đoàn kiểm tra đã đến nhà số 12 ngõ 34 và yêu cầu làm rãnh thoát.")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "[đã ẩn] phố Hàng Bạc" in page  # the suggested public summary
+        await officer.act(code, "publish", "")
+        _s, public = await officer.get("/cong-khai")
+        assert code in public and "số 12" not in public and "ngõ 34" not in public
+        assert "[đã ẩn] phố Hàng Bạc, phường Hàng Đào" in public and "Quyết định số 15" in public
+        assert "đến [đã ẩn] và yêu cầu" in public
+    finally:
+        await officer.client.close()
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("ở số nhà 15, tổ 3, thôn Đông", "ở [đã ẩn], tổ 3, thôn Đông"),
+    ("Nhà số 7 ngõ 5 ngách 2 đường Láng bị ngập.", "[đã ẩn] đường Láng bị ngập."),
+    ("Số 5/2 đường Lê Lợi có quán lấn chiếm vỉa hè.", "[đã ẩn] đường Lê Lợi có quán"),
+    ("Quyết định số 12 ngày 3/4 và văn bản số 8, đường dây nóng", "Quyết định số 12 ngày 3/4 và văn bản số 8, đường dây nóng"),
+    ("thôn số 3 xã Tân Hội", "thôn số 3 xã Tân Hội"),
+])
+def test_public_text_removes_house_numbers_only(papp, written, shown):
+    from types import SimpleNamespace
+
+    item = SimpleNamespace(full_name="Nguyễn Văn An", phone="0912345678", email="", address="")
+    assert shown in papp.services.extras["pakn"].public_text(item, written)
+
+
+async def test_the_item_says_when_a_request_for_information_did_not_reach_the_citizen(staff_app, pchat, server):
+    """The item waits for the citizen (its deadline paused): staff must see that the citizen
+    never got the request, as they see it for the answer."""
+    code = CODE.search(texts_of(await file_pakn(pchat.say, pchat.press))).group(0)
+    officer = await browser(server)
+    try:
+        await officer.login("stp")
+        await officer.act(code, "accept")
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "Báo đã tiếp nhận" in page and "Đang chờ gửi" in page
+        await staff_app.services.outbox.drain()
+        _s, page = await officer.get(f"/staff/items/{code}")
+        assert "Đã gửi đến người gửi" in page
+        pchat.blocked.add("u1")  # the citizen blocked the bot meanwhile
+        await officer.act(code, "request_info", "Xin gửi ảnh giấy hẹn trả kết quả.")
+        await staff_app.services.outbox.drain()
+        _s, page = await officer.get(f"/staff/items/{code}")
+        notice = page[page.index("<dt>Yêu cầu bổ sung</dt>"):]
+        assert notice.index("Không gửi được đến người gửi") < notice.index("</dd>")
+    finally:
+        await officer.client.close()
