@@ -29,7 +29,7 @@ from bot.events import PaknAnswered
 from bot.messages import Choice, Reply
 from bot.outbox import enqueue
 from bot.pakn.rules import content_key, similarity
-from bot.privacy import mask_name, mask_name_parts, redact_house_numbers, redact_pii
+from bot.privacy import mask_name, mask_name_parts, mask_person_names, redact_house_numbers, redact_pii
 from bot.workdays import WorkCalendar, urgency
 from storage.models.pakn import PaknItem, StaffUser
 from storage.repos.pakn import PaknRepo
@@ -376,7 +376,8 @@ class PaknService:
 
 def public_text(item, text: str) -> str:
     """Text fit for the public page: the sender's name as initials (also when written in
-    part, see :func:`bot.privacy.mask_name_parts`), their phone, e-mail and address, and any
+    part, see :func:`bot.privacy.mask_name_parts`), other people's full names as initials
+    (:func:`bot.privacy.mask_person_names`), their phone, e-mail and address, and any
     phone number, ID number, e-mail address or house number ("số 12 ngõ 34") removed. ``item`` gives the sender's details
     (``full_name``, ``phone``, ``email``, ``address``)."""
     def norm(value: str | None) -> str:
@@ -391,4 +392,5 @@ def public_text(item, text: str) -> str:
             masked = mask_name(value) if value == name else "[đã ẩn]"
             out = re.sub(pattern, lambda _m: masked, out, flags=re.IGNORECASE)
     out = mask_name_parts(out, name)  # "ông An", "Văn An": the name written in part
+    out = mask_person_names(out)  # other people's full names: "hàng xóm tôi là Đỗ Quang Hải"
     return redact_pii(redact_house_numbers(out))

@@ -1066,6 +1066,23 @@ async def test_the_public_page_hides_a_house_number_the_citizen_wrote(staff_app,
 
 
 @pytest.mark.parametrize("written, shown", [
+    ("Hàng xóm tôi là Đỗ Quang Hải lấn chiếm lối đi.", "Hàng xóm tôi là Đ. Q. H. lấn chiếm lối đi."),
+    ("Chủ tịch xã Lê Văn Tám hứa mà không làm.", "Chủ tịch xã L. V. T. hứa"),
+    ("ông TRẦN VĂN BA ở thôn Đông", "ông T. V. B. ở thôn Đông"),
+    # streets, wards, schools and places named after people, and ordinary words, stay
+    ("đường Trần Hưng Đạo, phường Nguyễn Trãi, trường Lê Quý Đôn", "đường Trần Hưng Đạo, phường Nguyễn Trãi, trường Lê Quý Đôn"),
+    ("từ Hà Nội vào TP Hồ Chí Minh. Trần tình của cán bộ", "từ Hà Nội vào TP Hồ Chí Minh. Trần tình của cán bộ"),
+])
+def test_public_text_masks_other_peoples_full_names(papp, written, shown):
+    """A neighbour named in the content was shown in full on /cong-khai (only the sender's own
+    name was masked)."""
+    from types import SimpleNamespace
+
+    item = SimpleNamespace(full_name="Nguyễn Văn An", phone="0912345678", email="", address="")
+    assert shown in papp.services.extras["pakn"].public_text(item, written)
+
+
+@pytest.mark.parametrize("written, shown", [
     ("ở số nhà 15, tổ 3, thôn Đông", "ở [đã ẩn], tổ 3, thôn Đông"),
     ("Nhà số 7 ngõ 5 ngách 2 đường Láng bị ngập.", "[đã ẩn] đường Láng bị ngập."),
     ("Số 5/2 đường Lê Lợi có quán lấn chiếm vỉa hè.", "[đã ẩn] đường Lê Lợi có quán"),
