@@ -99,6 +99,7 @@ _PLACE_BEFORE = re.compile(
 _OFFICE_BEFORE = re.compile(r"(?<!\w)(?:chủ tịch|phó chủ tịch|cán bộ|công chức|công an|trưởng|bí thư|"
                             r"cán bộ địa chính|kế toán|cán bộ tư pháp)(?:\s+\w+)?\s+\w+\s*$", re.IGNORECASE)
 _TOKEN = re.compile(r"[^\W\d_]+")
+_CONTEXT_CHARS = 60  # enough for "phó chủ tịch ủy ban xã " before a name; not the whole text each time
 
 
 def mask_person_names(text: str) -> str:
@@ -119,7 +120,7 @@ def mask_person_names(text: str) -> str:
             while (len(run) < 4 and k + len(run) < len(toks) and toks[k + len(run)].group(0)[:1].isupper()
                    and text[run[-1].end():toks[k + len(run)].start()].isspace()):
                 run.append(toks[k + len(run)])
-            before = text[:t.start()]
+            before = text[max(0, t.start() - _CONTEXT_CHARS):t.start()]  # the words just before it
             if len(run) >= 2 and not (_PLACE_BEFORE.search(before) and not _OFFICE_BEFORE.search(before)):
                 out.append(text[last:t.start()])
                 out.append(" ".join(r.group(0)[0].upper() + "." for r in run))

@@ -85,7 +85,8 @@ async def typed_code(ctx: Context, msg: Incoming) -> bool:
         return False
     code = _parse(ctx, msg.text)
     if code is not None:  # "theo dõi hồ sơ …" follows it at once ("bỏ / hủy theo dõi" does not)
-        follow = _FOLLOW_WORDS.search(fold(msg.text)) and not _UNFOLLOW_WORDS.search(fold(msg.text))
+        said = fold(msg.text)
+        follow = _FOLLOW_WORDS.search(said) and not _UNFOLLOW_WORDS.search(said)
         await _show(ctx, code, FOLLOW if follow else LOOKUP)
     return True
 

@@ -51,11 +51,6 @@ _THANKS_ENDINGS = ("cam on", "cam on a", "cam on nhieu", "cam on ban", "cam on n
 _QUESTION_CUES = frozenset("gì nào sao bao đâu không chưa mấy hỏi cần muốn giúp làm thế".split())
 _QUESTION_CUES_FOLDED = frozenset("gi nao sao bao dau khong chua may hoi muon giup lam the".split())
 
-
-def _asks_something(text: str) -> bool:
-    low = unicodedata.normalize("NFC", text).lower()
-    words = set(re.findall(r"\w+", low))
-    return bool((_QUESTION_CUES_FOLDED if low.isascii() else _QUESTION_CUES) & words)
 # a confirmation typed when nothing waits for one ("Đồng ý xóa" after the erasure was done)
 SMALL_TALK_CONFIRM = {"dong y", "toi dong y", "dong y xoa", "dong y gui", "xac nhan", "xac nhan xoa", "gui di"}
 _GREETING_WORDS = frozenset({"alo", "hello", "hi", "chao", "helo", "hey"})
@@ -121,6 +116,13 @@ async def _asks_for_something_else(ctx: Context, msg: Incoming) -> bool:
         if await fallback(ctx, msg):
             return True
     return False
+
+
+def _asks_something(text: str) -> bool:
+    """Whether a text holds a question word (see _QUESTION_CUES)."""
+    low = unicodedata.normalize("NFC", text).lower()
+    words = set(re.findall(r"\w+", low))
+    return bool((_QUESTION_CUES_FOLDED if low.isascii() else _QUESTION_CUES) & words)
 
 
 def small_talk_kind(text: str) -> str:

@@ -128,6 +128,16 @@ class Synonyms:
                 i += 1
         return out
 
+    def _names_another(self, pairs: list[tuple[str, str]], end: int, entry: SynonymEntry, phrase: Phrase) -> bool:
+        """Whether a phrase ending in a bare "sổ" / "giấy" / "thẻ" ("mất sổ", "làm sổ") is followed
+        by another entry's phrase ("mất sổ bhxh", "cấp sổ bảo hiểm xã hội"): that phrase names
+        another paper, so this entry (written for the land certificate) does not apply. Any other
+        word after it ("mất sổ rồi", "chưa có sổ, cháu muốn …", "tách sổ đỏ") leaves it alone."""
+        if phrase[-1][0] not in _BARE_HEADS or end >= len(pairs):
+            return False
+        return any(other is not entry and end + len(ph) <= len(pairs) and _phrase_matches(pairs[end : end + len(ph)], ph)
+                   for ph, other in self._by_first.get(pairs[end][1], ()))
+
     def find(self, pairs: list[tuple[str, str]], skip: list[bool] | None = None) -> list[Expansion]:
         """Non-overlapping matches in ``pairs`` (from :func:`kb.normalize.word_pairs`),
         leftmost-longest; positions where ``skip`` is true are not matched."""
@@ -143,7 +153,7 @@ class Synonyms:
                 k = len(ph)
                 if i + k > n or (skip and any(skip[i : i + k])):
                     continue
-                if _phrase_matches(pairs[i : i + k], ph) and not _names_another(self, pairs, i + k, entry, ph):
+                if _phrase_matches(pairs[i : i + k], ph) and not self._names_another(pairs, i + k, entry, ph):
                     hit = Expansion(i, i + k, entry.expand, entry.weight)
                     break
             if hit:
@@ -155,20 +165,6 @@ class Synonyms:
 
 
 _BARE_HEADS = frozenset({"sổ", "giấy", "thẻ"})  # accented: "biển số", "cá thể" are not papers
-
-
-def _names_another(synonyms: "Synonyms", pairs: list[tuple[str, str]], end: int, entry: SynonymEntry,
-                   phrase: Phrase) -> bool:
-    """Whether a phrase ending in a bare "sổ" / "giấy" / "thẻ" ("mất sổ", "làm sổ") is followed
-    by another entry's phrase ("mất sổ bhxh", "cấp sổ bảo hiểm xã hội"): that phrase names
-    another paper, so this entry (written for the land certificate) does not apply. Any other
-    word after it ("mất sổ rồi", "chưa có sổ, cháu muốn …", "tách sổ đỏ") leaves it alone."""
-    if phrase[-1][0] not in _BARE_HEADS or end >= len(pairs):
-        return False
-    for ph, other in synonyms._by_first.get(pairs[end][1], ()):
-        if other is not entry and end + len(ph) <= len(pairs) and _phrase_matches(pairs[end : end + len(ph)], ph):
-            return True
-    return False
 
 
 def _word_matches(query: tuple[str, str], phrase: tuple[str, str]) -> bool:

@@ -6,6 +6,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+def like_escaped(text: str) -> str:
+    """``text`` for a LIKE pattern matched literally (``escape="\\"``): its ``\\``, ``%`` and ``_``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class Repository:
     """A repository works inside the caller's transaction (the session of a unit of work)."""
 

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from sqlalchemy import and_, func, or_, select, update
 
 from storage.models import OutboxMessage
-from storage.repos.base import Repository
+from storage.repos.base import Repository, like_escaped
 
 PENDING, SENDING, SENT = "pending", "sending", "sent"
 FAILED, UNREACHABLE, EXPIRED, CANCELLED = "failed", "unreachable", "expired", "cancelled"
@@ -123,12 +123,9 @@ class OutboxRepo(Repository):
 
     async def latest_with_key_prefix(self, prefixes: Sequence[str]) -> OutboxMessage | None:
         """The most recent message whose dedupe key starts with one of ``prefixes``."""
-        def pattern(prefix: str) -> str:
-            return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
         if not prefixes:
             return None
-        cond = or_(*[OutboxMessage.dedupe_key.like(pattern(p), escape="\\") for p in prefixes])
+        cond = or_(*[OutboxMessage.dedupe_key.like(like_escaped(p) + "%", escape="\\") for p in prefixes])
         return (await self.session.execute(
             select(OutboxMessage).where(cond).order_by(OutboxMessage.id.desc()).limit(1))).scalar_one_or_none()
 

@@ -20,7 +20,7 @@ from storage.models.pakn import (
     StaffSession,
     StaffUser,
 )
-from storage.repos.base import Repository
+from storage.repos.base import Repository, like_escaped
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ItemFilter:
 
 
 def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return "%" + like_escaped(text) + "%"
 
 
 def search_terms(query: str) -> tuple[list[str], str, str]:
